@@ -1,0 +1,250 @@
+"""Exceptions raised by heygen-streaming.
+
+The tree::
+
+    HeyGenError
+     ├─ ConfigurationError           no API key / token, bad client arguments
+     ├─ ClientClosedError            the client (or session) was closed and cannot be reused
+     ├─ APIError                     the service answered with an error
+     │   ├─ BadRequestError          400 (and 422)
+     │   ├─ AuthenticationError      401, envelope code 400112
+     │   ├─ PermissionDeniedError    403, envelope code 400599 (no API access)
+     │   ├─ NotFoundError            404, unknown or closed session
+     │   ├─ RateLimitError           429
+     │   ├─ ConcurrencyLimitError    too many concurrent sessions
+     │   └─ InternalServerError      5xx
+     ├─ APIConnectionError           the request did not complete
+     │   └─ APITimeoutError          ... because it timed out
+     ├─ ResponseValidationError      the service answered something we cannot parse
+     └─ SessionError                 the WebRTC side
+         ├─ ConnectTimeout           no media within ``connect_timeout``
+         ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
+         ├─ SessionClosed            the session ended abnormally (or was used after close)
+         └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
+
+Messages never contain the API key or an access token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "ConnectTimeout",
+    "ConnectionFailed",
+    "ErrorCode",
+    "HeyGenError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "SessionClosed",
+    "SessionError",
+    "UnsupportedSessionError",
+    "error_for",
+]
+
+
+class ErrorCode:
+    """Envelope ``code`` values shared by the SDK and the emulator."""
+
+    SUCCESS = 100
+    INVALID_PARAMETER = 400100
+    UNAUTHORIZED = 400112
+    NO_API_ACCESS = 400599
+    SESSION_NOT_FOUND = 400113
+    CONCURRENCY_LIMIT = 400114
+    RATE_LIMITED = 400115
+    SESSION_STATE = 400116
+    INTERNAL = 500000
+
+
+CONCURRENCY_CODES = frozenset({ErrorCode.CONCURRENCY_LIMIT, 10004, 10007})
+
+
+class HeyGenError(Exception):
+    """Base class of every exception raised by this package."""
+
+
+class ConfigurationError(HeyGenError):
+    """The client was configured wrongly (for example no API key and no token)."""
+
+
+class ClientClosedError(HeyGenError, RuntimeError):
+    """A closed client or session was used again."""
+
+
+class APIError(HeyGenError):
+    """The service answered with an error.
+
+    Attributes:
+        status: HTTP status code (200 when the envelope carried an error code).
+        code: the envelope ``code``, when present.
+        message: the service's message.
+        endpoint: e.g. ``"streaming.new"``.
+        request_id: the ``X-Request-Id`` (or similar) response header, when present.
+        body: the decoded JSON body, when it was JSON.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        endpoint: str = "",
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+        self.request_id = request_id
+        self.body = body
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        parts = [f"{self.endpoint or 'request'} failed: HTTP {self.status}"]
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        text = ", ".join(parts) + f": {self.message}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, code={self.code!r}, "
+            f"endpoint={self.endpoint!r}, message={self.message!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """HTTP 400 / 422: the request was rejected as invalid."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401 or code 400112: bad or missing API key or token."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403 or code 400599: the account has no API access."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: unknown or already closed session."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429: too many requests."""
+
+
+class ConcurrencyLimitError(APIError):
+    """Too many concurrent streaming sessions for this account."""
+
+
+class InternalServerError(APIError):
+    """HTTP 5xx: the service failed."""
+
+
+class APIConnectionError(HeyGenError):
+    """The request did not complete (DNS, connect, reset, ...)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class ResponseValidationError(HeyGenError):
+    """The service answered something that does not match the documented shape."""
+
+    def __init__(self, message: str, *, endpoint: str = "", body: Any = None) -> None:
+        self.endpoint = endpoint
+        self.body = body
+        super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+
+class SessionError(HeyGenError):
+    """Base class of WebRTC-side failures."""
+
+
+class ConnectTimeout(SessionError, TimeoutError):
+    """The session did not deliver media within ``connect_timeout``."""
+
+
+class ConnectionFailed(SessionError):
+    """ICE or DTLS failed.
+
+    Attributes:
+        states: the connection states seen, oldest first.
+    """
+
+    def __init__(self, message: str, *, states: list[str] | None = None) -> None:
+        self.states = list(states or [])
+        if self.states:
+            message = f"{message} (states: {' -> '.join(self.states)})"
+        super().__init__(message)
+
+
+class SessionClosed(SessionError):
+    """The session ended abnormally, or was used after it was closed.
+
+    Attributes:
+        reason: a short machine-readable reason (``"watchdog"``, ``"ice-failed"``, ...).
+    """
+
+    def __init__(self, message: str, *, reason: str = "closed") -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class UnsupportedSessionError(SessionError):
+    """The service returned a session this SDK cannot drive (v2/LiveKit, no SDP offer)."""
+
+
+def error_for(
+    status: int,
+    *,
+    code: int | None,
+    message: str,
+    endpoint: str,
+    request_id: str | None = None,
+    body: Any = None,
+) -> APIError:
+    """Build the most specific :class:`APIError` for an HTTP status and envelope code."""
+    cls: type[APIError]
+    lowered = message.lower()
+    if code in CONCURRENCY_CODES or "concurren" in lowered:
+        cls = ConcurrencyLimitError
+    elif status == 401 or code == ErrorCode.UNAUTHORIZED:
+        cls = AuthenticationError
+    elif status == 403 or code == ErrorCode.NO_API_ACCESS:
+        cls = PermissionDeniedError
+    elif status == 404 or code == ErrorCode.SESSION_NOT_FOUND:
+        cls = NotFoundError
+    elif status == 429 or code == ErrorCode.RATE_LIMITED:
+        cls = RateLimitError
+    elif status >= 500:
+        cls = InternalServerError
+    elif status in (400, 422) or 400 <= status < 500 or code is not None:
+        cls = BadRequestError
+    else:
+        cls = APIError
+    return cls(
+        message or "unknown error",
+        status=status,
+        code=code,
+        endpoint=endpoint,
+        request_id=request_id,
+        body=body,
+    )

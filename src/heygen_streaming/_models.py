@@ -1,0 +1,213 @@
+"""Pydantic models of the HeyGen Streaming API v1 wire format.
+
+Requests keep unknown fields (they pass through to the service); responses accept unknown
+fields (the service adds them) and keep them as attributes. The emulator parses requests and
+builds responses with these same models, so the wire format is defined once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Emotion",
+    "Envelope",
+    "IceCandidate",
+    "IceRequest",
+    "IceServer",
+    "NewSessionInfo",
+    "NewSessionRequest",
+    "Quality",
+    "SessionDescription",
+    "SessionIdRequest",
+    "SessionList",
+    "SessionSummary",
+    "StartSessionRequest",
+    "TaskInfo",
+    "TaskMode",
+    "TaskRequest",
+    "TaskType",
+    "TokenInfo",
+    "VideoEncoding",
+    "VoiceSettings",
+]
+
+
+class Quality(StrEnum):
+    """Video quality of a streaming session."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class TaskType(StrEnum):
+    """``repeat`` speaks the text as is; ``chat`` lets the avatar answer it."""
+
+    REPEAT = "repeat"
+    CHAT = "chat"
+
+
+class TaskMode(StrEnum):
+    """``sync`` answers when speech is queued with its duration; ``async`` answers at once."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class VideoEncoding(StrEnum):
+    """Video codec the service sends."""
+
+    H264 = "H264"
+    VP8 = "VP8"
+
+
+class Emotion(StrEnum):
+    """Voice emotion."""
+
+    EXCITED = "Excited"
+    SERIOUS = "Serious"
+    FRIENDLY = "Friendly"
+    SOOTHING = "Soothing"
+    BROADCASTER = "Broadcaster"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, use_enum_values=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body: aliases, no ``None`` values."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class VoiceSettings(_Request):
+    """``voice`` of ``streaming.new``."""
+
+    voice_id: str | None = None
+    rate: float | None = Field(default=None, ge=0.5, le=1.5)
+    emotion: Emotion | None = None
+
+
+class SessionDescription(_Request):
+    """An SDP offer or answer: ``{"type": "offer", "sdp": "v=0..."}``."""
+
+    type: str
+    sdp: str
+
+
+class IceServer(_Response):
+    """An RTCIceServer-like dict."""
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceCandidate(_Request):
+    """A browser-style ``RTCIceCandidate.toJSON()``; an empty ``candidate`` ends the list."""
+
+    candidate: str = ""
+    sdp_mid: str | None = Field(default=None, alias="sdpMid")
+    sdp_mline_index: int | None = Field(default=None, alias="sdpMLineIndex")
+    username_fragment: str | None = Field(default=None, alias="usernameFragment")
+
+
+class NewSessionRequest(_Request):
+    """Body of ``streaming.new``."""
+
+    quality: Quality | None = None
+    avatar_name: str | None = None
+    avatar_id: str | None = None
+    voice: VoiceSettings | None = None
+    video_encoding: VideoEncoding | None = None
+    knowledge_base: str | None = None
+    knowledge_base_id: str | None = None
+    version: str | None = None
+    disable_idle_timeout: bool | None = None
+    activity_idle_timeout: int | None = Field(default=None, ge=0)
+
+
+class StartSessionRequest(_Request):
+    """Body of ``streaming.start``."""
+
+    session_id: str
+    sdp: SessionDescription
+
+
+class IceRequest(_Request):
+    """Body of ``streaming.ice``."""
+
+    session_id: str
+    candidate: IceCandidate
+
+
+class TaskRequest(_Request):
+    """Body of ``streaming.task``."""
+
+    session_id: str
+    text: str
+    task_type: TaskType = TaskType.REPEAT
+    task_mode: TaskMode | None = None
+
+
+class SessionIdRequest(_Request):
+    """Body of ``streaming.stop``, ``.interrupt`` and ``.keep_alive``."""
+
+    session_id: str
+
+
+class Envelope(_Response):
+    """``{"code": 100, "message": "success", "data": {...}}``; errors may carry ``error``."""
+
+    code: int | str | None = None
+    message: str | None = None
+    data: Any = None
+    error: Any = None
+
+
+class NewSessionInfo(_Response):
+    """``data`` of ``streaming.new``. Any field may be null on the real service."""
+
+    session_id: str
+    sdp: SessionDescription | None = None
+    access_token: str | None = Field(default=None, repr=False)
+    url: str | None = None
+    realtime_endpoint: str | None = Field(default=None, repr=False)
+    ice_servers: list[IceServer] | None = None
+    ice_servers2: list[IceServer] | None = None
+    is_paid: bool | None = None
+    session_duration_limit: int | None = None
+
+
+class TaskInfo(_Response):
+    """``data`` of ``streaming.task``."""
+
+    task_id: str
+    duration_ms: float | None = None
+
+
+class SessionSummary(_Response):
+    """One entry of ``streaming.list``."""
+
+    session_id: str
+    status: str | None = None
+    created_at: float | None = None
+
+
+class SessionList(_Response):
+    """``data`` of ``streaming.list``."""
+
+    sessions: list[SessionSummary] = Field(default_factory=list)
+
+
+class TokenInfo(_Response):
+    """``data`` of ``streaming.create_token``."""
+
+    token: str = Field(repr=False)
