@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._client import StreamingClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -65,6 +66,7 @@ __all__ = [
     "SessionDescription",
     "SessionError",
     "SessionSummary",
+    "StreamingClient",
     "TaskInfo",
     "TaskMode",
     "TaskType",

@@ -1,0 +1,542 @@
+"""StreamingClient: the REST half of the SDK (httpx, auth, retries, one method per endpoint)."""
+
+# ``timeout=`` below is httpx's per-request timeout (contract API), not an asyncio deadline.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from . import _retry
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ConfigurationError,
+    ErrorCode,
+    ResponseValidationError,
+    error_for,
+)
+from ._models import (
+    Envelope,
+    IceCandidate,
+    IceRequest,
+    NewSessionInfo,
+    NewSessionRequest,
+    Quality,
+    SessionDescription,
+    SessionIdRequest,
+    SessionList,
+    SessionSummary,
+    StartSessionRequest,
+    TaskInfo,
+    TaskMode,
+    TaskRequest,
+    TaskType,
+    TokenInfo,
+    VideoEncoding,
+    VoiceSettings,
+)
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from ._session import Session
+
+__all__ = ["DEFAULT_BASE_URL", "StreamingClient"]
+
+DEFAULT_BASE_URL = "https://api.heygen.com"
+API_KEY_ENV = "HEYGEN_API_KEY"
+BASE_URL_ENV = "HEYGEN_BASE_URL"
+_REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
+
+logger = logging.getLogger("heygen_streaming")
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _user_agent() -> str:
+    return (
+        f"heygen-streaming/{__version__} python/{platform.python_version()} "
+        f"httpx/{httpx.__version__}"
+    )
+
+
+class StreamingClient:
+    """Async client for HeyGen's Streaming API v1.
+
+    Args:
+        api_key: API key sent as ``X-Api-Key``; defaults to ``$HEYGEN_API_KEY``.
+        base_url: service root; ``None`` means ``$HEYGEN_BASE_URL`` or
+            ``https://api.heygen.com``.
+        token: a session token from ``streaming.create_token``, sent as
+            ``Authorization: Bearer``; used instead of the API key.
+        timeout: default per-request timeout in seconds (``None``: no timeout).
+        max_retries: retries after the first attempt (``0`` disables retrying).
+        http_client: an ``httpx.AsyncClient`` to use; it is not closed by this client.
+
+    A client is single use: ``async with StreamingClient() as client: ...`` (or call
+    :meth:`aclose`); once closed it refuses further calls with :class:`ClientClosedError`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+        max_retries: int = 2,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if token is not None and api_key is not None:
+            raise ConfigurationError("pass either api_key or token, not both")
+        if token is not None:
+            if not token:
+                raise ConfigurationError("token is empty")
+            auth = {"Authorization": f"Bearer {token}"}
+        else:
+            key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+            if not key:
+                raise ConfigurationError(
+                    "no API key: pass api_key=..., set the HEYGEN_API_KEY environment "
+                    "variable, or pass token=... (from streaming.create_token)"
+                )
+            auth = {"X-Api-Key": key}
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        base_url = base_url.strip().rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError("base_url must start with http:// or https://")
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError("timeout must be positive (or None for no timeout)")
+        if max_retries < 0:
+            raise ConfigurationError("max_retries must be >= 0")
+
+        self._base_url = base_url
+        self._headers = {
+            **auth,
+            "Accept": "application/json",
+            "User-Agent": _user_agent(),
+        }
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient()
+        self._entered = False
+        self._closed = False
+
+    # -- properties -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The service root, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` ran."""
+        return self._closed
+
+    @property
+    def timeout(self) -> float | None:
+        """Default per-request timeout in seconds."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._max_retries
+
+    def __repr__(self) -> str:
+        return f"StreamingClient(base_url={self._base_url!r})"
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._closed:
+            raise ClientClosedError(
+                "this StreamingClient is closed; a client is single use, create a new one"
+            )
+        if self._entered:
+            raise ClientClosedError(
+                "this StreamingClient was already entered; a client is single use"
+            )
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (idempotent). An injected ``http_client`` stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError(
+                "this StreamingClient is closed; a client is single use, create a new one"
+            )
+
+    # -- endpoints --------------------------------------------------------------------
+
+    async def new_session(
+        self,
+        avatar: str | None = None,
+        voice: str | VoiceSettings | Mapping[str, Any] | None = None,
+        quality: Quality | str | None = "high",
+        *,
+        video_encoding: VideoEncoding | str | None = None,
+        knowledge_base: str | None = None,
+        disable_idle_timeout: bool | None = None,
+        activity_idle_timeout: int | None = None,
+        timeout: float | None = None,
+        **extra: Any,
+    ) -> NewSessionInfo:
+        """``streaming.new``: create a session; returns its SDP offer and ICE servers.
+
+        ``avatar`` is sent as ``avatar_name``; ``voice`` is a voice id, a dict or
+        :class:`VoiceSettings`. Other keyword arguments pass through to the body.
+        Never retried once the request may have reached the server.
+        """
+        body = NewSessionRequest.model_validate(
+            {
+                "quality": quality,
+                "avatar_name": avatar,
+                "voice": _voice(voice),
+                "video_encoding": video_encoding,
+                "knowledge_base": knowledge_base,
+                "disable_idle_timeout": disable_idle_timeout,
+                "activity_idle_timeout": activity_idle_timeout,
+                **extra,
+            }
+        ).to_json()
+        data = await self._post("streaming.new", body, timeout=timeout)
+        return _parse(NewSessionInfo, data, "streaming.new")
+
+    async def start_session(
+        self,
+        session_id: str,
+        answer_sdp: str | SessionDescription | Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """``streaming.start``: send the SDP answer (a string means ``type="answer"``)."""
+        if isinstance(answer_sdp, str):
+            sdp = SessionDescription(type="answer", sdp=answer_sdp)
+        elif isinstance(answer_sdp, SessionDescription):
+            sdp = answer_sdp
+        else:
+            sdp = SessionDescription.model_validate(dict(answer_sdp))
+        body = StartSessionRequest(session_id=session_id, sdp=sdp).to_json()
+        await self._post("streaming.start", body, timeout=timeout)
+
+    async def submit_ice(
+        self,
+        session_id: str,
+        candidate: IceCandidate | Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """``streaming.ice``: send one local ICE candidate (``RTCIceCandidate.toJSON()``)."""
+        cand = (
+            candidate
+            if isinstance(candidate, IceCandidate)
+            else IceCandidate.model_validate(dict(candidate))
+        )
+        body = IceRequest(session_id=session_id, candidate=cand).to_json()
+        await self._post("streaming.ice", body, timeout=timeout)
+
+    async def send_task(
+        self,
+        session_id: str,
+        text: str,
+        task_type: TaskType | str = "repeat",
+        task_mode: TaskMode | str | None = "sync",
+        *,
+        timeout: float | None = None,
+    ) -> TaskInfo:
+        """``streaming.task``: make the avatar speak ``text`` (or answer it, ``chat``).
+
+        Never retried once the request may have reached the server.
+        """
+        body = TaskRequest.model_validate(
+            {
+                "session_id": session_id,
+                "text": text,
+                "task_type": task_type,
+                "task_mode": task_mode,
+            }
+        ).to_json()
+        data = await self._post("streaming.task", body, timeout=timeout)
+        return _parse(TaskInfo, data, "streaming.task")
+
+    async def interrupt(self, session_id: str, *, timeout: float | None = None) -> None:
+        """``streaming.interrupt``: stop the current speech."""
+        await self._session_call("streaming.interrupt", session_id, timeout)
+
+    async def keep_alive(self, session_id: str, *, timeout: float | None = None) -> None:
+        """``streaming.keep_alive``: reset the session's idle timer."""
+        await self._session_call("streaming.keep_alive", session_id, timeout)
+
+    async def stop_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        """``streaming.stop``: end the session."""
+        await self._session_call("streaming.stop", session_id, timeout)
+
+    async def list_sessions(self, *, timeout: float | None = None) -> list[SessionSummary]:
+        """``streaming.list``: the account's open sessions."""
+        data = await self._post("streaming.list", {}, timeout=timeout)
+        if isinstance(data, list):
+            data = {"sessions": data}
+        return _parse(SessionList, data, "streaming.list").sessions
+
+    async def create_token(self, *, timeout: float | None = None) -> str:
+        """``streaming.create_token``: a single-use token for ``token=`` clients."""
+        data = await self._post("streaming.create_token", {}, timeout=timeout)
+        return _parse(TokenInfo, data, "streaming.create_token").token
+
+    def session(
+        self,
+        avatar: str | None = None,
+        voice: str | VoiceSettings | dict[str, Any] | None = None,
+        quality: Quality | str = "high",
+        *,
+        connect_timeout: float = 15.0,
+        **options: Any,
+    ) -> Session:
+        """A high-level :class:`Session`; use it as ``async with client.session(...) as s``."""
+        from ._session import Session
+
+        return Session(
+            self,
+            avatar=avatar,
+            voice=voice,
+            quality=quality,
+            connect_timeout=connect_timeout,
+            **options,
+        )
+
+    # -- transport --------------------------------------------------------------------
+
+    async def _session_call(self, endpoint: str, session_id: str, timeout: float | None) -> None:
+        body = SessionIdRequest(session_id=session_id).to_json()
+        await self._post(endpoint, body, timeout=timeout)
+
+    async def _post(self, endpoint: str, body: dict[str, Any], *, timeout: float | None) -> Any:
+        """POST ``body`` to ``endpoint`` with retries; return the envelope's ``data``."""
+        self._check_open()
+        url = f"{self._base_url}/v1/{endpoint}"
+        effective = self._timeout if timeout is None else timeout
+        idempotent = endpoint not in _retry.NON_IDEMPOTENT
+        attempts = self._max_retries + 1
+        retry = 0
+        while True:
+            self._check_open()
+            started = time.monotonic()
+            try:
+                response = await self._http.post(
+                    url, json=body, headers=self._headers, timeout=httpx.Timeout(effective)
+                )
+            except httpx.TransportError as exc:
+                elapsed = (time.monotonic() - started) * 1000
+                logger.debug(
+                    "POST %s -> %s in %.1f ms (attempt %d/%d)",
+                    endpoint,
+                    type(exc).__name__,
+                    elapsed,
+                    retry + 1,
+                    attempts,
+                )
+                if _retry.never_sent(exc) and retry < self._max_retries:
+                    await self._backoff(endpoint, retry, None)
+                    retry += 1
+                    continue
+                raise _transport_error(exc, endpoint, effective) from exc
+
+            elapsed = (time.monotonic() - started) * 1000
+            status = response.status_code
+            logger.debug(
+                "POST %s -> %d in %.1f ms (attempt %d/%d)",
+                endpoint,
+                status,
+                elapsed,
+                retry + 1,
+                attempts,
+            )
+            if idempotent and _retry.is_retryable_status(status) and retry < self._max_retries:
+                retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
+                await self._backoff(endpoint, retry, retry_after)
+                retry += 1
+                continue
+            return _decode(response, endpoint)
+
+    async def _backoff(self, endpoint: str, retry: int, retry_after: float | None) -> None:
+        delay = _retry.backoff_delay(retry, retry_after)
+        logger.debug(
+            "retrying %s in %.2f s (retry %d/%d)", endpoint, delay, retry + 1, self._max_retries
+        )
+        await _retry.sleep(delay)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _voice(voice: str | VoiceSettings | Mapping[str, Any] | None) -> VoiceSettings | None:
+    if voice is None or isinstance(voice, VoiceSettings):
+        return voice
+    if isinstance(voice, str):
+        return VoiceSettings(voice_id=voice)
+    return VoiceSettings.model_validate(dict(voice))
+
+
+def _transport_error(exc: httpx.TransportError, endpoint: str, timeout: float | None) -> Exception:
+    if isinstance(exc, httpx.TimeoutException):
+        limit = f" after {timeout:g} s" if timeout is not None else ""
+        return APITimeoutError(f"{endpoint} timed out{limit} ({type(exc).__name__})")
+    return APIConnectionError(f"{endpoint} failed: {type(exc).__name__}: {exc}")
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _as_code(value: Any) -> tuple[int | None, str | None]:
+    """An envelope code as ``(int, None)``, or ``(None, text)`` when not numeric."""
+    if value is None or isinstance(value, bool):
+        return None, None
+    if isinstance(value, int):
+        return value, None
+    text = str(value).strip()
+    try:
+        return int(text), None
+    except ValueError:
+        return None, text or None
+
+
+def _error_details(payload: Any) -> tuple[int | None, str]:
+    """``(code, message)`` of an error body: ``message``/``error`` as text or an object."""
+    if not isinstance(payload, dict):
+        return None, ""
+    code, code_text = _as_code(payload.get("code"))
+    messages: list[str] = []
+    error = payload.get("error")
+    if isinstance(error, dict):
+        inner_code, inner_text = _as_code(error.get("code"))
+        if code is None or code == ErrorCode.SUCCESS:
+            code = inner_code
+        code_text = code_text or inner_text
+        for key in ("message", "msg", "detail"):
+            if isinstance(error.get(key), str) and error[key]:
+                messages.append(error[key])
+                break
+    elif isinstance(error, str) and error:
+        messages.append(error)
+    message = payload.get("message") or payload.get("msg")
+    if isinstance(message, str) and message and message not in messages:
+        messages.insert(0, message)
+    text = "; ".join(messages)
+    if code_text:
+        text = f"{code_text}: {text}" if text else code_text
+    return code, text
+
+
+def _decode(response: httpx.Response, endpoint: str) -> Any:
+    """Check status and envelope; return ``data`` or raise the matching error."""
+    status = response.status_code
+    request_id = _request_id(response)
+    try:
+        payload: Any = response.json()
+    except ValueError:
+        payload = _NOT_JSON
+
+    if not 200 <= status < 300:
+        body = None if payload is _NOT_JSON else payload
+        code, message = _error_details(body)
+        if not message:
+            message = response.reason_phrase or f"HTTP {status}"
+            if payload is _NOT_JSON:
+                ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
+                message += f" (non-JSON body: {ctype})"
+        raise error_for(
+            status,
+            code=code,
+            message=message,
+            endpoint=endpoint,
+            request_id=request_id,
+            body=body,
+        )
+
+    if payload is _NOT_JSON or not isinstance(payload, dict):
+        ctype = response.headers.get("content-type", "").split(";")[0] or "no content type"
+        kind = "a non-JSON body" if payload is _NOT_JSON else f"JSON {type(payload).__name__}"
+        raise ResponseValidationError(
+            f"expected a JSON envelope, got {kind} ({ctype}) with HTTP {status}",
+            endpoint=endpoint,
+            body=None if payload is _NOT_JSON else payload,
+        )
+
+    try:
+        envelope = Envelope.model_validate(payload)
+    except ValidationError:
+        raise ResponseValidationError(
+            "malformed response envelope", endpoint=endpoint, body=payload
+        ) from None
+    code, _ = _as_code(envelope.code)
+    failed = (
+        code != ErrorCode.SUCCESS
+        if envelope.code is not None
+        else envelope.error not in (None, "", {})
+    )
+    if failed:
+        err_code, message = _error_details(payload)
+        raise error_for(
+            status,
+            code=err_code,
+            message=message or "service reported an error",
+            endpoint=endpoint,
+            request_id=request_id,
+            body=payload,
+        )
+    return envelope.data
+
+
+def _parse(model: type[_M], data: Any, endpoint: str) -> _M:
+    """Validate ``data`` against ``model``; errors never echo the input values."""
+    if data is None:
+        raise ResponseValidationError("response has no data", endpoint=endpoint)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<data>'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ResponseValidationError(
+            f"unexpected {model.__name__} data: {problems}", endpoint=endpoint, body=data
+        ) from None
+
+
+_NOT_JSON: Any = object()
