@@ -1,0 +1,229 @@
+"""Error mapping: HTTP status, envelope code, ``error`` variants, bad bodies, bad data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from heygen_streaming import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConcurrencyLimitError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    StreamingClient,
+)
+
+from .conftest import ok
+
+STOP = "/v1/streaming.stop"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "code"),
+    [
+        (400, {"code": 400100, "message": "invalid parameter"}, BadRequestError, 400100),
+        (422, {"code": 400100, "message": "bad"}, BadRequestError, 400100),
+        (401, {"code": 400112, "message": "Unauthorized"}, AuthenticationError, 400112),
+        (403, {"code": 400599, "message": "no api access"}, PermissionDeniedError, 400599),
+        (404, {"code": 400113, "message": "session not found"}, NotFoundError, 400113),
+        (429, {"code": 400115, "message": "slow down"}, RateLimitError, 400115),
+        (400, {"code": 10004, "message": "too many sessions"}, ConcurrencyLimitError, 10004),
+        (500, {"code": 500000, "message": "boom"}, InternalServerError, 500000),
+        (503, {"message": "maintenance"}, InternalServerError, None),
+        (401, {"code": "400112", "message": "Unauthorized"}, AuthenticationError, 400112),
+    ],
+)
+async def test_status_maps_to_error_class(
+    api: respx.MockRouter, status: int, body: dict[str, Any], cls: type[APIError], code: int | None
+) -> None:
+    route = api.post(STOP).respond(status, json=body, headers={"x-request-id": "req-42"})
+    async with StreamingClient(api_key="k", base_url="https://api.test", max_retries=0) as c:
+        with pytest.raises(cls) as info:
+            await c.stop_session("s")
+    err = info.value
+    assert type(err) is cls
+    assert err.status == status
+    assert err.code == code
+    assert err.message == body["message"]
+    assert err.endpoint == "streaming.stop"
+    assert err.request_id == "req-42"
+    assert err.body == body
+    assert "streaming.stop" in str(err) and body["message"] in str(err)
+    assert "req-42" in str(err)
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "cls", "code", "message"),
+    [
+        ({"code": 400112, "message": "Unauthorized", "data": None}, AuthenticationError,
+         400112, "Unauthorized"),
+        ({"code": 400599, "message": "no access"}, PermissionDeniedError, 400599, "no access"),
+        ({"code": 400113, "message": "gone"}, NotFoundError, 400113, "gone"),
+        ({"code": 10007, "message": "limit"}, ConcurrencyLimitError, 10007, "limit"),
+        ({"code": 400100, "message": "bad avatar"}, BadRequestError, 400100, "bad avatar"),
+        ({"code": "400112", "error": "invalid token"}, AuthenticationError, 400112,
+         "invalid token"),
+        ({"error": "something broke"}, APIError, None, "something broke"),
+        ({"code": 400112, "error": {"code": 400112, "message": "bad key"}},
+         AuthenticationError, 400112, "bad key"),
+        ({"error": {"code": 400599, "message": "no api"}}, PermissionDeniedError, 400599,
+         "no api"),
+        ({"code": 400100, "message": None, "data": None}, BadRequestError, 400100,
+         "service reported an error"),
+    ],
+)  # fmt: skip
+async def test_envelope_error_on_http_200(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    body: dict[str, Any],
+    cls: type[APIError],
+    code: int | None,
+    message: str,
+) -> None:
+    api.post(STOP).respond(200, json=body, headers={"x-heygen-request-id": "hg-1"})
+    with pytest.raises(cls) as info:
+        await client.stop_session("s")
+    assert type(info.value) is cls
+    assert info.value.status == 200
+    assert info.value.code == code
+    assert info.value.message == message
+    assert info.value.request_id == "hg-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "code", "message"),
+    [
+        (401, {"error": "Unauthorized"}, AuthenticationError, None, "Unauthorized"),
+        (401, {"error": {"code": 400112, "message": "bad token"}}, AuthenticationError, 400112,
+         "bad token"),
+        (400, {"code": 400100, "message": "x", "error": "detail"}, BadRequestError, 400100,
+         "x; detail"),
+        (403, {"code": "forbidden_code", "message": "nope"}, PermissionDeniedError, None,
+         "forbidden_code: nope"),
+    ],
+)  # fmt: skip
+async def test_error_field_variants_on_error_status(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    status: int,
+    body: dict[str, Any],
+    cls: type[APIError],
+    code: int | None,
+    message: str,
+) -> None:
+    api.post(STOP).respond(status, json=body)
+    with pytest.raises(cls) as info:
+        await client.stop_session("s")
+    assert info.value.code == code
+    assert info.value.message == message
+    assert info.value.request_id is None
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (502, InternalServerError),
+        (500, InternalServerError),
+        (404, NotFoundError),
+        (401, AuthenticationError),
+        (418, BadRequestError),
+    ],
+)
+async def test_html_error_body(api: respx.MockRouter, status: int, cls: type[APIError]) -> None:
+    api.post(STOP).respond(
+        status,
+        content=b"<html><body><h1>Bad Gateway</h1></body></html>",
+        headers={"content-type": "text/html; charset=utf-8", "request-id": "r-9"},
+    )
+    async with StreamingClient(api_key="k", base_url="https://api.test", max_retries=0) as c:
+        with pytest.raises(cls) as info:
+            await c.stop_session("s")
+    err = info.value
+    assert err.status == status
+    assert err.code is None
+    assert err.body is None
+    assert "text/html" in err.message
+    assert "<html>" not in str(err)
+    assert err.request_id == "r-9"
+
+
+async def test_empty_error_body(client: StreamingClient, api: respx.MockRouter) -> None:
+    api.post(STOP).respond(404)
+    with pytest.raises(NotFoundError, match="Not Found"):
+        await client.stop_session("s")
+
+
+@pytest.mark.parametrize(
+    ("content", "ctype", "needle"),
+    [
+        (b"<html>ok</html>", "text/html", "non-JSON"),
+        (b"plain text", "text/plain", "non-JSON"),
+        (b"", "application/json", "non-JSON"),
+        (b"[1, 2]", "application/json", "JSON list"),
+        (b'"success"', "application/json", "JSON str"),
+    ],
+)
+async def test_unparsable_success_body(
+    client: StreamingClient, api: respx.MockRouter, content: bytes, ctype: str, needle: str
+) -> None:
+    api.post(STOP).respond(200, content=content, headers={"content-type": ctype})
+    with pytest.raises(ResponseValidationError, match=needle) as info:
+        await client.stop_session("s")
+    assert info.value.endpoint == "streaming.stop"
+
+
+async def test_missing_required_field(client: StreamingClient, api: respx.MockRouter) -> None:
+    api.post("/v1/streaming.new").respond(
+        200, json=ok({"sdp": {"type": "offer", "sdp": "v=0"}, "access_token": "LEAKY-TOKEN"})
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        await client.new_session()
+    text = str(info.value)
+    assert "session_id" in text and "Field required" in text
+    assert "LEAKY-TOKEN" not in text and "LEAKY-TOKEN" not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+async def test_wrong_field_type(client: StreamingClient, api: respx.MockRouter) -> None:
+    api.post("/v1/streaming.task").respond(200, json=ok({"task_id": "t", "duration_ms": "long"}))
+    with pytest.raises(ResponseValidationError, match="duration_ms"):
+        await client.send_task("s", "hi")
+
+
+@pytest.mark.parametrize("method", ["new_session", "create_token"])
+async def test_missing_data(client: StreamingClient, api: respx.MockRouter, method: str) -> None:
+    api.post("/v1/streaming.new").respond(200, json=ok(None))
+    api.post("/v1/streaming.create_token").respond(200, json={"code": 100, "message": "ok"})
+    with pytest.raises(ResponseValidationError, match="no data"):
+        await getattr(client, method)()
+
+
+async def test_read_timeout_is_api_timeout_error(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    api.post(STOP).mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(APITimeoutError, match=r"streaming\.stop timed out") as info:
+        await client.stop_session("s", timeout=1.5)
+    assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert "1.5 s" in str(info.value)
+
+
+async def test_other_transport_error_is_connection_error(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    api.post(STOP).mock(side_effect=httpx.RemoteProtocolError("server hung up"))
+    with pytest.raises(APIConnectionError) as info:
+        await client.stop_session("s")
+    assert not isinstance(info.value, APITimeoutError)
+    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
