@@ -13,10 +13,9 @@ import ssl
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from . import _retry
 from ._errors import (
@@ -24,12 +23,8 @@ from ._errors import (
     APITimeoutError,
     ClientClosedError,
     ConfigurationError,
-    ErrorCode,
-    ResponseValidationError,
-    error_for,
 )
 from ._models import (
-    Envelope,
     IceCandidate,
     IceRequest,
     NewSessionInfo,
@@ -48,6 +43,7 @@ from ._models import (
     VideoEncoding,
     VoiceSettings,
 )
+from ._response import decode, parse
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -60,11 +56,8 @@ __all__ = ["DEFAULT_BASE_URL", "StreamingClient"]
 DEFAULT_BASE_URL = "https://api.heygen.com"
 API_KEY_ENV = "HEYGEN_API_KEY"
 BASE_URL_ENV = "HEYGEN_BASE_URL"
-_REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
 
 logger = logging.getLogger("heygen_streaming")
-
-_M = TypeVar("_M", bound=BaseModel)
 
 
 @functools.cache
@@ -92,6 +85,9 @@ class StreamingClient:
         timeout: default per-request timeout in seconds (``None``: no timeout).
         max_retries: retries after the first attempt (``0`` disables retrying).
         http_client: an ``httpx.AsyncClient`` to use; it is not closed by this client.
+
+    Every endpoint method also takes ``timeout=`` (seconds) overriding the default for that
+    call; ``None`` there means "the client's default".
 
     A client is single use: ``async with StreamingClient() as client: ...`` (or call
     :meth:`aclose`); once closed it refuses further calls with :class:`ClientClosedError`.
@@ -125,7 +121,9 @@ class StreamingClient:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         base_url = base_url.strip().rstrip("/")
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError("base_url must start with http:// or https://")
+            raise ConfigurationError(
+                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https://"
+            )
         if timeout is not None and timeout <= 0:
             raise ConfigurationError("timeout must be positive (or None for no timeout)")
         if max_retries < 0:
@@ -241,7 +239,7 @@ class StreamingClient:
             }
         ).to_json()
         data = await self._post("streaming.new", body, timeout=timeout)
-        return _parse(NewSessionInfo, data, "streaming.new")
+        return parse(NewSessionInfo, data, "streaming.new")
 
     async def start_session(
         self,
@@ -298,7 +296,7 @@ class StreamingClient:
             }
         ).to_json()
         data = await self._post("streaming.task", body, timeout=timeout)
-        return _parse(TaskInfo, data, "streaming.task")
+        return parse(TaskInfo, data, "streaming.task")
 
     async def interrupt(self, session_id: str, *, timeout: float | None = None) -> None:
         """``streaming.interrupt``: stop the current speech."""
@@ -317,12 +315,12 @@ class StreamingClient:
         data = await self._post("streaming.list", {}, timeout=timeout)
         if isinstance(data, list):
             data = {"sessions": data}
-        return _parse(SessionList, data, "streaming.list").sessions
+        return parse(SessionList, data, "streaming.list").sessions
 
     async def create_token(self, *, timeout: float | None = None) -> str:
         """``streaming.create_token``: a single-use token for ``token=`` clients."""
         data = await self._post("streaming.create_token", {}, timeout=timeout)
-        return _parse(TokenInfo, data, "streaming.create_token").token
+        return parse(TokenInfo, data, "streaming.create_token").token
 
     def session(
         self,
@@ -397,7 +395,7 @@ class StreamingClient:
                 await self._backoff(endpoint, retry, retry_after)
                 retry += 1
                 continue
-            return _decode(response, endpoint)
+            return decode(response, endpoint)
 
     async def _backoff(self, endpoint: str, retry: int, retry_after: float | None) -> None:
         delay = _retry.backoff_delay(retry, retry_after)
@@ -423,130 +421,3 @@ def _transport_error(exc: httpx.TransportError, endpoint: str, timeout: float | 
         limit = f" after {timeout:g} s" if timeout is not None else ""
         return APITimeoutError(f"{endpoint} timed out{limit} ({type(exc).__name__})")
     return APIConnectionError(f"{endpoint} failed: {type(exc).__name__}: {exc}")
-
-
-def _request_id(response: httpx.Response) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return str(value)
-    return None
-
-
-def _as_code(value: Any) -> tuple[int | None, str | None]:
-    """An envelope code as ``(int, None)``, or ``(None, text)`` when not numeric."""
-    if value is None or isinstance(value, bool):
-        return None, None
-    if isinstance(value, int):
-        return value, None
-    text = str(value).strip()
-    try:
-        return int(text), None
-    except ValueError:
-        return None, text or None
-
-
-def _error_details(payload: Any) -> tuple[int | None, str]:
-    """``(code, message)`` of an error body: ``message``/``error`` as text or an object."""
-    if not isinstance(payload, dict):
-        return None, ""
-    code, code_text = _as_code(payload.get("code"))
-    messages: list[str] = []
-    error = payload.get("error")
-    if isinstance(error, dict):
-        inner_code, inner_text = _as_code(error.get("code"))
-        if code is None or code == ErrorCode.SUCCESS:
-            code = inner_code
-        code_text = code_text or inner_text
-        for key in ("message", "msg", "detail"):
-            if isinstance(error.get(key), str) and error[key]:
-                messages.append(error[key])
-                break
-    elif isinstance(error, str) and error:
-        messages.append(error)
-    message = payload.get("message") or payload.get("msg")
-    if isinstance(message, str) and message and message not in messages:
-        messages.insert(0, message)
-    text = "; ".join(messages)
-    if code_text:
-        text = f"{code_text}: {text}" if text else code_text
-    return code, text
-
-
-def _decode(response: httpx.Response, endpoint: str) -> Any:
-    """Check status and envelope; return ``data`` or raise the matching error."""
-    status = response.status_code
-    request_id = _request_id(response)
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = _NOT_JSON
-
-    if not 200 <= status < 300:
-        body = None if payload is _NOT_JSON else payload
-        code, message = _error_details(body)
-        if not message:
-            message = response.reason_phrase or f"HTTP {status}"
-            if payload is _NOT_JSON:
-                ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
-                message += f" (non-JSON body: {ctype})"
-        raise error_for(
-            status,
-            code=code,
-            message=message,
-            endpoint=endpoint,
-            request_id=request_id,
-            body=body,
-        )
-
-    if payload is _NOT_JSON or not isinstance(payload, dict):
-        ctype = response.headers.get("content-type", "").split(";")[0] or "no content type"
-        kind = "a non-JSON body" if payload is _NOT_JSON else f"JSON {type(payload).__name__}"
-        raise ResponseValidationError(
-            f"expected a JSON envelope, got {kind} ({ctype}) with HTTP {status}",
-            endpoint=endpoint,
-            body=None if payload is _NOT_JSON else payload,
-        )
-
-    try:
-        envelope = Envelope.model_validate(payload)
-    except ValidationError:
-        raise ResponseValidationError(
-            "malformed response envelope", endpoint=endpoint, body=payload
-        ) from None
-    code, _ = _as_code(envelope.code)
-    failed = (
-        code != ErrorCode.SUCCESS
-        if envelope.code is not None
-        else envelope.error not in (None, "", {})
-    )
-    if failed:
-        err_code, message = _error_details(payload)
-        raise error_for(
-            status,
-            code=err_code,
-            message=message or "service reported an error",
-            endpoint=endpoint,
-            request_id=request_id,
-            body=payload,
-        )
-    return envelope.data
-
-
-def _parse(model: type[_M], data: Any, endpoint: str) -> _M:
-    """Validate ``data`` against ``model``; errors never echo the input values."""
-    if data is None:
-        raise ResponseValidationError("response has no data", endpoint=endpoint)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<data>'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        raise ResponseValidationError(
-            f"unexpected {model.__name__} data: {problems}", endpoint=endpoint, body=data
-        ) from None
-
-
-_NOT_JSON: Any = object()

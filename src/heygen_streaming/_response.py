@@ -1,0 +1,146 @@
+"""Decoding of HeyGen responses: status, the ``{code, message, data}`` envelope, data models.
+
+Error messages built here never echo response values other than the service's own message
+(a response may carry an ``access_token``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ._errors import ErrorCode, ResponseValidationError, error_for
+from ._models import Envelope
+
+__all__ = ["decode", "parse"]
+
+_REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
+_NOT_JSON: Any = object()
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _as_code(value: Any) -> tuple[int | None, str | None]:
+    """An envelope code as ``(int, None)``, or ``(None, text)`` when not numeric."""
+    if value is None or isinstance(value, bool):
+        return None, None
+    if isinstance(value, int):
+        return value, None
+    text = str(value).strip()
+    try:
+        return int(text), None
+    except ValueError:
+        return None, text or None
+
+
+def _error_details(payload: Any) -> tuple[int | None, str]:
+    """``(code, message)`` of an error body: ``message``/``error`` as text or an object."""
+    if not isinstance(payload, dict):
+        return None, ""
+    code, code_text = _as_code(payload.get("code"))
+    messages: list[str] = []
+    error = payload.get("error")
+    if isinstance(error, dict):
+        inner_code, inner_text = _as_code(error.get("code"))
+        if code is None or code == ErrorCode.SUCCESS:
+            code = inner_code
+        code_text = code_text or inner_text
+        for key in ("message", "msg", "detail"):
+            if isinstance(error.get(key), str) and error[key]:
+                messages.append(error[key])
+                break
+    elif isinstance(error, str) and error:
+        messages.append(error)
+    message = payload.get("message") or payload.get("msg")
+    if isinstance(message, str) and message and message not in messages:
+        messages.insert(0, message)
+    text = "; ".join(messages)
+    if code_text:
+        text = f"{code_text}: {text}" if text else code_text
+    return code, text
+
+
+def decode(response: httpx.Response, endpoint: str) -> Any:
+    """Check status and envelope; return ``data`` or raise the matching error."""
+    status = response.status_code
+    request_id = _request_id(response)
+    try:
+        payload: Any = response.json()
+    except ValueError:
+        payload = _NOT_JSON
+
+    if not 200 <= status < 300:
+        body = None if payload is _NOT_JSON else payload
+        code, message = _error_details(body)
+        if not message:
+            message = response.reason_phrase or f"HTTP {status}"
+            if payload is _NOT_JSON:
+                ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
+                message += f" (non-JSON body: {ctype})"
+        raise error_for(
+            status,
+            code=code,
+            message=message,
+            endpoint=endpoint,
+            request_id=request_id,
+            body=body,
+        )
+
+    if payload is _NOT_JSON or not isinstance(payload, dict):
+        ctype = response.headers.get("content-type", "").split(";")[0] or "no content type"
+        kind = "a non-JSON body" if payload is _NOT_JSON else f"JSON {type(payload).__name__}"
+        raise ResponseValidationError(
+            f"expected a JSON envelope, got {kind} ({ctype}) with HTTP {status}",
+            endpoint=endpoint,
+            body=None if payload is _NOT_JSON else payload,
+        )
+
+    try:
+        envelope = Envelope.model_validate(payload)
+    except ValidationError:
+        raise ResponseValidationError(
+            "malformed response envelope", endpoint=endpoint, body=payload
+        ) from None
+    code, _ = _as_code(envelope.code)
+    failed = (
+        code != ErrorCode.SUCCESS
+        if envelope.code is not None
+        else envelope.error not in (None, "", {})
+    )
+    if failed:
+        err_code, message = _error_details(payload)
+        raise error_for(
+            status,
+            code=err_code,
+            message=message or "service reported an error",
+            endpoint=endpoint,
+            request_id=request_id,
+            body=payload,
+        )
+    return envelope.data
+
+
+def parse(model: type[_M], data: Any, endpoint: str) -> _M:
+    """Validate ``data`` against ``model``; errors never echo the input values."""
+    if data is None:
+        raise ResponseValidationError("response has no data", endpoint=endpoint)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<data>'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ResponseValidationError(
+            f"unexpected {model.__name__} data: {problems}", endpoint=endpoint, body=data
+        ) from None
