@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
+import types
+from typing import Any
 
 import httpx
 import pytest
@@ -238,3 +241,26 @@ async def test_real_transport_logs_and_errors_carry_no_secret(
     for record in caplog.records:  # ...but never logged
         assert SECRET not in record.getMessage() + repr(record.args)
     assert SECRET not in str(info.value) + str(conn.value) + str(conn.value.__cause__)
+
+
+def test_session_factory_passes_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    captured: dict[str, Any] = {}
+
+    class FakeSession:
+        def __init__(self, client: StreamingClient, **kwargs: Any) -> None:
+            captured.update(client=client, **kwargs)
+
+    fake = types.ModuleType("heygen_streaming._session")
+    fake.Session = FakeSession  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "heygen_streaming._session", fake)
+    client = StreamingClient(api_key="k")
+    session = client.session("Anna", "voice-1", "low", connect_timeout=3.0, knowledge_base="kb")
+    assert isinstance(session, FakeSession)
+    assert captured == {
+        "client": client,
+        "avatar": "Anna",
+        "voice": "voice-1",
+        "quality": "low",
+        "connect_timeout": 3.0,
+        "knowledge_base": "kb",
+    }
