@@ -1,0 +1,100 @@
+"""Render benchmark results as a console table and as the docs page."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+    return [
+        f"{row['metric']} ({row['unit']})",
+        _num(row["sdk"]["median"]),
+        _num(row["sdk"]["p95"]),
+        _num(row["baseline"]["median"]),
+        _num(row["baseline"]["p95"]),
+        ratio,
+        row["goal"],
+    ]
+
+
+HEADERS = ["Metric", "SDK p50", "SDK p95", "Raw p50", "Raw p95", "SDK/raw", "Goal / note"]
+
+
+def render_table(results: dict[str, Any]) -> str:
+    """Fixed-width text table for the console."""
+    rows = [HEADERS] + [_cells(r) for r in results["rows"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    m = results["machine"]
+    lines.append("")
+    lines.append(
+        f"{m['cpu']}, {m['cores']} cores, {m['memory']}, {m['os']}, Python {m['python']}, "
+        f"aiortc {m['aiortc']}, av {m['av']}; run took {results['elapsed_s']:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def _scale_table(steps: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| Sessions | Connected in (s) | Frames/session | Delivered | RSS/session (MB) "
+        "| Client CPU (% of one core) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in steps:
+        if "frames" not in s:
+            out.append(f"| {s['n']} | failed: {s.get('error', '')[:80]} | | | | |")
+            continue
+        window = s.get("window_s") or 1.0
+        cpu = 100 * s["client_cpu_s"] / window if s.get("window_s") else None
+        out.append(
+            f"| {s['n']} | {s['connect_s']:.1f} | {sum(s['frames']) / s['n']:.0f} "
+            f"| {s.get('delivered', 0) * 100:.0f} % | {s.get('rss_per_session_mb', 0):.1f} "
+            f"| {_num(cpu)} |"
+        )
+    return out
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The body of docs/benchmarks.md."""
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Figures from one run of the benchmark suite against the emulator running in a",
+        "separate process on the same machine (loopback). Each SDK figure is paired with a",
+        "raw baseline measured in the same run: the vendor's v1 flow written step by step on",
+        "plain aiortc + httpx (`benchmarks/_raw.py`).",
+        "",
+        "Reproduce with:",
+        "",
+        "```bash",
+        results["command"],
+        "```",
+        "",
+        "It prints the table below and writes JSON to `benchmarks/results/latest.json`",
+        "(`--quick` gives a ~2 minute run with fewer repetitions).",
+        "",
+        f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}, "
+        f"Python {m['python']}, aiortc {m['aiortc']}, av {m['av']}. "
+        f"Run on {time.strftime('%Y-%m-%d')}, took {results['elapsed_s']:.0f} s.",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in results["rows"]]
+    if results.get("scale"):
+        lines += ["", "## Scale", "", *_scale_table(results["scale"])]
+    return "\n".join(lines) + "\n"

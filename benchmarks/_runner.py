@@ -1,0 +1,263 @@
+"""Orchestrates the benchmark scenarios, prints the table and writes JSON / Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ._emulator import EmulatorProcess
+from ._measure import summary
+from ._report import render_markdown, render_table
+
+API_KEY = "bench-key"
+ROOT = Path(__file__).resolve().parent
+DEFAULT_JSON = ROOT / "results" / "latest.json"
+
+
+def machine() -> dict[str, Any]:
+    """A description of the machine the figures come from."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        mem = f"{mem_kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration):
+        mem = "unknown"
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "absent"
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "aiortc": version("aiortc"),
+        "av": version("av"),
+        "heygen-streaming": version("heygen-streaming"),
+    }
+
+
+def run_worker(params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one scenario in a fresh process; return its JSON result."""
+    cmd = [sys.executable, "-m", "benchmarks._worker", json.dumps(params)]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT.parent, check=False
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"worker {params['scenario']} failed (rc={proc.returncode}): {proc.stderr[-3000:]}"
+        )
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _progress(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    reps = args.reps or (3 if quick else 10)
+    cfg = {
+        "reps": reps,
+        "latency_frames": 90 if quick else 300,
+        "cpu_frames": 150 if quick else 450,
+        "cpu_reps": 2 if quick else 3,
+        "memory_seconds": 10.0 if quick else 30.0,
+        "scale_ns": [1, 5, 10] if quick else [1, 5, 10, 20, 30, 40],
+        "scale_window": 4.0 if quick else 10.0,
+    }
+    results: dict[str, Any] = {"config": cfg, "machine": machine(), "quick": quick}
+    only = set(args.only or ["ttff", "speak", "latency", "cpu", "memory", "scale"])
+    started = time.perf_counter()
+    with EmulatorProcess(API_KEY, extra_args=tuple(args.emulator_arg or ())) as emu:
+        base = {"base_url": emu.base_url, "api_key": API_KEY}
+        if "ttff" in only:
+            _progress(f"time to first frame x{reps}")
+            results["ttff"] = run_worker(
+                {**base, "scenario": "ttff", "reps": reps, "quality": "low"}, 600
+            )
+        if "speak" in only:
+            _progress(f"speak -> voiced audio x{reps}")
+            results["speak"] = run_worker({**base, "scenario": "speak", "reps": reps}, 600)
+        if "latency" in only:
+            _progress("capture -> iterator latency at 720p")
+            results["latency"] = run_worker(
+                {**base, "scenario": "latency", "quality": "high", "frames": cfg["latency_frames"]},
+                600,
+            )
+        if "cpu" in only:
+            runs: dict[str, list[dict[str, Any]]] = {"sdk": [], "raw": []}
+            for i in range(cfg["cpu_reps"]):
+                for mode in ("sdk", "raw") if i % 2 == 0 else ("raw", "sdk"):
+                    _progress(f"cpu {mode} run {i + 1}/{cfg['cpu_reps']}")
+                    runs[mode].append(
+                        run_worker(
+                            {**base, "scenario": "cpu", "mode": mode, "quality": "low",
+                             "frames": cfg["cpu_frames"]},
+                            600,
+                        )
+                    )  # fmt: skip
+            results["cpu"] = runs
+        if "memory" in only:
+            mem: dict[str, Any] = {}
+            for mode in ("sdk", "raw"):
+                _progress(f"memory {mode}: stalled reader for {cfg['memory_seconds']:g} s")
+                mem[mode] = run_worker(
+                    {**base, "scenario": "memory", "mode": mode, "quality": "high",
+                     "seconds": cfg["memory_seconds"]},
+                    600,
+                )  # fmt: skip
+            results["memory"] = mem
+        if "scale" in only:
+            steps: list[dict[str, Any]] = []
+            for n in cfg["scale_ns"]:
+                _progress(f"scale: {n} concurrent sessions")
+                try:
+                    step = run_worker(
+                        {**base, "scenario": "scale", "n": n, "window": cfg["scale_window"]}, 600
+                    )
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    steps.append({"n": n, "error": str(exc)[-500:]})
+                    break
+                steps.append(step)
+                if _delivered(step) < 0.95:
+                    break
+            results["scale"] = steps
+    results["elapsed_s"] = time.perf_counter() - started
+    return results
+
+
+def nominal_fps() -> float:
+    """The emulator's video frame rate."""
+    try:
+        from heygen_streaming.emulator.avatar import FPS
+    except ImportError:
+        return 25.0
+    return float(FPS)
+
+
+def _delivered(step: dict[str, Any]) -> float:
+    """Frames read per session over the window, relative to the emulator's nominal rate."""
+    if "frames" not in step:
+        return 0.0
+    expected = nominal_fps() * step["window_s"] * step["n"]
+    return sum(step["frames"]) / expected
+
+
+def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the result table (medians, p95, ratio to the baseline, goal)."""
+    rows: list[dict[str, Any]] = []
+
+    def pair(name: str, unit: str, sdk: list[float], raw: list[float], goal: str) -> None:
+        s, r = summary(sdk), summary(raw)
+        ratio = s["median"] / r["median"] if s["median"] is not None and r["median"] else None
+        rows.append({"metric": name, "unit": unit, "sdk": s, "baseline": r, "ratio": ratio,
+                     "goal": goal})  # fmt: skip
+
+    if "ttff" in results:
+        t = results["ttff"]
+        pair("Time to first video frame (low)", "ms", t["sdk"], t["raw"], "ratio ≤ 0.8")
+    if "speak" in results:
+        t = results["speak"]
+        pair("speak() → first voiced audio frame", "ms", t["sdk"], t["raw"], "—")
+    if "latency" in results:
+        t = results["latency"]
+        pair("Capture → iterator latency (720p)", "ms", t["sdk"], t["raw"], "SDK p50 ≤ 50 ms")
+    if "cpu" in results:
+        c = results["cpu"]
+        frames = results["config"]["cpu_frames"]
+        per = [1000 * r["cpu_s"] / frames for r in c["sdk"]]
+        base = [1000 * r["cpu_s"] / frames for r in c["raw"]]
+        pair("Client CPU per video frame (low, audio read too)", "ms", per, base, "ratio ≤ 1.05")
+        pair(
+            "Frames missing/dropped during the CPU run",
+            "frames",
+            [float(r.get("missing", 0) + r["dropped"]) for r in c["sdk"]],
+            [float(r.get("missing", 0)) for r in c["raw"]],
+            "—",
+        )
+    if "memory" in results:
+        m = results["memory"]
+        secs = results["config"]["memory_seconds"]
+        pair(
+            f"RSS growth, stalled reader, 720p, {secs:g} s",
+            "MB",
+            [m["sdk"]["end_mb"] - m["sdk"]["start_mb"]],
+            [m["raw"]["end_mb"] - m["raw"]["start_mb"]],
+            "SDK ≤ 50 MB",
+        )
+    if results.get("scale"):
+        steps = results["scale"]
+        ok = [s for s in steps if "frames" in s and _delivered(s) >= 0.95]
+        knee = max((s["n"] for s in ok), default=0)
+        for s in steps:
+            if "frames" in s:
+                s["delivered"] = _delivered(s)
+                s["rss_per_session_mb"] = (s["rss_connected_mb"] - s["rss_before_mb"]) / s["n"]
+        per_session = [s["rss_per_session_mb"] for s in steps if "rss_per_session_mb" in s]
+        rows.append({"metric": "RSS per session (low)", "unit": "MB",
+                     "sdk": summary(per_session), "baseline": summary([]), "ratio": None,
+                     "goal": "—"})  # fmt: skip
+        last = steps[-1]
+        rows.append({
+            "metric": "Scale knee: most sessions with ≥ 95 % frames delivered",
+            "unit": "sessions", "sdk": summary([float(knee)]), "baseline": summary([]),
+            "ratio": None,
+            "goal": f"tried {', '.join(str(s['n']) for s in steps)}; "
+                    f"last step {last.get('delivered', 0) * 100:.0f} % delivered",
+        })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (~2 min)")
+    parser.add_argument("--reps", type=int, default=0, help="repetitions per latency metric")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["ttff", "speak", "latency", "cpu", "memory", "scale"],
+        help="run only these scenarios (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
+    parser.add_argument("--markdown", type=Path, help="also write the docs page here")
+    parser.add_argument(
+        "--emulator-arg", action="append", help="extra argument for the emulator CLI"
+    )
+    args = parser.parse_args(argv)
+    results = run(args)
+    results["rows"] = analyse(results)
+    results["command"] = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(render_table(results))
+    print(f"\nJSON written to {args.json}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render_markdown(results))
+        print(f"Markdown written to {args.markdown}")

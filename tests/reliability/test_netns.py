@@ -1,0 +1,91 @@
+"""Impaired network: emulator and client in separate namespaces, with loss and delay.
+
+The kernel here may lack ``sch_netem``: loss then falls back to an nftables
+``numgen random`` drop rule on the input hook, and delay uses a userspace TUN relay.
+All traffic stays between the two namespaces the test creates.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._netns import TunLink, VethPair, unavailable_reason
+from ._proc import EmulatorProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.netns]
+
+KEY = "netns-test-key"
+CLIENT = Path(__file__).with_name("_netns_client.py")
+SECONDS = 6.0
+
+_REASON = unavailable_reason()
+
+
+@pytest.fixture
+def link(request: pytest.FixtureRequest) -> Iterator[VethPair | TunLink]:
+    if _REASON is not None:
+        pytest.skip(f"impaired-network tests skipped: {_REASON}")
+    kind, amount = request.param
+    net: VethPair | TunLink
+    if kind == "loss":
+        net = VethPair()
+        try:
+            net.add_loss(amount)
+        except BaseException:
+            net.close()
+            raise
+    else:
+        net = TunLink(delay_ms=amount)
+    try:
+        yield net
+    finally:
+        net.close()
+
+
+def _run_client(net: VethPair | TunLink) -> dict[str, Any]:
+    with EmulatorProcess(KEY, host=net.server_ip, prefix=tuple(net.exec_args(net.ns_a))) as emu:
+        proc = subprocess.run(
+            [*net.exec_args(net.ns_b), sys.executable, str(CLIENT), emu.base_url, KEY,
+             str(SECONDS)],
+            capture_output=True, text=True, timeout=90, check=False,
+        )  # fmt: skip
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        assert lines, f"client printed no result (rc={proc.returncode}): {proc.stderr[-3000:]}"
+        result: dict[str, Any] = json.loads(lines[-1])
+        assert emu.proc is not None and emu.proc.poll() is None, "emulator died"
+    return result
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize(
+    "link",
+    [("loss", 5), ("loss", 10), ("delay", 100)],
+    indirect=True,
+    ids=["loss5", "loss10", "delay100"],
+)
+def test_media_survives_impaired_link(
+    link: VethPair | TunLink, record_property: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _run_client(link)
+    record_property("impairment", link.impairment)
+    record_property("result", result)
+    with capsys.disabled():
+        print(
+            f"\n[{link.impairment}] video frames {result['video_frames']}, delivery "
+            f"{result.get('delivery', 0):.1%}, max gap {result.get('max_video_gap_s')}, "
+            f"voiced audio frames {result.get('voiced_frames')}"
+        )
+    assert result["error"] is None
+    # Video keeps flowing: frames throughout the window, no stall near the watchdog time.
+    assert result["video_frames"] >= 2 * SECONDS
+    assert result["max_video_gap_s"] is not None and result["max_video_gap_s"] < 3.0
+    assert result.get("delivery", 0) > 0.3
+    # Speech still arrives.
+    assert result["voiced_frames"] >= 5
