@@ -162,8 +162,8 @@ async def open_run(
     ):
         t0 = time.perf_counter()
         async with target.client.session(
-            avatar=args.avatar,
-            voice=args.voice,
+            avatar=args.avatar or None,
+            voice=args.voice or None,
             quality=args.quality,
             connect_timeout=args.connect_timeout,
         ) as session:
