@@ -1,0 +1,87 @@
+"""``python -m heygen_streaming.emulator``: run the emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from .faults import Faults, parse_fault_spec
+from .server import Emulator
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.ArgumentParser:
+    """The emulator's command-line options."""
+    parser = argparse.ArgumentParser(prog=prog, description="Offline HeyGen Streaming v1 emulator.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("HEYGEN_EMULATOR_API_KEY"),
+        help="accepted X-Api-Key (default: $HEYGEN_EMULATOR_API_KEY; none = accept any key)",
+    )
+    parser.add_argument("--max-sessions", type=int, default=100, help="sessions per key")
+    parser.add_argument("--idle-timeout", type=float, default=120.0, help="seconds; 0 = off")
+    parser.add_argument("--duration-limit", type=float, default=600.0, help="seconds")
+    parser.add_argument("--token-ttl", type=float, default=600.0, help="seconds")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    emulator = Emulator(
+        api_key=args.api_key or None,
+        host=args.host,
+        port=args.port,
+        max_sessions=args.max_sessions,
+        idle_timeout=args.idle_timeout or None,
+        duration_limit=args.duration_limit,
+        token_ttl=args.token_ttl,
+    )
+    for spec in args.fault:
+        parse_fault_spec(spec, emulator.faults)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with emulator:
+        print(f"HeyGen emulator listening on {emulator.base_url}", flush=True)
+        await stop.wait()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for spec in args.fault:
+        try:
+            parse_fault_spec(spec, Faults())
+        except ValueError as exc:
+            parser.error(str(exc))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return asyncio.run(_serve(args))
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

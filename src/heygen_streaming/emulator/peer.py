@@ -1,0 +1,135 @@
+"""The emulator's WebRTC side: one aiortc peer per session that makes the offer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceCandidate,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+
+from .avatar import AvatarAudioTrack, AvatarState, AvatarVideoTrack
+
+__all__ = ["EmulatorPeer", "parse_candidate"]
+
+logger = logging.getLogger("heygen_streaming.emulator")
+
+CLOSE_TIMEOUT = 5.0
+
+
+def parse_candidate(text: str) -> RTCIceCandidate:
+    """Parse ``candidate:...`` (browser style) or a bare candidate line; ValueError if bad."""
+    line = text.strip()
+    line = line.removeprefix("a=").removeprefix("candidate:")
+    try:
+        candidate = candidate_from_sdp(line)
+    except (AssertionError, ValueError, IndexError) as exc:
+        raise ValueError("malformed ICE candidate") from exc
+    if candidate.protocol.lower() not in ("udp", "tcp") or not candidate.ip:
+        raise ValueError("malformed ICE candidate")
+    if not 0 < candidate.port < 65536 or candidate.component not in (1, 2):
+        raise ValueError("malformed ICE candidate")
+    return candidate
+
+
+class EmulatorPeer:
+    """An aiortc peer sending the avatar's video and audio on one MediaStream."""
+
+    def __init__(self, state: AvatarState, *, video_codec: str = "VP8") -> None:
+        self.state = state
+        self.video_codec = video_codec
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.video = AvatarVideoTrack(state)
+        self.audio = AvatarAudioTrack(state)
+        self.bundle_mid: str | None = None
+        self.answered = False
+        self._pending: list[RTCIceCandidate] = []
+        self._end_of_candidates = False
+        self._closed = False
+
+    async def make_offer(self) -> str:
+        """Create the offer (one video + one audio track, sendonly); return its SDP."""
+        video = self.pc.addTransceiver(self.video, direction="sendonly")
+        self.pc.addTransceiver(self.audio, direction="sendonly")
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        wanted = f"video/{self.video_codec}".lower()
+        chosen = [c for c in codecs if c.mimeType.lower() == wanted]
+        rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"]
+        if chosen:
+            video.setCodecPreferences(chosen + rtx)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        sdp: str = self.pc.localDescription.sdp
+        for line in sdp.splitlines():
+            if line.startswith("a=group:BUNDLE"):
+                mids = line.split()[1:]
+                self.bundle_mid = mids[0] if mids else None
+                break
+        return sdp
+
+    async def apply_answer(self, sdp: str) -> None:
+        """Apply the client's answer, then the candidates buffered before it."""
+        if not sdp.strip().startswith("v=") or "m=" not in sdp:
+            raise ValueError("not an SDP answer")
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:  # aiortc raises many types on bad SDP
+            raise ValueError(f"invalid SDP answer: {type(exc).__name__}") from exc
+        self.answered = True
+        pending, self._pending = self._pending, []
+        for candidate in pending:
+            await self._add(candidate)
+        if self._end_of_candidates:
+            await self._add(None)
+
+    async def add_candidate(self, text: str) -> None:
+        """Add a remote candidate (buffered until the answer); empty = end-of-candidates."""
+        if not text.strip():
+            self._end_of_candidates = True
+            if self.answered:
+                await self._add(None)
+            return
+        candidate = parse_candidate(text)
+        # aiortc drops candidates for non-first BUNDLE mids: use the bundle tag.
+        candidate.sdpMid = self.bundle_mid
+        candidate.sdpMLineIndex = 0
+        if self.answered:
+            await self._add(candidate)
+        else:
+            self._pending.append(candidate)
+
+    async def _add(self, candidate: RTCIceCandidate | None) -> None:
+        try:
+            await self.pc.addIceCandidate(candidate)
+        except Exception as exc:  # e.g. unresolvable mDNS name: not fatal for the session
+            logger.debug("ignored remote candidate: %s", type(exc).__name__)
+
+    @property
+    def connection_state(self) -> str:
+        """The peer's connectionState."""
+        state: str = self.pc.connectionState
+        return state
+
+    async def close(self, *, abrupt: bool = False) -> None:
+        """Close the peer (bounded by 5 s); ``abrupt`` stops ICE first (no DTLS alert)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.state.thaw()
+        self.video.stop()
+        self.audio.stop()
+        if abrupt:
+            for transceiver in self.pc.getTransceivers():
+                transport: Any = transceiver.sender.transport
+                if transport is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(transport.transport.stop(), CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), CLOSE_TIMEOUT)

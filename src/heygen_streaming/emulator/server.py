@@ -1,0 +1,150 @@
+"""``Emulator``: run the offline HeyGen v1 server in the current event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .app import MAX_TEXT_LENGTH, EmulatorApp
+from .faults import Faults
+from .sessions import EmulatedSession
+
+__all__ = ["Emulator"]
+
+
+class Emulator:
+    """An offline HeyGen Streaming API v1 server (HTTP + one aiortc peer per session).
+
+    Args:
+        api_key: the accepted ``X-Api-Key``; ``None`` accepts any non-empty key (each key
+            is then its own account).
+        host, port: where to listen; ``port=0`` picks a free port (see :attr:`base_url`).
+        extra_keys: more accepted keys (other accounts, for isolation tests).
+        max_sessions: concurrent sessions allowed per key (account).
+        idle_timeout: seconds without ``streaming.task``/``keep_alive`` before a session
+            closes (the vendor default is 120); ``None`` disables it. A request's
+            ``activity_idle_timeout`` (30–3599 s) or ``disable_idle_timeout`` overrides it.
+        duration_limit: seconds a session may live at most (``session_duration_limit``).
+        token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
+        ice_servers: returned as ``ice_servers``/``ice_servers2`` (default ``[]``).
+        max_text_length: longest accepted ``streaming.task`` text.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = "test-key",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        extra_keys: Iterable[str] = (),
+        max_sessions: int = 100,
+        idle_timeout: float | None = 120.0,
+        duration_limit: float = 600.0,
+        token_ttl: float = 600.0,
+        ice_servers: list[dict[str, Any]] | None = None,
+        max_text_length: int = MAX_TEXT_LENGTH,
+    ) -> None:
+        keys = None if api_key is None else [api_key, *extra_keys]
+        self.host = host
+        self.port = port
+        self._app = EmulatorApp(
+            api_keys=keys,
+            max_sessions=max_sessions,
+            idle_timeout=idle_timeout,
+            duration_limit=duration_limit,
+            token_ttl=token_ttl,
+            ice_servers=ice_servers,
+            max_text_length=max_text_length,
+        )
+        self._runner: web.AppRunner | None = None
+
+    def __repr__(self) -> str:
+        return f"Emulator(base_url={self.base_url!r}, sessions={len(self.sessions)})"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` once started."""
+        return self._app.base_url
+
+    @property
+    def faults(self) -> Faults:
+        """Fault-injection switches (see :mod:`heygen_streaming.emulator.faults`)."""
+        return self._app.faults
+
+    @property
+    def sessions(self) -> list[EmulatedSession]:
+        """Live sessions (all keys), oldest first."""
+        return list(self._app.registry.sessions.values())
+
+    def get_session(self, session_id: str) -> EmulatedSession | None:
+        """A live session by id, or ``None``."""
+        return self._app.registry.sessions.get(session_id)
+
+    async def wait_closed(self, session_id: str, *, within: float = 10.0) -> str:
+        """Wait until the session ``session_id`` is closed; return the reason."""
+        session = self.get_session(session_id)
+        if session is None:
+            return "closed"
+        return await asyncio.wait_for(session.wait_closed(), within)
+
+    async def wait_no_sessions(self, *, within: float = 10.0) -> None:
+        """Wait until no session is live (each closed by its client or a timeout)."""
+        async with asyncio.timeout(within):
+            while self._app.registry.sessions:
+                session = next(iter(self._app.registry.sessions.values()))
+                await session.wait_closed()
+
+    async def start(self) -> None:
+        """Bind and start serving."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(self._app.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server: Any = site._server
+        sockname = server.sockets[0].getsockname()
+        self.port = int(sockname[1])
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        elif host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        self._app.base_url = f"http://{host}:{self.port}"
+
+    async def close(self) -> None:
+        """Close every session (and peer), then stop serving."""
+        await self._app.registry.close_all("emulator shutdown")
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    """A currently free TCP port on ``host`` (for subprocess tests)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,0 +1,236 @@
+"""Session registry of the emulator: ownership, limits, idle and duration timeouts, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .._errors import ErrorCode
+from .avatar import AvatarState
+from .peer import EmulatorPeer
+
+__all__ = ["EmulatedSession", "EmulatorError", "SessionRegistry", "TokenStore"]
+
+
+class EmulatorError(Exception):
+    """An error answer: HTTP ``status`` with envelope ``code`` and ``message``."""
+
+    def __init__(
+        self, status: int, code: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def not_found(session_id: str, reason: str = "") -> EmulatorError:
+    """The error for an unknown, closed or foreign session."""
+    text = "Session not found" + (f" ({reason})" if reason else "")
+    del session_id
+    return EmulatorError(404, ErrorCode.SESSION_NOT_FOUND, text)
+
+
+@dataclass(eq=False)
+class EmulatedSession:
+    """One streaming session."""
+
+    session_id: str
+    owner: str = field(repr=False)
+    quality: str
+    avatar: str
+    state: AvatarState
+    peer: EmulatorPeer | None
+    idle_timeout: float | None
+    duration_limit: float
+    created_at: float = field(default_factory=time.time)
+    started: bool = False
+    closed: bool = False
+    close_reason: str = ""
+    last_activity: float = field(default_factory=time.monotonic)
+    tasks: int = 0
+    _created_mono: float = field(default_factory=time.monotonic)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _done: asyncio.Event = field(default_factory=asyncio.Event)
+    _watcher: asyncio.Task[None] | None = None
+
+    @property
+    def status(self) -> str:
+        """``new`` (offered), ``connecting``, ``connected`` or ``closed``."""
+        if self.closed:
+            return "closed"
+        if not self.started:
+            return "new"
+        if self.peer is not None and self.peer.connection_state == "connected":
+            return "connected"
+        return "connecting"
+
+    def touch(self) -> None:
+        """Record activity: resets the idle timer."""
+        self.last_activity = time.monotonic()
+        self._wake.set()
+
+    def deadline(self) -> tuple[float, str]:
+        """Monotonic time at which the session ends by itself, and why."""
+        end = self._created_mono + self.duration_limit
+        reason = "duration limit"
+        if self.idle_timeout is not None and self.last_activity + self.idle_timeout < end:
+            end, reason = self.last_activity + self.idle_timeout, "idle timeout"
+        return end, reason
+
+    async def wait_closed(self) -> str:
+        """Wait until the session is closed; returns the reason."""
+        await self._done.wait()
+        return self.close_reason
+
+
+class TokenStore:
+    """Short-lived bearer tokens minted by ``streaming.create_token``.
+
+    A token acts for the key that minted it for ``ttl`` seconds, and may open one session
+    (a second ``streaming.new`` with it is refused); it cannot mint tokens.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._used_for_new: set[str] = set()
+
+    def mint(self, owner: str) -> str:
+        """A new token for ``owner``."""
+        self._purge()
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = (owner, time.monotonic() + self.ttl)
+        return token
+
+    def owner(self, token: str) -> str | None:
+        """The owner of a live token, or None."""
+        entry = self._tokens.get(token)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def use_for_new(self, token: str) -> bool:
+        """Mark the token as having opened its session; False if it already had."""
+        if token in self._used_for_new:
+            return False
+        self._used_for_new.add(token)
+        return True
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, (_, exp) in self._tokens.items() if exp < now]:
+            del self._tokens[token]
+            self._used_for_new.discard(token)
+
+
+class SessionRegistry:
+    """Live sessions by id, per-owner limits, and tombstones of closed sessions."""
+
+    def __init__(
+        self, *, max_sessions: int, idle_timeout: float | None, duration_limit: float
+    ) -> None:
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.duration_limit = duration_limit
+        self.sessions: dict[str, EmulatedSession] = {}
+        self._closed: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def count_for(self, owner: str) -> int:
+        """Live sessions of ``owner``."""
+        return sum(1 for s in self.sessions.values() if s.owner == owner)
+
+    def check_capacity(self, owner: str) -> None:
+        """Raise the concurrency-limit error if ``owner`` has no free session slot."""
+        if self.count_for(owner) >= self.max_sessions:
+            raise EmulatorError(
+                400,
+                ErrorCode.CONCURRENCY_LIMIT,
+                f"Concurrent limit reached: at most {self.max_sessions} sessions",
+            )
+
+    def add(
+        self,
+        *,
+        owner: str,
+        quality: str,
+        avatar: str,
+        state: AvatarState,
+        peer: EmulatorPeer | None,
+        idle_timeout: float | None,
+    ) -> EmulatedSession:
+        """Register a new session and start its timeout watcher."""
+        session = EmulatedSession(
+            session_id=str(uuid.uuid4()),
+            owner=owner,
+            quality=quality,
+            avatar=avatar,
+            state=state,
+            peer=peer,
+            idle_timeout=idle_timeout,
+            duration_limit=self.duration_limit,
+        )
+        self.sessions[session.session_id] = session
+        session._watcher = asyncio.create_task(self._watch(session))
+        return session
+
+    def get(self, session_id: str, owner: str) -> EmulatedSession:
+        """The live session ``session_id`` of ``owner``, else a not-found error."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.owner == owner:
+            return session
+        tomb = self._closed.get(session_id)
+        if tomb is not None and tomb[0] == owner:
+            raise not_found(session_id, f"closed: {tomb[1]}")
+        raise not_found(session_id)
+
+    def list_for(self, owner: str) -> list[EmulatedSession]:
+        """Live sessions of ``owner``, oldest first."""
+        return [s for s in self.sessions.values() if s.owner == owner]
+
+    async def close(self, session: EmulatedSession, reason: str, *, abrupt: bool = False) -> None:
+        """Close a session and its peer (idempotent)."""
+        if session.closed:
+            await session._done.wait()
+            return
+        session.closed = True
+        session.close_reason = reason
+        self.sessions.pop(session.session_id, None)
+        self._closed[session.session_id] = (session.owner, reason)
+        while len(self._closed) > 10_000:
+            self._closed.popitem(last=False)
+        session.state.speech.interrupt()
+        try:
+            if session.peer is not None:
+                await session.peer.close(abrupt=abrupt)
+        finally:
+            session._done.set()
+            watcher = session._watcher
+            if watcher is not None and watcher is not asyncio.current_task():
+                watcher.cancel()
+
+    async def close_all(self, reason: str, *, abrupt: bool = False) -> int:
+        """Close every session concurrently; returns how many were closed."""
+        sessions = list(self.sessions.values())
+        await asyncio.gather(*(self.close(s, reason, abrupt=abrupt) for s in sessions))
+        for task in list(self._closing):
+            task.cancel()
+        return len(sessions)
+
+    async def _watch(self, session: EmulatedSession) -> None:
+        while not session.closed:
+            end, reason = session.deadline()
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                await self.close(session, reason)
+                return
+            session._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session._wake.wait(), remaining)

@@ -1,0 +1,161 @@
+"""Deterministic speech-like audio: voiced syllables with vowel formants, 48 kHz mono.
+
+No TTS engine: each utterance is a sequence of syllables (about 150–240 ms) whose pitch and
+vowel come from a hash of the text, synthesised as a sum of harmonics shaped by two formant
+peaks, with a raised-sine envelope per syllable and short pauses between "words". Chunks are
+generated lazily (20 ms at a time), so long texts cost no memory. Idle audio is near-silent
+comfort noise (about -66 dBFS) while speech peaks around -10 dBFS.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CHAT_REPLIES",
+    "SAMPLE_RATE",
+    "SpeechQueue",
+    "Utterance",
+    "chat_reply",
+    "estimate_duration_ms",
+]
+
+SAMPLE_RATE = 48_000
+MS_PER_CHAR = 70.0
+MIN_DURATION_MS = 500.0
+_NOISE_AMPLITUDE = 0.0005
+_SPEECH_AMPLITUDE = 0.3
+# (F1, F2) in Hz for a, e, i, o, u.
+_VOWELS = ((730.0, 1090.0), (530.0, 1840.0), (270.0, 2290.0), (570.0, 840.0), (300.0, 870.0))
+
+CHAT_REPLIES = (
+    "That is a great question. Let me think about it for a moment.",
+    "Thanks for asking! I am the offline emulator, so my answers are canned.",
+    "I hear you. Here is a short answer from a synthetic avatar.",
+    "Interesting. Tell me more about what you would like to know.",
+)
+
+Samples = npt.NDArray[np.float32]
+
+
+def estimate_duration_ms(text: str, rate: float = 1.0) -> float:
+    """Speech duration for ``text``: 70 ms per character, at least 500 ms, divided by rate."""
+    return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / max(rate, 0.1)
+
+
+def chat_reply(text: str) -> str:
+    """The canned reply the avatar speaks for a ``chat`` task (deterministic per text)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return CHAT_REPLIES[digest[0] % len(CHAT_REPLIES)]
+
+
+@dataclass
+class Utterance:
+    """One queued piece of speech."""
+
+    task_id: str
+    text: str
+    duration_ms: float
+    pitch: float = 1.0
+    position: int = 0
+    total: int = field(init=False)
+    _syllable: int = field(init=False)
+    _f0: npt.NDArray[np.float64] = field(init=False, repr=False)
+    _amps: npt.NDArray[np.float64] = field(init=False, repr=False)
+    _gain: npt.NDArray[np.float64] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.total = int(self.duration_ms * SAMPLE_RATE / 1000)
+        seed = int.from_bytes(hashlib.sha256(self.text.encode()).digest()[:8], "big")
+        rng = np.random.default_rng(seed)
+        self._syllable = int(SAMPLE_RATE * rng.uniform(0.15, 0.24))
+        count = self.total // self._syllable + 2
+        base = 120.0 * self.pitch * rng.uniform(0.9, 1.4)
+        self._f0 = base * (1.0 + 0.12 * np.sin(np.arange(count) * 0.7 + rng.uniform(0, 6)))
+        self._gain = np.where(rng.random(count) < 0.18, 0.0, rng.uniform(0.6, 1.0, count))
+        harmonics = np.arange(1, 31, dtype=np.float64)
+        vowels = rng.integers(0, len(_VOWELS), count)
+        amps = np.zeros((count, harmonics.size))
+        for i in range(count):
+            f1, f2 = _VOWELS[int(vowels[i])]
+            freqs = harmonics * self._f0[i]
+            shape = np.exp(-(((freqs - f1) / 120.0) ** 2)) + 0.6 * np.exp(
+                -(((freqs - f2) / 180.0) ** 2)
+            )
+            shape += 0.08 / harmonics
+            shape[freqs > 5000.0] = 0.0
+            amps[i] = shape / max(float(shape.sum()), 1e-9)
+        self._amps = amps
+
+    @property
+    def done(self) -> bool:
+        """True once every sample was produced."""
+        return self.position >= self.total
+
+    def take(self, count: int) -> Samples:
+        """The next ``count`` samples (zero-padded past the end)."""
+        start = self.position
+        stop = min(self.total, start + count)
+        out = np.zeros(count, np.float32)
+        if stop > start:
+            t = np.arange(start, stop)
+            syl = t // self._syllable
+            within = (t % self._syllable) / self._syllable
+            envelope = np.sin(np.pi * within) ** 2 * self._gain[syl]
+            phase = 2.0 * np.pi * t / SAMPLE_RATE
+            k = np.arange(1, self._amps.shape[1] + 1)
+            waves = np.sin(np.outer(phase * self._f0[syl], np.ones(k.size)) * k)
+            voiced = np.einsum("ij,ij->i", waves, self._amps[syl])
+            out[: stop - start] = (_SPEECH_AMPLITUDE * 3.0 * envelope * voiced).astype(np.float32)
+        self.position = stop
+        return out
+
+
+class SpeechQueue:
+    """Queued utterances of one session, drained 20 ms at a time by the audio track."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._queue: collections.deque[Utterance] = collections.deque()
+        self._rng = np.random.default_rng(seed)
+        self.level = 0.0
+        """RMS level (0..1) of the last chunk; the video track opens the mouth with it."""
+        self.current: Utterance | None = None
+
+    @property
+    def talking(self) -> bool:
+        """True while speech is queued or playing."""
+        return bool(self._queue)
+
+    def push(self, utterance: Utterance) -> None:
+        """Queue speech after whatever is playing."""
+        self._queue.append(utterance)
+
+    def interrupt(self) -> int:
+        """Drop current and queued speech at once; returns how many utterances were cut."""
+        count = len(self._queue)
+        self._queue.clear()
+        self.current = None
+        return count
+
+    def next_chunk(self, count: int) -> Samples:
+        """The next ``count`` samples: speech when queued, else comfort noise."""
+        out = (self._rng.standard_normal(count) * _NOISE_AMPLITUDE).astype(np.float32)
+        filled = 0
+        while filled < count and self._queue:
+            utt = self._queue[0]
+            self.current = utt
+            part = utt.take(count - filled)
+            out[filled:] += part[: count - filled]
+            filled = count if not utt.done else filled + len(part)
+            if utt.done:
+                self._queue.popleft()
+                self.current = None
+                break
+        self.level = math.sqrt(float(np.mean(out.astype(np.float64) ** 2)))
+        return out

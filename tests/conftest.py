@@ -1,0 +1,30 @@
+"""Shared fixtures: an in-process emulator and its coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from heygen_streaming.emulator import Emulator
+
+API_KEY = "test-key"
+
+
+@pytest.fixture
+def api_key() -> str:
+    """The API key the ``emulator`` fixture accepts."""
+    return API_KEY
+
+
+@pytest.fixture
+async def emulator(api_key: str) -> AsyncIterator[Emulator]:
+    """A fresh in-process emulator on 127.0.0.1 (random port), closed after the test."""
+    async with Emulator(api_key=api_key, port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator_url(emulator: Emulator) -> str:
+    """Base URL of the ``emulator`` fixture."""
+    return emulator.base_url
