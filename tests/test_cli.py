@@ -75,8 +75,17 @@ def read_line_matching(stream: Any, pattern: re.Pattern[str], timeout: float) ->
 def start_emulator(*extra: str) -> tuple[subprocess.Popen[str], str]:
     """``heygen-streaming emulator --port 0`` in the background; returns it and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heygen_streaming", "emulator"]
-        + ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY, *extra],
+        [
+            sys.executable,
+            "-m",
+            "heygen_streaming",
+            "emulator",
+            "--port",
+            "0",
+            "--api-key",
+            KEY,
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,

@@ -41,7 +41,7 @@ class Config:
     quiet: bool = False
     json: bool = False
     debug: bool = False
-    log_level: str = "warning"
+    log_level: str = "error"
 
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
@@ -361,7 +361,8 @@ def _stats_report(stats: SessionStats) -> dict[str, Any]:
     report: dict[str, Any] = {"connection_state": stats.connection_state}
     for inbound in (stats.video, stats.audio):
         item = jsonable(inbound)
-        item.pop("kind", None)
+        for key in ("kind", "ssrc", "first_frame_after"):
+            item.pop(key, None)
         item["jitter_ms"] = round(inbound.jitter * 1000, 2)
         item.pop("jitter", None)
         report[inbound.kind] = item

@@ -63,7 +63,7 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
         choices=_LOG_LEVELS,
         type=str.lower,
         default=sup,
-        help="log level of the library's logger on stderr (default: warning)",
+        help="level of the library's logger on stderr (default: error)",
     )
     g.add_argument(
         "--debug",
@@ -227,7 +227,7 @@ def _config(args: argparse.Namespace) -> Config:
         quiet=bool(getattr(args, "quiet", False)),
         json=bool(getattr(args, "json", False)),
         debug=debug,
-        log_level="debug" if debug else getattr(args, "log_level", "warning"),
+        log_level="debug" if debug else getattr(args, "log_level", "error"),
     )
 
 

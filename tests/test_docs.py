@@ -1,0 +1,120 @@
+"""The README and docs match the code: quick start, CI command, snippets, CLI reference, build."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from heygen_streaming.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
+
+DEMO_COMMAND = "pip install '.[emulator]' && heygen-streaming demo --out avatar.mp4"
+
+
+def section(text: str, title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match is not None, f"no '## {title}' section"
+    return match.group(1)
+
+
+def quick_start_commands() -> list[str]:
+    blocks = FENCE.findall(section(README, "Quick start"))
+    assert [lang for lang, _ in blocks] == ["bash", "bash"], "exactly two bash blocks"
+    commands = [body.strip() for _, body in blocks]
+    assert all("\n" not in c for c in commands), "each command is one line"
+    return commands
+
+
+def test_readme_quick_start_holds_exactly_the_two_commands() -> None:
+    demo, tests = quick_start_commands()
+    assert demo == DEMO_COMMAND
+    assert "pytest" in tests and ".[test]" in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    _, tests = quick_start_commands()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in ci
+    lines = [line.strip() for line in ci.splitlines()]
+    assert tests in lines
+    assert lines.index(tests) > lines.index(". .venv/bin/activate")  # inside the fresh venv
+
+
+def test_readme_links_to_existing_docs() -> None:
+    for target in re.findall(r"\]\(((?:docs|examples)/[^)#]*)", README):
+        assert (ROOT / target).exists(), target
+
+
+@pytest.mark.timeout(120)
+async def test_readme_api_snippet_runs_against_the_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heygen_streaming.emulator import Emulator
+
+    blocks = [body for lang, body in FENCE.findall(section(README, "The API in 15 lines"))]
+    assert len(blocks) == 1
+    code = blocks[0]
+    assert len(code.strip().splitlines()) <= 20
+    assert code.rstrip().endswith("asyncio.run(main())")
+    code = code.rstrip().removesuffix("asyncio.run(main())")  # we are inside a loop already
+    monkeypatch.chdir(tmp_path)
+    async with Emulator(api_key="readme-key", port=0) as emu:
+        monkeypatch.setenv("HEYGEN_API_KEY", "readme-key")
+        monkeypatch.setenv("HEYGEN_BASE_URL", emu.base_url)
+        namespace: dict[str, object] = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+        await namespace["main"]()  # type: ignore[operator]
+    assert (tmp_path / "hello.mp4").stat().st_size > 0
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def test_cli_reference_documents_every_command_and_option() -> None:
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    parser = build_parser()
+    todo = [("", parser)]
+    while todo:
+        prefix, p = todo.pop()
+        for action in p._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert f"`{option}" in doc, f"{prefix or 'global'} option {option}"
+        for name, child in _subcommands(p).items():
+            full = f"{prefix} {name}".strip()
+            assert name in doc, full
+            todo.append((full, child))
+    for name in _subcommands(parser):
+        assert f"## `heygen-streaming {name}" in doc, name
+
+
+@pytest.mark.timeout(240)
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    api = (tmp_path / "api" / "index.html").read_text()
+    for name in ("StreamingClient", "Session", "new_session", "speak", "Emulator"):
+        assert name in api, name
