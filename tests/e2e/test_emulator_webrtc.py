@@ -28,12 +28,12 @@ async def test_raw_client_gets_stamped_video_and_louder_speech(
 
             # Stamped video at the low-quality size; indices increase, send times are recent.
             stamps = []
-            while len(stamps) < 10:
+            for _ in range(20):
                 frame = await asyncio.wait_for(client.video.get(), 10)
                 assert (frame.width, frame.height) == (640, 360)
                 stamp = read_stamp(frame)
-                if stamp is not None:
-                    stamps.append(stamp)
+                assert stamp is not None
+                stamps.append(stamp)
             indices = [s.index for s in stamps]
             assert indices == sorted(indices) and len(set(indices)) == len(indices)
             assert all(abs(time.time() - s.sent_at) < 10 for s in stamps)
