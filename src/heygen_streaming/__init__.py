@@ -24,6 +24,17 @@ from ._errors import (
     SessionError,
     UnsupportedSessionError,
 )
+from ._events import (
+    ConnectionStateChanged,
+    EventStream,
+    MediaStarted,
+    ServerMessage,
+    SessionEnded,
+    SessionEvent,
+    TalkingStarted,
+    TalkingStopped,
+)
+from ._media import FrameStream
 from ._models import (
     Emotion,
     IceCandidate,
@@ -38,6 +49,9 @@ from ._models import (
     VideoEncoding,
     VoiceSettings,
 )
+from ._recording import Recorder, RecordingInfo
+from ._session import Session
+from ._stats import InboundStats, SessionStats
 from ._version import __version__
 
 __all__ = [
@@ -51,22 +65,36 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionFailed",
+    "ConnectionStateChanged",
     "Emotion",
+    "EventStream",
+    "FrameStream",
     "HeyGenError",
     "IceCandidate",
     "IceServer",
+    "InboundStats",
     "InternalServerError",
+    "MediaStarted",
     "NewSessionInfo",
     "NotFoundError",
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "Recorder",
+    "RecordingInfo",
     "ResponseValidationError",
+    "ServerMessage",
+    "Session",
     "SessionClosed",
     "SessionDescription",
+    "SessionEnded",
     "SessionError",
+    "SessionEvent",
+    "SessionStats",
     "SessionSummary",
     "StreamingClient",
+    "TalkingStarted",
+    "TalkingStopped",
     "TaskInfo",
     "TaskMode",
     "TaskType",

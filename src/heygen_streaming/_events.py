@@ -1,0 +1,183 @@
+"""Typed session events and the bounded fan-out behind :meth:`Session.events`."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "ConnectionStateChanged",
+    "EventHub",
+    "EventStream",
+    "MediaStarted",
+    "ServerMessage",
+    "SessionEnded",
+    "SessionEvent",
+    "TalkingStarted",
+    "TalkingStopped",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEvent:
+    """Base class of every event; ``at`` is the wall-clock time (``time.time()``)."""
+
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionStateChanged(SessionEvent):
+    """The peer connection changed state (aiortc's ``connectionState``)."""
+
+    state: str
+    previous: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaStarted(SessionEvent):
+    """The first frame of a track arrived, ``elapsed`` seconds after the session started."""
+
+    kind: str
+    elapsed: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkingStarted(SessionEvent):
+    """The server reported that the avatar started talking."""
+
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkingStopped(SessionEvent):
+    """The server reported that the avatar stopped talking."""
+
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerMessage(SessionEvent):
+    """A data-channel message the SDK does not interpret (decoded JSON, or the raw text)."""
+
+    data: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEnded(SessionEvent):
+    """The session ended; always the last event.
+
+    ``reason`` is ``"closed"`` for a normal close, else e.g. ``"watchdog"``,
+    ``"connection-failed"``, ``"remote-closed"``, ``"connect-timeout"``; ``abnormal`` tells
+    which.
+    """
+
+    reason: str
+    abnormal: bool = False
+    message: str = ""
+
+
+class EventStream:
+    """An async iterator of :class:`SessionEvent`; ends after :class:`SessionEnded`.
+
+    Bounded (drop-oldest, counted in :attr:`dropped`); the final :class:`SessionEnded` is
+    never dropped.
+    """
+
+    def __init__(self, hub: EventHub, capacity: int) -> None:
+        self._hub = hub
+        self.capacity = capacity
+        self.dropped = 0
+        self._queue: collections.deque[SessionEvent] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._ended = False
+
+    def put(self, event: SessionEvent) -> None:
+        """Queue an event (never blocks)."""
+        if self._ended:
+            return
+        if len(self._queue) >= self.capacity:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(event)
+        if isinstance(event, SessionEnded):
+            self._ended = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> SessionEvent:
+        while not self._queue:
+            if self._ended:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        """Unsubscribe and end iteration."""
+        self._ended = True
+        self._queue.clear()
+        self._wakeup.set()
+        self._hub.discard(self)
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class EventHub:
+    """Copies each emitted event to every subscriber; remembers the final event."""
+
+    def __init__(self) -> None:
+        self._streams: list[EventStream] = []
+        self._listeners: list[Any] = []
+        self.final: SessionEnded | None = None
+
+    def subscribe(self, capacity: int = 256) -> EventStream:
+        """A new stream of the events emitted from now on (just the end, if already ended)."""
+        stream = EventStream(self, capacity)
+        if self.final is not None:
+            stream.put(self.final)
+        else:
+            self._streams.append(stream)
+        return stream
+
+    def discard(self, stream: EventStream) -> None:
+        """Forget a subscriber."""
+        if stream in self._streams:
+            self._streams.remove(stream)
+
+    def add_listener(self, callback: Any) -> None:
+        """Call ``callback(event)`` synchronously for every event (internal use)."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Any) -> None:
+        """Undo :meth:`add_listener`."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def emit(self, event: SessionEvent) -> None:
+        """Deliver an event; after :class:`SessionEnded` nothing more is delivered."""
+        if self.final is not None:
+            return
+        for callback in list(self._listeners):
+            callback(event)
+        if isinstance(event, SessionEnded):
+            self.final = event
+            streams, self._streams = self._streams, []
+        else:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.put(event)

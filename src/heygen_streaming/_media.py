@@ -1,0 +1,296 @@
+"""Bounded frame streams and the per-track fan-out that feeds them.
+
+aiortc buffers decoded frames of a remote track in an unbounded queue. The session pumps each
+track from the moment it arrives into a :class:`FrameFanout`, which copies every frame into
+the :class:`FrameStream` of each subscriber. A stream holds at most ``capacity`` frames and
+drops the oldest when full (counted in :attr:`FrameStream.dropped`), so memory stays flat
+whether or not anybody reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import av
+
+from ._errors import SessionClosed
+
+__all__ = ["FrameFanout", "FrameStream", "pump_track"]
+
+logger = logging.getLogger("heygen_streaming")
+
+F = TypeVar("F", av.VideoFrame, av.AudioFrame)
+
+Transform = Callable[[Any], list[Any]]
+
+
+class FrameStream(Generic[F]):
+    """An async iterator over the frames of one track, bounded and drop-oldest.
+
+    Returned by :meth:`Session.video` and :meth:`Session.audio`; each call gives an
+    independent stream. Iteration ends quietly when the session is closed normally and raises
+    :class:`~heygen_streaming.SessionClosed` when it ends abnormally (watchdog, ICE failure,
+    server gone). A reader waiting when the session ends is always woken.
+
+    Use it as an async context manager (or call :meth:`close`) to unsubscribe early.
+
+    Attributes:
+        kind: ``"video"`` or ``"audio"``.
+        capacity: the most frames held at once.
+        dropped: frames discarded because the reader was slower than the track.
+        received: frames handed to this stream (read or dropped or still queued).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        capacity: int,
+        *,
+        transform: Transform | None = None,
+        on_close: Callable[[FrameStream[Any]], None] | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.kind = kind
+        self.capacity = capacity
+        self.dropped = 0
+        self.received = 0
+        self._queue: collections.deque[F] = collections.deque()
+        self._pending: collections.deque[F] = collections.deque()
+        self._transform = transform
+        self._on_close = on_close
+        self._wakeup = asyncio.Event()
+        self._ended = False
+        self._error: tuple[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<FrameStream {self.kind} queued={len(self._queue)}/{self.capacity} "
+            f"dropped={self.dropped}{' ended' if self._ended else ''}>"
+        )
+
+    def __len__(self) -> int:
+        """Frames queued and not yet read."""
+        return len(self._queue)
+
+    @property
+    def ended(self) -> bool:
+        """True once no more frames will arrive."""
+        return self._ended
+
+    # -- producer side (event loop thread only) ---------------------------------------
+
+    def put(self, frame: F) -> None:
+        """Queue a frame, dropping the oldest one when full. Never blocks."""
+        if self._ended:
+            return
+        self.received += 1
+        if len(self._queue) >= self.capacity:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    def end(self, *, reason: str | None = None, message: str = "") -> None:
+        """No more frames: readers drain what is queued, then stop.
+
+        With ``reason`` (an abnormal end) they then raise ``SessionClosed(message, reason=...)``.
+        """
+        if self._ended:
+            return
+        self._ended = True
+        if reason is not None:
+            self._error = (message or f"session closed: {reason}", reason)
+        self._wakeup.set()
+
+    # -- consumer side -------------------------------------------------------------------
+
+    def __aiter__(self) -> FrameStream[F]:
+        return self
+
+    async def __anext__(self) -> F:
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            if self._queue:
+                frame = self._queue.popleft()
+                if self._transform is None:
+                    return frame
+                self._pending.extend(self._transform(frame))
+                continue
+            if self._ended:
+                if self._error is not None:
+                    message, reason = self._error
+                    raise SessionClosed(message, reason=reason)
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def ndarrays(self, format: str | None = None) -> AsyncIterator[Any]:
+        """Iterate the frames as numpy arrays (``frame.to_ndarray(format=...)``; needs numpy).
+
+        For video, ``format`` is a pixel format such as ``"rgb24"`` (default) or ``"bgr24"``;
+        for audio it is ignored (use :meth:`Session.audio` with ``format=`` to convert).
+        """
+        async for frame in self:
+            if isinstance(frame, av.VideoFrame):
+                yield frame.to_ndarray(format=format or "rgb24")
+            else:
+                yield frame.to_ndarray()
+
+    def close(self) -> None:
+        """Unsubscribe: drop queued frames and end iteration quietly."""
+        self._queue.clear()
+        self._pending.clear()
+        self.end()
+        if self._on_close is not None:
+            callback, self._on_close = self._on_close, None
+            callback(self)
+
+    async def aclose(self) -> None:
+        """Same as :meth:`close` (for ``contextlib.aclosing``)."""
+        self.close()
+
+    async def __aenter__(self) -> FrameStream[F]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def audio_resampler(
+    sample_rate: int | None, layout: str | None, format: str | None
+) -> Transform | None:
+    """A transform that resamples audio frames with :class:`av.AudioResampler`, or None."""
+    if sample_rate is None and layout is None and format is None:
+        return None
+    resampler = av.AudioResampler(format=format, layout=layout, rate=sample_rate)
+
+    def transform(frame: av.AudioFrame) -> list[av.AudioFrame]:
+        return list(resampler.resample(frame))
+
+    return transform
+
+
+class FrameFanout:
+    """One track's frames copied into every subscribed :class:`FrameStream`.
+
+    Also keeps the counters the session reports: frames seen, first/last frame time, a
+    short window for the frame rate.
+    """
+
+    def __init__(self, kind: str, on_first_frame: Callable[[str], None] | None = None) -> None:
+        self.kind = kind
+        self._on_first_frame = on_first_frame
+        self.frames = 0
+        self.first_frame_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.first_frame = asyncio.Event()
+        self._times: collections.deque[float] = collections.deque(maxlen=64)
+        self._streams: list[FrameStream[Any]] = []
+        self._retired_dropped = 0
+        self._ended = False
+        self._end_reason: str | None = None
+        self._end_message = ""
+
+    @property
+    def ended(self) -> bool:
+        """True once the fan-out was ended (session closed)."""
+        return self._ended
+
+    @property
+    def streams(self) -> tuple[FrameStream[Any], ...]:
+        """The live subscriber streams."""
+        return tuple(self._streams)
+
+    def subscribe(self, capacity: int, transform: Transform | None = None) -> FrameStream[Any]:
+        """A new stream receiving every frame from now on."""
+        stream: FrameStream[Any] = FrameStream(
+            self.kind, capacity, transform=transform, on_close=self._unsubscribe
+        )
+        if self._ended:
+            stream.end(reason=self._end_reason, message=self._end_message)
+        else:
+            self._streams.append(stream)
+        return stream
+
+    def _unsubscribe(self, stream: FrameStream[Any]) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
+            self._retired_dropped += stream.dropped
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped by all streams of this track so far (slow readers)."""
+        return self._retired_dropped + sum(s.dropped for s in self._streams)
+
+    def publish(self, frame: Any) -> None:
+        """Hand a frame to every subscriber (never blocks)."""
+        if self._ended:
+            return
+        now = time.monotonic()
+        self.frames += 1
+        self.last_frame_at = now
+        self._times.append(now)
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+            self.first_frame.set()
+            if self._on_first_frame is not None:
+                self._on_first_frame(self.kind)
+        for stream in self._streams:
+            stream.put(frame)
+
+    def fps(self) -> float:
+        """Frames per second over the last ~2 s (0.0 when idle)."""
+        now = time.monotonic()
+        recent = [t for t in self._times if now - t <= 2.0]
+        if len(recent) < 2:
+            return 0.0
+        span = recent[-1] - recent[0]
+        return (len(recent) - 1) / span if span > 0 else 0.0
+
+    def end(self, *, reason: str | None = None, message: str = "") -> None:
+        """End every stream (quietly when ``reason`` is None) and refuse new frames."""
+        if self._ended:
+            return
+        self._ended = True
+        self._end_reason = reason
+        self._end_message = message
+        for stream in self._streams:
+            stream.end(reason=reason, message=message)
+
+
+async def pump_track(
+    track: Any, fanout: FrameFanout, on_end: Callable[[str, BaseException | None], None]
+) -> None:
+    """Read ``track`` until it ends, publishing every frame; then call ``on_end(kind, error)``.
+
+    ``error`` is None when the track ended (``MediaStreamError``), else the unexpected error.
+    Cancellation ends the pump silently.
+    """
+    from aiortc.mediastreams import MediaStreamError
+
+    error: BaseException | None = None
+    try:
+        while True:
+            frame = await track.recv()
+            fanout.publish(frame)
+    except MediaStreamError:
+        pass
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # aiortc/av internals: report, never a bare traceback
+        logger.debug("%s track pump failed: %r", fanout.kind, exc)
+        error = exc
+    on_end(fanout.kind, error)

@@ -1,0 +1,132 @@
+"""When does queued speech end? Backs ``Session.speak(wait=True)``.
+
+The server's talking events decide when it sends them (matched by ``task_id`` when they
+carry one); otherwise the estimate is ``duration_ms`` after the end of the speech queued
+before it. An interrupt ends every wait; a session end makes waits raise ``SessionClosed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from dataclasses import dataclass
+
+from ._errors import SessionClosed
+from ._models import TaskInfo
+
+__all__ = ["SpeechTracker"]
+
+# How long past the duration estimate to wait for the server's "stopped talking" event.
+TALKING_EVENT_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Counters taken just before a task was sent."""
+
+    interrupts: int
+    stops: int
+
+
+class SpeechTracker:
+    """Tracks queued speech, talking events and interrupts for one session."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._ends: dict[str, float] = {}
+        self._interrupts = 0
+        self._stops = 0
+        self._stopped_ids: collections.deque[str] = collections.deque(maxlen=256)
+        self._server_events = False
+        self._server_task_ids = False
+        self._failure: tuple[str, str] | None = None
+        self._waiters: set[asyncio.Event] = set()
+
+    @property
+    def speaking_until(self) -> float:
+        """``time.monotonic()`` at which the queued speech is estimated to end."""
+        return self._until
+
+    def _notify(self) -> None:
+        for event in self._waiters:
+            event.set()
+
+    def mark(self) -> Mark:
+        """Snapshot before sending a task."""
+        return Mark(self._interrupts, self._stops)
+
+    def queued(self, task: TaskInfo) -> None:
+        """A task was accepted: extend the speech estimate by its duration."""
+        if task.duration_ms is None:
+            return
+        now = time.monotonic()
+        self._until = max(now, self._until) + task.duration_ms / 1000.0
+        self._ends[task.task_id] = self._until
+        if len(self._ends) > 256:
+            self._ends.pop(next(iter(self._ends)))
+
+    def talking_started(self, task_id: str | None) -> None:
+        """The server said the avatar started talking."""
+        self._server_events = True
+        self._server_task_ids = self._server_task_ids or task_id is not None
+        self._notify()
+
+    def talking_stopped(self, task_id: str | None) -> None:
+        """The server said the avatar stopped talking."""
+        self._server_events = True
+        self._stops += 1
+        if task_id is not None:
+            self._server_task_ids = True
+            self._stopped_ids.append(task_id)
+        self._notify()
+
+    def interrupted(self) -> None:
+        """Speech was interrupted: nothing is queued any more."""
+        self._interrupts += 1
+        self._until = time.monotonic()
+        self._ends.clear()
+        self._notify()
+
+    def fail(self, reason: str, message: str) -> None:
+        """The session ended: pending waits raise ``SessionClosed``."""
+        if self._failure is None:
+            self._failure = (reason, message)
+        self._notify()
+
+    def _done(self, task: TaskInfo, mark: Mark) -> float | None:
+        """None when the task is done, else the monotonic deadline to wait for."""
+        if self._failure is not None:
+            reason, message = self._failure
+            raise SessionClosed(f"session ended while speaking: {message}", reason=reason)
+        if self._interrupts != mark.interrupts:
+            return None
+        end = self._ends.get(task.task_id)
+        if self._server_events:
+            if task.task_id in self._stopped_ids:
+                return None
+            if not self._server_task_ids and self._stops > mark.stops:
+                return None
+            return (end if end is not None else time.monotonic()) + TALKING_EVENT_GRACE
+        return end
+
+    async def wait_done(self, task: TaskInfo, mark: Mark) -> None:
+        """Wait until ``task`` finished speaking (see the module docstring)."""
+        event = asyncio.Event()
+        self._waiters.add(event)
+        try:
+            while True:
+                event.clear()
+                deadline = self._done(task, mark)
+                if deadline is None:
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    async with asyncio.timeout(remaining):
+                        await event.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiters.discard(event)

@@ -1,0 +1,254 @@
+"""FrameStream / FrameFanout, events, speech tracking, SDP candidates, recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from heygen_streaming import SessionClosed, TaskInfo
+from heygen_streaming._events import EventHub, SessionEnded, TalkingStarted
+from heygen_streaming._media import FrameFanout, FrameStream
+from heygen_streaming._models import NewSessionInfo
+from heygen_streaming._recording import Recorder, container_codecs
+from heygen_streaming._rtc import ice_servers_for, local_candidates
+from heygen_streaming._speech import SpeechTracker
+
+
+def test_stream_drops_oldest_and_counts() -> None:
+    stream: FrameStream[Any] = FrameStream("video", 3)
+    for i in range(10):
+        stream.put(i)
+        assert len(stream) <= 3
+    assert stream.dropped == 7
+    assert stream.received == 10
+    assert list(stream._queue) == [7, 8, 9]
+
+
+async def test_stream_drains_then_ends_quietly() -> None:
+    stream: FrameStream[Any] = FrameStream("audio", 5)
+    stream.put(1)
+    stream.put(2)
+    stream.end()
+    assert [f async for f in stream] == [1, 2]
+
+
+async def test_stream_abnormal_end_raises_after_drain() -> None:
+    stream: FrameStream[Any] = FrameStream("video", 5)
+    stream.put(1)
+    stream.end(reason="watchdog", message="no media")
+    assert await anext(stream) == 1
+    with pytest.raises(SessionClosed) as info:
+        await anext(stream)
+    assert info.value.reason == "watchdog"
+
+
+async def test_waiting_reader_is_woken_by_end() -> None:
+    stream: FrameStream[Any] = FrameStream("video", 5)
+    reader = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    assert not reader.done()
+    stream.end(reason="remote-closed")
+    with pytest.raises(SessionClosed):
+        async with asyncio.timeout(5):
+            await reader
+
+
+async def test_fanout_copies_to_each_subscriber_and_unsubscribes() -> None:
+    fanout = FrameFanout("video")
+    a = fanout.subscribe(10)
+    b = fanout.subscribe(2)
+    for i in range(5):
+        fanout.publish(i)
+    assert list(a._queue) == [0, 1, 2, 3, 4]
+    assert list(b._queue) == [3, 4]
+    assert fanout.dropped == 3
+    async with b:
+        pass
+    assert fanout.streams == (a,)
+    assert fanout.dropped == 3  # retired streams still count
+    fanout.publish(5)
+    assert fanout.frames == 6
+    assert fanout.first_frame.is_set()
+    fanout.end(reason="watchdog")
+    late = fanout.subscribe(3)
+    with pytest.raises(SessionClosed):
+        await anext(late)
+
+
+def test_fanout_without_subscribers_keeps_nothing() -> None:
+    fanout = FrameFanout("video")
+    for i in range(1000):
+        fanout.publish(i)
+    assert fanout.frames == 1000
+    assert fanout.streams == ()
+
+
+async def test_event_hub_fanout_and_final_event() -> None:
+    hub = EventHub()
+    s1 = hub.subscribe()
+    hub.emit(TalkingStarted(task_id="t"))
+    hub.emit(SessionEnded(reason="closed"))
+    hub.emit(TalkingStarted(task_id="late"))
+    got = [e async for e in s1]
+    assert [type(e) for e in got] == [TalkingStarted, SessionEnded]
+    after = [e async for e in hub.subscribe()]
+    assert after == [hub.final]
+
+
+async def test_speech_wait_uses_duration_and_interrupt() -> None:
+    tracker = SpeechTracker()
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    tracker.interrupted()
+    async with asyncio.timeout(5):
+        await waiter
+
+
+async def test_speech_wait_prefers_server_events() -> None:
+    tracker = SpeechTracker()
+    tracker.talking_started("a")
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=0)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # duration passed, but the server has not said "stopped"
+    tracker.talking_stopped("a")
+    async with asyncio.timeout(5):
+        await waiter
+
+
+async def test_speech_wait_raises_when_session_ends() -> None:
+    tracker = SpeechTracker()
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    tracker.fail("watchdog", "no media")
+    with pytest.raises(SessionClosed):
+        async with asyncio.timeout(5):
+            await waiter
+
+
+def test_speech_queues_durations() -> None:
+    tracker = SpeechTracker()
+    t0 = time.monotonic()
+    tracker.queued(TaskInfo(task_id="a", duration_ms=1000))
+    tracker.queued(TaskInfo(task_id="b", duration_ms=1000))
+    assert tracker.speaking_until - t0 >= 2.0
+
+
+SDP = """v=0
+o=- 1 1 IN IP4 0.0.0.0
+s=-
+t=0 0
+a=group:BUNDLE 0 1
+m=video 9 UDP/TLS/RTP/SAVPF 96
+a=mid:0
+a=candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host
+a=candidate:2 1 udp 1694498815 198.51.100.1 50000 typ srflx raddr 192.0.2.2 rport 50000
+a=end-of-candidates
+m=audio 9 UDP/TLS/RTP/SAVPF 111
+a=mid:1
+a=candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host
+"""
+
+
+def test_local_candidates_from_first_bundle_section() -> None:
+    cands = local_candidates(SDP)
+    assert [c.candidate for c in cands] == [
+        "candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host",
+        "candidate:2 1 udp 1694498815 198.51.100.1 50000 typ srflx raddr 192.0.2.2 rport 50000",
+        "",
+    ]
+    assert {(c.sdp_mid, c.sdp_mline_index) for c in cands} == {("0", 0)}
+    assert cands[0].to_json()["sdpMid"] == "0"
+
+
+def test_ice_servers_never_default() -> None:
+    bare = NewSessionInfo(session_id="x")
+    assert ice_servers_for(bare) == []
+    info = NewSessionInfo.model_validate(
+        {
+            "session_id": "x",
+            "ice_servers": [{"urls": ["stun:a.invalid"]}],
+            "ice_servers2": [{"urls": "turn:b.invalid", "username": "u", "credential": "c"}],
+        }
+    )
+    (server,) = ice_servers_for(info)
+    assert server.urls == "turn:b.invalid" and server.username == "u"
+    assert ice_servers_for(info, override=[]) == []
+
+
+def test_container_codecs_by_extension() -> None:
+    assert container_codecs("a.MP4")[:2] == ("libx264", "aac")
+    assert container_codecs("a.webm")[:2] == ("libvpx", "libopus")
+    with pytest.raises(ValueError, match="cannot record"):
+        container_codecs("a.gif")
+
+
+def _video(i: int) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i % 255, np.uint8), format="rgb24")
+    frame.pts = 1000 + i * 3600
+    frame.time_base = fractions.Fraction(1, 90000)
+    return frame
+
+
+def _audio(k: int) -> av.AudioFrame:
+    tone = (np.sin(np.arange(960) / 10) * 8000).astype(np.int16)
+    frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), "s16", "stereo")
+    frame.sample_rate = 48000
+    frame.pts = 500 + k * 960
+    frame.time_base = fractions.Fraction(1, 48000)
+    return frame
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+async def test_recorder_writes_both_streams_in_sync(tmp_path: Path, suffix: str) -> None:
+    video, audio = FrameFanout("video"), FrameFanout("audio")
+    path = tmp_path / f"out{suffix}"
+    recorder = Recorder(path, video, audio)
+    recorder.start()
+    for i in range(50):  # 2 s of media at 25 fps, with a hole in the audio
+        video.publish(_video(i))
+        for k in (2 * i, 2 * i + 1):
+            if k not in (30, 31, 32):
+                audio.publish(_audio(k))
+        await asyncio.sleep(0)  # let the recorder's readers run
+    info = await recorder.stop()
+    assert info.video_frames + info.video_dropped == 50
+    assert info.audio_frames + info.audio_dropped == 97
+    with av.open(str(path)) as container:
+        kinds = sorted(s.type for s in container.streams)
+        assert kinds == ["audio", "video"]
+        durations = {}
+        for stream in container.streams:
+            last = 0.0
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    last = max(last, float(packet.pts * packet.time_base))
+            durations[stream.type] = last
+            container.seek(0)
+    # audio gap filled with silence: both streams span ~2 s
+    assert abs(durations["audio"] - durations["video"]) < 0.2
+    probe = await asyncio.to_thread(
+        subprocess.run,
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "video" in probe.stdout and "audio" in probe.stdout
