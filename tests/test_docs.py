@@ -61,7 +61,9 @@ async def test_readme_api_snippet_runs_against_the_emulator(
 ) -> None:
     from heygen_streaming.emulator import Emulator
 
-    blocks = [body for lang, body in FENCE.findall(section(README, "The API in 15 lines"))]
+    blocks = [
+        b for lang, b in FENCE.findall(section(README, "The API in 15 lines")) if lang == "python"
+    ]
     assert len(blocks) == 1
     code = blocks[0]
     assert len(code.strip().splitlines()) <= 20
