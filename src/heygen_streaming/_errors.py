@@ -234,7 +234,7 @@ def error_for(
         cls = NotFoundError
     elif status == 429 or code == ErrorCode.RATE_LIMITED:
         cls = RateLimitError
-    elif status >= 500:
+    elif status >= 500 or code == ErrorCode.INTERNAL:
         cls = InternalServerError
     elif status in (400, 422) or 400 <= status < 500 or code is not None:
         cls = BadRequestError
