@@ -103,7 +103,9 @@ class Emulator:
         """Bind and start serving."""
         if self._runner is not None:
             return
-        runner = web.AppRunner(self._app.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:

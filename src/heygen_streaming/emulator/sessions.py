@@ -45,8 +45,8 @@ class EmulatedSession:
     owner: str = field(repr=False)
     quality: str
     avatar: str
-    state: AvatarState
-    peer: EmulatorPeer | None
+    state: AvatarState = field(repr=False)
+    peer: EmulatorPeer | None = field(repr=False)
     idle_timeout: float | None
     duration_limit: float
     created_at: float = field(default_factory=time.time)
@@ -55,10 +55,10 @@ class EmulatedSession:
     close_reason: str = ""
     last_activity: float = field(default_factory=time.monotonic)
     tasks: int = 0
-    _created_mono: float = field(default_factory=time.monotonic)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _done: asyncio.Event = field(default_factory=asyncio.Event)
-    _watcher: asyncio.Task[None] | None = None
+    _created_mono: float = field(default_factory=time.monotonic, repr=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
@@ -112,7 +112,7 @@ class TokenStore:
     def owner(self, token: str) -> str | None:
         """The owner of a live token, or None."""
         entry = self._tokens.get(token)
-        if entry is None or entry[1] < time.monotonic():
+        if entry is None or entry[1] <= time.monotonic():
             return None
         return entry[0]
 

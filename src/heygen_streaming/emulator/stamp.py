@@ -9,12 +9,12 @@ the rest of the frame moves; 16 px blocks lose none).
 The bits are::
 
     sync (8 bits, 0b10110100) | index (32 bits) | send time in µs since the epoch (56 bits)
-    | CRC-16/CCITT of the 11 payload bytes (16 bits)
+    | CRC-16/CCITT of the 12 bytes before it (16 bits)
 
-112 bits fill three rows (48 px) at 640 and 854 wide, two rows (32 px) at 1280. Blocks this large, in pure black and
-white, survive VP8 and H.264 at the lowest bitrates; the reader samples the centre of each
-block and checks the sync pattern and the CRC, so a damaged stamp reads as ``None`` rather
-than a wrong value.
+112 bits fill three rows (48 px) at 640 and 854 wide, two rows (32 px) at 1280. Blocks
+this large, in pure black and white, survive VP8 and H.264 at the lowest bitrates; the
+reader samples the centre of each block and checks the sync pattern and the CRC, so a
+damaged stamp reads as ``None`` rather than a wrong value.
 """
 
 from __future__ import annotations

@@ -1,0 +1,221 @@
+"""Session rules of the emulator: isolation, limits, idle/duration timeouts, tokens, faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from heygen_streaming._errors import ErrorCode
+from heygen_streaming.emulator import Emulator, read_stamp
+
+from ._rawclient import RawClient
+from .test_emulator_http import call, failed, new_session, ok
+
+
+def client_for(emu: Emulator, key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": key}, timeout=10)
+
+
+@pytest.fixture
+async def two_keys() -> AsyncIterator[tuple[Emulator, httpx.AsyncClient, httpx.AsyncClient]]:
+    async with (
+        Emulator(api_key="alice", extra_keys=["bob"], max_sessions=2) as emu,
+        client_for(emu, "alice") as alice,
+        client_for(emu, "bob") as bob,
+    ):
+        yield emu, alice, bob
+
+
+async def test_other_keys_cannot_touch_my_session(
+    two_keys: tuple[Emulator, httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    _, alice, bob = two_keys
+    sid = (await new_session(alice))["session_id"]
+    assert ok(await call(bob, "list"))["sessions"] == []
+    candidate = {"candidate": ""}
+    for name, body in [
+        ("task", {"session_id": sid, "text": "hi"}),
+        ("stop", {"session_id": sid}),
+        ("interrupt", {"session_id": sid}),
+        ("keep_alive", {"session_id": sid}),
+        ("ice", {"session_id": sid, "candidate": candidate}),
+        ("start", {"session_id": sid, "sdp": {"type": "answer", "sdp": "v=0"}}),
+    ]:
+        failed(await call(bob, name, body), 404, ErrorCode.SESSION_NOT_FOUND)
+    assert [s["session_id"] for s in ok(await call(alice, "list"))["sessions"]] == [sid]
+
+
+async def test_concurrency_limit_is_per_key(
+    two_keys: tuple[Emulator, httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    emu, alice, bob = two_keys
+    first = (await new_session(alice))["session_id"]
+    await new_session(alice)
+    message = failed(await call(alice, "new", {"quality": "low"}), 400, ErrorCode.CONCURRENCY_LIMIT)
+    assert "oncurren" in message
+    await new_session(bob)  # another account has its own slots
+    ok(await call(alice, "stop", {"session_id": first}))
+    await new_session(alice)  # a slot was freed
+    assert len(emu.sessions) == 3
+
+
+async def test_idle_timeout_closes_session_and_peer() -> None:
+    async with Emulator(api_key="k", idle_timeout=0.5) as emu, client_for(emu, "k") as http:
+        sid = (await new_session(http))["session_id"]
+        session = emu.get_session(sid)
+        assert session is not None and session.peer is not None
+        assert await emu.wait_closed(sid, within=10) == "idle timeout"
+        assert session.peer.pc.connectionState == "closed"
+        message = failed(await call(http, "task", {"session_id": sid, "text": "x"}), 404, 400113)
+        assert "idle timeout" in message
+        assert ok(await call(http, "list"))["sessions"] == []
+
+
+async def test_keep_alive_and_task_reset_the_idle_timer() -> None:
+    async with Emulator(api_key="k", idle_timeout=60) as emu, client_for(emu, "k") as http:
+        sid = (await new_session(http))["session_id"]
+        session = emu.get_session(sid)
+        assert session is not None
+        before, reason = session.deadline()
+        assert reason == "idle timeout"
+        ok(await call(http, "keep_alive", {"session_id": sid}))
+        after, _ = session.deadline()
+        assert after > before
+
+
+async def test_request_can_set_or_disable_the_idle_timeout(emulator: Emulator) -> None:
+    async with client_for(emulator, "test-key") as http:
+        sid = (await new_session(http, activity_idle_timeout=30))["session_id"]
+        session = emulator.get_session(sid)
+        assert session is not None and session.idle_timeout == 30
+        sid = (await new_session(http, disable_idle_timeout=True))["session_id"]
+        session = emulator.get_session(sid)
+        assert session is not None and session.idle_timeout is None
+        assert session.deadline()[1] == "duration limit"
+
+
+async def test_duration_limit_ends_the_session() -> None:
+    async with (
+        Emulator(api_key="k", duration_limit=1, idle_timeout=None) as emu,
+        client_for(emu, "k") as http,
+    ):
+        data = await new_session(http)
+        assert data["session_duration_limit"] == 1
+        assert await emu.wait_closed(data["session_id"], within=10) == "duration limit"
+
+
+async def test_expired_token_is_rejected() -> None:
+    async with Emulator(api_key="k", token_ttl=0) as emu, client_for(emu, "k") as http:
+        token = ok(await call(http, "create_token"))["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=emu.base_url, headers=headers) as bearer:
+            failed(await call(bearer, "list"), 401, ErrorCode.UNAUTHORIZED)
+
+
+async def test_any_key_mode_isolates_each_key() -> None:
+    async with Emulator(api_key=None) as emu, client_for(emu, "x") as x, client_for(emu, "y") as y:
+        sid = (await new_session(x))["session_id"]
+        assert ok(await call(y, "list"))["sessions"] == []
+        failed(await call(y, "stop", {"session_id": sid}), 404, ErrorCode.SESSION_NOT_FOUND)
+
+
+# -- fault injection ------------------------------------------------------------------
+
+
+async def test_failures_are_consumed_in_order(emulator: Emulator, api_key: str) -> None:
+    faults = emulator.faults
+    faults.fail("new", 503, times=2, retry_after=2)
+    faults.fail("list", 500, kind="garbage")
+    faults.fail("streaming.list", kind="bad_envelope")
+    faults.fail("list", kind="error_code")
+    faults.fail("*", 429, retry_after=1)
+    async with client_for(emulator, api_key) as http:
+        for _ in range(2):
+            response = await call(http, "new", {"quality": "low"})
+            assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+            assert response.json()["code"] != ErrorCode.SUCCESS
+        garbage = await call(http, "list")
+        assert garbage.status_code == 500
+        with pytest.raises(ValueError):
+            garbage.json()
+        bad = await call(http, "list")
+        assert bad.status_code == 200 and bad.json()["data"] == "???"
+        coded = await call(http, "list")
+        assert coded.status_code == 200 and coded.json()["code"] == ErrorCode.INTERNAL
+        limited = await call(http, "keep_alive", {"session_id": "x"})
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+        assert emulator.sessions == []  # failures before the handler have no side effect
+        await new_session(http)
+        assert not faults.fail_rules
+
+
+async def test_fail_after_handling_keeps_side_effects(emulator: Emulator, api_key: str) -> None:
+    emulator.faults.fail("new", 500, after=True)
+    async with client_for(emulator, api_key) as http:
+        assert (await call(http, "new", {"quality": "low"})).status_code == 500
+        assert len(emulator.sessions) == 1
+
+
+async def test_disconnect_and_delay(emulator: Emulator, api_key: str) -> None:
+    emulator.faults.fail("list", kind="disconnect")
+    emulator.faults.delay("keep_alive", 5, times=1)
+    async with client_for(emulator, api_key) as http:
+        with pytest.raises(httpx.TransportError):
+            await call(http, "list")
+        with pytest.raises(httpx.ReadTimeout):
+            await call(http, "keep_alive", {"session_id": "x"}, timeout=0.2)
+        ok(await call(http, "list"))
+    emulator.faults.fail("new")
+    emulator.faults.delay("new", 1)
+    emulator.faults.clear()
+    assert not emulator.faults.fail_rules and not emulator.faults.delay_rules
+
+
+async def _next_stamped_index(client: RawClient) -> int:
+    while True:
+        stamp = read_stamp(await client.video.get())
+        if stamp is not None:
+            return stamp.index
+
+
+@pytest.mark.timeout(40)
+async def test_freeze_media_and_drop_all(emulator: Emulator, api_key: str) -> None:
+    async with client_for(emulator, api_key) as http:
+        client = RawClient(http)
+        try:
+            await client.connect()
+            await asyncio.wait_for(_next_stamped_index(client), 10)
+            assert emulator.faults.freeze_media() == 1
+            session = emulator.sessions[0]
+            sent = session.state.frames_sent
+            # Nothing newer than the last frame produced before the freeze arrives.
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.8):
+                    while await _next_stamped_index(client) < sent:
+                        pass
+            assert emulator.faults.unfreeze_media(session.session_id) == 1
+            assert await asyncio.wait_for(_next_stamped_index(client), 10) >= sent
+            assert await emulator.faults.drop_all() == 1
+            assert emulator.sessions == []
+            failed(await call(http, "stop", {"session_id": client.session_id}), 404, 400113)
+        finally:
+            await client.close()
+
+
+def test_cli_fault_specs() -> None:
+    from heygen_streaming.emulator.faults import Faults, parse_fault_spec
+
+    faults = Faults()
+    for spec in ("new=500x2", "task=garbage", "*=delay:1.5x3", "list=429", "stop=disconnect"):
+        parse_fault_spec(spec, faults)
+    first = faults.take_failure("new")
+    assert first is not None and (first.status, first.times) == (500, 1)
+    assert faults.take_delay("keep_alive") == 1.5
+    limited = faults.take_failure("list")
+    assert limited is not None and limited.retry_after == 1.0
+    for bad in ("new", "new=abc", "=500", "new=delay:x"):
+        with pytest.raises(ValueError):
+            parse_fault_spec(bad, faults)
