@@ -97,4 +97,38 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in results["rows"]]
     if results.get("scale"):
         lines += ["", "## Scale", "", *_scale_table(results["scale"])]
+    lines += ["", METHOD.strip()]
     return "\n".join(lines) + "\n"
+
+
+METHOD = """
+## Method
+
+- **Emulator**: `python -m heygen_streaming.emulator --port 0` in its own process, sharing
+  the machine's cores with the client; every scenario runs in a fresh client process
+  (`python -m benchmarks._worker`).
+- **Time to first video frame**: from the call to `client.session(quality="low")` to the
+  first frame out of `s.video()`, versus the raw flow (`streaming.new` → answer → each
+  candidate posted one by one → `streaming.start` → first `track.recv()`) on the same
+  `httpx.AsyncClient` reuse terms (one client for the whole run, so only the flow differs).
+  SDK and raw connects alternate; the first of each is a discarded warm-up.
+- **speak() → first voiced audio frame**: an audio reader timestamps every frame's RMS
+  level; the threshold is 4× the idle level's p95 (at least 0.02 of full scale). Between
+  repetitions the speech is interrupted and the test waits for 10 quiet frames. The raw
+  baseline posts `streaming.task` and reads `track.recv()`.
+- **Capture → iterator latency**: every emulator frame carries its index and wall-clock send
+  time (`heygen_streaming.emulator.stamp`), written before encoding; latency is the time the
+  frame reaches the reader minus that stamp (same machine, same clock). The emulator sends
+  25 fps, so "720p30" in the goal reads "720p at the emulator's 25 fps".
+- **CPU per frame**: process CPU time (`time.process_time`, all threads: decoders included)
+  over a fixed number of video frames after 30 warm-up frames, audio read concurrently;
+  SDK iteration of `s.video()` / `s.audio()` versus raw `recv()` loops on both tracks.
+  Missing = frames the sender stamped in that span that the reader never got; dropped =
+  the SDK stream's drop-oldest counter.
+- **Memory**: RSS growth while nothing reads the 720p stream after the first frame (SDK:
+  bounded drop-oldest streams; raw: aiortc's unbounded track queue).
+- **Scale**: N concurrent low-quality sessions from one `StreamingClient` in one process;
+  frames read per session over the window versus the emulator's nominal 25 fps. The knee is
+  the largest N still at ≥ 95 %. Emulator and client share the 2 cores, so the knee is the
+  pair's, not the SDK's alone. RSS per session = (RSS at the end of the window − RSS before)/N.
+"""

@@ -182,6 +182,7 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "ttff" in results:
         t = results["ttff"]
         pair("Time to first video frame (low)", "ms", t["sdk"], t["raw"], "ratio ≤ 0.8")
+        pair("… until `session()` is entered (connected)", "ms", t["sdk_entered"], t["raw"], "—")
     if "speak" in results:
         t = results["speak"]
         pair("speak() → first voiced audio frame", "ms", t["sdk"], t["raw"], "—")
@@ -218,7 +219,7 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
         for s in steps:
             if "frames" in s:
                 s["delivered"] = _delivered(s)
-                s["rss_per_session_mb"] = (s["rss_connected_mb"] - s["rss_before_mb"]) / s["n"]
+                s["rss_per_session_mb"] = (s["rss_end_mb"] - s["rss_before_mb"]) / s["n"]
         per_session = [s["rss_per_session_mb"] for s in steps if "rss_per_session_mb" in s]
         rows.append({"metric": "RSS per session (low)", "unit": "MB",
                      "sdk": summary(per_session), "baseline": summary([]), "ratio": None,

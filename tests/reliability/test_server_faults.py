@@ -12,7 +12,6 @@ import pytest
 
 from heygen_streaming import (
     ConnectTimeout,
-    HeyGenError,
     SessionClosed,
     StreamingClient,
 )
@@ -112,7 +111,3 @@ async def test_answer_never_applied_raises_connect_timeout(
     assert "streaming.stop" in transport.calls
     await _no_sessions(emulator_process.base_url)
     await before.assert_no_leaks(fd_slack=1)
-
-
-# HeyGenError is re-exported for the fault matrix below.
-__all__ = ["HeyGenError"]
