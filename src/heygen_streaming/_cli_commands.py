@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ._cli_progress import Progress, format_report, jsonable, print_json
@@ -161,6 +162,7 @@ async def open_run(
         Progress(label, enabled=live and not config.quiet) as bar,
     ):
         t0 = time.perf_counter()
+        bar.status = lambda: "connecting"
         async with target.client.session(
             avatar=args.avatar or None,
             voice=args.voice or None,
@@ -333,6 +335,9 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
             else:
                 for item in sessions:
                     extra = {k: v for k, v in jsonable(item).items() if k != "session_id"}
+                    if isinstance(item.created_at, int | float):
+                        created = datetime.fromtimestamp(item.created_at, UTC)
+                        extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
                     print(f"{item.session_id}  {details}".rstrip())
             return 0
