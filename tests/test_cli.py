@@ -423,3 +423,14 @@ def test_report_helpers() -> None:
     assert data == {"a": 1.235, "b": ["x"], "nested": {"c": None}}
     text = format_report({"first_frame_ms": 12.34, "nested": {"x": 1}, "empty": {}})
     assert text.splitlines() == ["first frame ms: 12.3", "nested:", "  x: 1"]
+
+
+@pytest.mark.timeout(60)
+def test_unusable_output_is_rejected_before_any_session(emulator: str, tmp_path: Path) -> None:
+    for args, words in (
+        (["demo", "--out", "missing/x.mp4"], "does not exist"),
+        (["record", "--out", "x.avi"], "cannot record to '.avi'"),
+    ):
+        line = assert_one_line_error(cli(*args, cwd=tmp_path, env=served(emulator)))
+        assert words in line
+    assert list_ids(emulator) == []

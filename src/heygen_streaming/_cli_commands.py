@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cli_progress import Progress, format_report, jsonable, print_json
 from ._client import StreamingClient
+from ._recording import container_codecs
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -151,11 +152,25 @@ class Run:
             raise CLIError(f"no video frame within {self.wait_limit:g} s") from None
 
 
+def check_output(path: str | None) -> None:
+    """Reject an unusable output file before a (billable) session is opened."""
+    if path is None:
+        return
+    try:
+        container_codecs(path)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(f"cannot write {path}: folder {parent} does not exist")
+
+
 @asynccontextmanager
 async def open_run(
     config: Config, args: argparse.Namespace, label: str, *, live: bool = True
 ) -> AsyncIterator[Run]:
     """Client (or embedded emulator) -> session -> frame counter + progress line (``live``)."""
+    check_output(getattr(args, "out", None))
     emulator = bool(getattr(args, "emulator", False)) or not (config.api_key or config.base_url)
     async with (
         open_client(config, emulator=emulator) as target,
