@@ -138,19 +138,25 @@ class EventStream:
 
 
 class EventHub:
-    """Copies each emitted event to every subscriber; remembers the final event."""
+    """Copies each emitted event to every subscriber; keeps a bounded history.
 
-    def __init__(self) -> None:
+    A new subscriber first receives the history (the last ``history`` events, so a stream
+    opened after connecting still sees the connection states and media start), then the
+    live events.
+    """
+
+    def __init__(self, history: int = 256) -> None:
+        self._history: collections.deque[SessionEvent] = collections.deque(maxlen=history)
         self._streams: list[EventStream] = []
         self._listeners: list[Any] = []
         self.final: SessionEnded | None = None
 
     def subscribe(self, capacity: int = 256) -> EventStream:
-        """A new stream of the events emitted from now on (just the end, if already ended)."""
+        """A new stream: the history so far, then live events, ending with SessionEnded."""
         stream = EventStream(self, capacity)
-        if self.final is not None:
-            stream.put(self.final)
-        else:
+        for event in self._history:
+            stream.put(event)
+        if self.final is None:
             self._streams.append(stream)
         return stream
 
@@ -174,6 +180,7 @@ class EventHub:
             return
         for callback in list(self._listeners):
             callback(event)
+        self._history.append(event)
         if isinstance(event, SessionEnded):
             self.final = event
             streams, self._streams = self._streams, []

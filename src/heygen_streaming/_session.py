@@ -516,7 +516,10 @@ class Session:
         return self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
 
     def events(self, capacity: int = 256) -> EventStream:
-        """A new stream of :class:`SessionEvent`; it ends after :class:`SessionEnded`."""
+        """A new stream of :class:`SessionEvent`: the events so far, then live ones.
+
+        It ends after :class:`SessionEnded` (always the last event).
+        """
         self._check_streamable()
         return self._events.subscribe(capacity)
 

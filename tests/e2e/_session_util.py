@@ -1,0 +1,72 @@
+"""Helpers shared by the tests/e2e/test_session_*.py files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import av
+import numpy as np
+
+from heygen_streaming import StreamingClient
+
+# Generous: five agents share this 2-core machine.
+WAIT = 30.0
+
+
+def rms(frame: av.AudioFrame) -> float:
+    """RMS level of an s16 audio frame, 0..1."""
+    samples = frame.to_ndarray().astype(np.float64) / 32768.0
+    return float(np.sqrt(np.mean(samples**2)))
+
+
+@contextlib.asynccontextmanager
+async def make_client(base_url: str, api_key: str, **kwargs: Any) -> AsyncIterator[StreamingClient]:
+    """A StreamingClient for the emulator."""
+    async with StreamingClient(api_key=api_key, base_url=base_url, **kwargs) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def emulator_process(api_key: str, *extra: str) -> AsyncIterator[tuple[str, Any]]:
+    """``python -m heygen_streaming.emulator --port 0`` in a subprocess: (base URL, process)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "heygen_streaming.emulator",
+        "--port",
+        "0",
+        "--api-key",
+        api_key,
+        *extra,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        async with asyncio.timeout(WAIT):
+            while url is None:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError("emulator exited before printing its URL")
+                match = re.search(r"http://[\w.\[\]:]+", line)
+                url = match.group(0) if match else None
+        yield url, proc
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
