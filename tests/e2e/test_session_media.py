@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ async def test_first_frame_and_stamps_in_order(emulator: Emulator, api_key: str)
                 if stamp is not None:
                     indices.append(stamp.index)
         assert indices == sorted(indices) and len(set(indices)) == len(indices)
-        gaps = sum(b - a - 1 for a, b in zip(indices, indices[1:], strict=False))
+        gaps = sum(b - a - 1 for a, b in itertools.pairwise(indices))
         stats = await s.stats()
         if stats.video.packets_lost == 0:
             assert gaps <= video.dropped  # nothing lost: every gap was a counted drop
@@ -179,7 +180,7 @@ async def test_design_snippet_runs_as_written(emulator: Emulator, api_key: str) 
             task = await s.speak("text")  # -> TaskInfo (task_id, duration_ms)
             await s.speak("text", wait=True)  # returns when the avatar finished talking
             await s.interrupt()
-            async for f in s.video():  # av.VideoFrame, bounded, drop-oldest
+            async for f in s.video():  # av.VideoFrame, bounded, drop-oldest  # noqa: B007
                 break
             async for f in s.audio():  # av.AudioFrame  # noqa: B007
                 break

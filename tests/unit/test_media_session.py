@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiortc import (
     AudioStreamTrack,
+    MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -19,6 +20,7 @@ from aiortc import (
 )
 
 from heygen_streaming import (
+    ConnectionFailed,
     ConnectTimeout,
     NewSessionInfo,
     SessionClosed,
@@ -32,16 +34,29 @@ from heygen_streaming._session import Session
 _ids = itertools.count(1)
 
 
+class SilentTrack(MediaStreamTrack):
+    """A track that never yields a frame."""
+
+    kind = "video"
+
+    async def recv(self) -> Any:
+        await asyncio.Event().wait()
+
+
 class FakeClient:
     """Duck-typed StreamingClient; the 'server' is an aiortc peer sending test tracks."""
 
-    def __init__(self, *, apply_answer: bool = True, with_sdp: bool = True) -> None:
+    def __init__(
+        self, *, apply_answer: bool = True, with_sdp: bool = True, silent: bool = False
+    ) -> None:
         self.apply_answer = apply_answer
+        self.silent = silent
         self.with_sdp = with_sdp
         self.calls: list[str] = []
         self.candidates: list[Any] = []
         self.peers: dict[str, RTCPeerConnection] = {}
         self.stop_error: Exception | None = None
+        self.server_connected = asyncio.Event()
 
     async def new_session(self, **kwargs: Any) -> NewSessionInfo:
         self.calls.append("new")
@@ -50,10 +65,19 @@ class FakeClient:
             self.peers[sid] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             return NewSessionInfo(session_id=sid, sdp=None, url="wss://x", access_token="t")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTrack(VideoStreamTrack())
-        pc.addTrack(AudioStreamTrack())
+        if self.silent:
+            pc.addTrack(SilentTrack())
+        else:
+            pc.addTrack(VideoStreamTrack())
+            pc.addTrack(AudioStreamTrack())
         await pc.setLocalDescription(await pc.createOffer())
         self.peers[sid] = pc
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState == "connected":
+                self.server_connected.set()
+
         return NewSessionInfo(
             session_id=sid,
             sdp=SessionDescription(type="offer", sdp=pc.localDescription.sdp),
@@ -181,3 +205,16 @@ async def test_remote_close_ends_streams_abnormally(fake: FakeClient) -> None:
         assert info.value.reason in ("remote-closed", "connection-failed")
         ended = [e async for e in events if isinstance(e, SessionEnded)]
         assert ended and ended[0].abnormal
+
+
+@pytest.mark.timeout(60)
+async def test_peer_closed_while_connecting_is_connection_failed() -> None:
+    fake = FakeClient(silent=True)
+    session = Session(fake, connect_timeout=40)  # type: ignore[arg-type]
+    connecting = asyncio.ensure_future(session.connect())
+    await asyncio.wait_for(fake.server_connected.wait(), 30)
+    await next(iter(fake.peers.values())).close()
+    with pytest.raises(ConnectionFailed) as info:
+        await asyncio.wait_for(connecting, 30)
+    assert "connected" in info.value.states
+    assert session.closed_reason in ("remote-closed", "connection-failed")

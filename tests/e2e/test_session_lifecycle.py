@@ -1,0 +1,190 @@
+"""Session lifecycle end to end: cleanup on every exit path, watchdog, deadlines, leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import threading
+
+import psutil
+import pytest
+
+from heygen_streaming import (
+    ConnectTimeout,
+    SessionClosed,
+    SessionEnded,
+)
+from heygen_streaming.emulator import Emulator
+
+from ._session_util import WAIT, emulator_process, make_client
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_zero_sessions_after_normal_exit_exception_and_cancel(
+    emulator: Emulator, api_key: str
+) -> None:
+    async with make_client(emulator.base_url, api_key) as client:
+        async with client.session(quality="low", connect_timeout=WAIT) as s:
+            assert len(emulator.sessions) == 1
+        assert s.state == "closed" and emulator.sessions == []
+
+        with pytest.raises(ZeroDivisionError):
+            async with client.session(quality="low", connect_timeout=WAIT) as s:
+                1 / 0  # noqa: B018
+        assert emulator.sessions == []
+
+        entered = asyncio.Event()
+
+        async def run() -> None:
+            async with client.session(quality="low", connect_timeout=WAIT) as s:
+                entered.set()
+                async for _ in s.video():
+                    pass
+
+        task = asyncio.ensure_future(run())
+        await asyncio.wait_for(entered.wait(), WAIT)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert emulator.sessions == []
+
+        # cancelled while connecting (streaming.start held back by the emulator)
+        emulator.faults.delay("start", 60, times=1)
+        task = asyncio.ensure_future(client.session(quality="low", connect_timeout=WAIT).connect())
+        async with asyncio.timeout(WAIT):
+            while not emulator.sessions:  # noqa: ASYNC110 - polls the emulator's registry
+                await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await emulator.wait_no_sessions(within=WAIT)
+
+
+async def test_session_refuses_reuse(emulator: Emulator, api_key: str) -> None:
+    async with make_client(emulator.base_url, api_key) as client:
+        session = client.session(quality="low", connect_timeout=WAIT)
+        async with session as s:
+            pass
+        with pytest.raises(SessionClosed, match="single use"):
+            async with session:
+                pass
+        for call in (s.speak("x"), s.interrupt(), s.keep_alive()):
+            with pytest.raises(SessionClosed):
+                await call
+        with pytest.raises(SessionClosed):
+            s.video()
+        await s.aclose()  # idempotent
+
+
+async def test_frozen_media_trips_the_watchdog(emulator: Emulator, api_key: str) -> None:
+    loop = asyncio.get_running_loop()
+    async with make_client(emulator.base_url, api_key) as client:
+        async with client.session(quality="low", connect_timeout=WAIT, watchdog_timeout=2.0) as s:
+            video, events = s.video(), s.events()
+            await asyncio.wait_for(anext(video), WAIT)
+            assert emulator.faults.freeze_media(s.session_id) == 1
+            frozen_at = loop.time()
+            with pytest.raises(SessionClosed) as info:
+                async with asyncio.timeout(WAIT):
+                    async for _ in video:
+                        pass
+            assert info.value.reason == "watchdog"
+            assert loop.time() - frozen_at >= 2.0 - 0.5  # not before the watchdog time
+            ended = [e async for e in events if isinstance(e, SessionEnded)]
+            assert ended[0].reason == "watchdog" and ended[0].abnormal
+            with pytest.raises(SessionClosed):
+                await s.speak("too late")
+        assert emulator.sessions == []  # the exit still stopped it on the server
+
+
+async def test_server_idle_timeout_ends_session_unless_kept_alive(api_key: str) -> None:
+    async with (
+        Emulator(api_key=api_key, port=0, idle_timeout=2.0) as emu,
+        make_client(emu.base_url, api_key) as client,
+    ):
+        async with client.session(
+            quality="low", connect_timeout=WAIT, keep_alive_interval=0.5
+        ) as kept:
+            video = kept.video(capacity=200)
+            async with asyncio.timeout(WAIT):
+                for _ in range(100):  # ~4 s, twice the idle timeout
+                    await anext(video)
+            assert kept.state == "connected"
+
+        async with client.session(quality="low", connect_timeout=WAIT) as idle:
+            with pytest.raises(SessionClosed) as info:
+                async with asyncio.timeout(WAIT):
+                    async for _ in idle.video():
+                        pass
+            assert info.value.reason in ("remote-closed", "connection-failed", "watchdog")
+
+
+async def test_killed_emulator_gives_session_closed(api_key: str) -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        emulator_process(api_key) as (url, proc),
+        make_client(url, api_key, max_retries=0, timeout=5.0) as client,
+    ):
+        with pytest.raises(SessionClosed) as info:
+            async with client.session(
+                quality="low", connect_timeout=WAIT, watchdog_timeout=3.0, stop_timeout=3.0
+            ) as s:
+                video = s.video()
+                await asyncio.wait_for(anext(video), WAIT)
+                proc.send_signal(signal.SIGKILL)
+                killed_at = loop.time()
+                async with asyncio.timeout(WAIT):
+                    async for _ in video:
+                        pass
+        # the SessionClosed from the stream is not masked by the failing streaming.stop
+        assert info.value.reason in ("watchdog", "remote-closed", "connection-failed")
+        assert loop.time() - killed_at < WAIT
+
+
+async def test_answer_never_applied_gives_connect_timeout(emulator: Emulator, api_key: str) -> None:
+    emulator.faults.delay("start", 60, times=1)
+    loop = asyncio.get_running_loop()
+    async with make_client(emulator.base_url, api_key) as client:
+        started = loop.time()
+        with pytest.raises(ConnectTimeout):
+            async with client.session(quality="low", connect_timeout=3.0):
+                pytest.fail("must not connect")
+        assert loop.time() - started < 3.0 + 10.0  # deadline + bounded stop/close
+    await emulator.wait_no_sessions(within=WAIT)
+
+
+def _snapshot() -> tuple[set[asyncio.Task[object]], set[str], int]:
+    gc.collect()
+    tasks = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+    threads = {t.name for t in threading.enumerate() if "decoder" in t.name or "recorder" in t.name}
+    return tasks, threads, psutil.Process().num_fds()
+
+
+async def test_no_leaked_tasks_threads_or_fds(api_key: str, tmp_path: object) -> None:
+    async with (
+        emulator_process(api_key) as (url, _proc),
+        make_client(url, api_key) as client,
+    ):
+
+        async def cycle(i: int) -> None:
+            async with client.session(quality="low", connect_timeout=WAIT) as s:
+                await asyncio.wait_for(anext(s.video()), WAIT)
+                await s.speak("hi")
+                await s.record(f"{tmp_path}/r{i}.mp4", duration=0.5)
+                await s.stats()
+
+        await cycle(0)  # warm up: connection pool, executors
+        tasks0, threads0, fds0 = _snapshot()
+        assert threads0 == set()
+        for i in range(1, 4):
+            await cycle(i)
+        tasks1, threads1, fds1 = _snapshot()
+        assert tasks1 - tasks0 == set()
+        assert threads1 == set()  # aiortc decoder threads and recorder threads are gone
+        udp = [c for c in psutil.Process().net_connections(kind="udp")]
+        assert udp == []
+        assert fds1 <= fds0
+        sessions = await client.list_sessions()
+        assert sessions == []
