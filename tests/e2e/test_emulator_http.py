@@ -168,7 +168,7 @@ async def test_demo_page_is_served(http: httpx.AsyncClient) -> None:
     page = await http.get("/")
     assert page.status_code == 200 and "<video" in page.text
     script = await http.get("/static/demo.js")
-    assert script.status_code == 200 and "streaming.new" in script.text
+    assert script.status_code == 200 and "/v1/streaming." in script.text
     failed(await http.get("/static/../app.py"), 404, ErrorCode.INVALID_PARAMETER)
 
 

@@ -54,6 +54,7 @@ class EmulatorPeer:
         self._pending: list[RTCIceCandidate] = []
         self._end_of_candidates = False
         self._closed = False
+        self._adding: set[asyncio.Task[None]] = set()
 
     async def make_offer(self) -> str:
         """Create the offer (one video + one audio track, sendonly); return its SDP."""
@@ -85,30 +86,39 @@ class EmulatorPeer:
         self.answered = True
         pending, self._pending = self._pending, []
         for candidate in pending:
-            await self._add(candidate)
+            self._add(candidate)
         if self._end_of_candidates:
-            await self._add(None)
+            self._add(None)
 
     async def add_candidate(self, text: str) -> None:
         """Add a remote candidate (buffered until the answer); empty = end-of-candidates."""
         if not text.strip():
             self._end_of_candidates = True
             if self.answered:
-                await self._add(None)
+                self._add(None)
             return
         candidate = parse_candidate(text)
         # aiortc drops candidates for non-first BUNDLE mids: use the bundle tag.
         candidate.sdpMid = self.bundle_mid
         candidate.sdpMLineIndex = 0
         if self.answered:
-            await self._add(candidate)
+            self._add(candidate)
         else:
             self._pending.append(candidate)
 
-    async def _add(self, candidate: RTCIceCandidate | None) -> None:
+    def _add(self, candidate: RTCIceCandidate | None) -> None:
+        """Add in the background: an mDNS (``.local``) candidate takes aioice up to 1 s to
+        resolve, which must not hold up the HTTP answer."""
+        if self._closed:
+            return
+        task = asyncio.create_task(self._add_now(candidate))
+        self._adding.add(task)
+        task.add_done_callback(self._adding.discard)
+
+    async def _add_now(self, candidate: RTCIceCandidate | None) -> None:
         try:
             await self.pc.addIceCandidate(candidate)
-        except Exception as exc:  # e.g. unresolvable mDNS name: not fatal for the session
+        except Exception as exc:  # e.g. a duplicate end-of-candidates: not fatal
             logger.debug("ignored remote candidate: %s", type(exc).__name__)
 
     @property
@@ -122,6 +132,8 @@ class EmulatorPeer:
         if self._closed:
             return
         self._closed = True
+        for task in list(self._adding):
+            task.cancel()
         self.state.thaw()
         self.video.stop()
         self.audio.stop()

@@ -1,0 +1,105 @@
+"""Real Chromium against the emulator: its own demo page, and the vendor's v1 JS flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from heygen_streaming.emulator import Emulator
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+
+async def test_demo_page_plays_video_speaks_and_stops(
+    emulator: Emulator, api_key: str, browser_page: Any
+) -> None:
+    page = browser_page
+    await page.goto(emulator.base_url + "/")
+    await page.fill("#apiKey", api_key)
+    await page.select_option("#quality", "low")
+    await page.click("#start")
+    await page.wait_for_function("document.querySelector('video').videoWidth > 0", timeout=30_000)
+    assert await page.evaluate("document.querySelector('video').videoWidth") == 640
+    session_id = await page.evaluate("window.demo.sessionId")
+    session = emulator.get_session(session_id)
+    assert session is not None and session.status == "connected"
+
+    await page.fill("#text", "Hello from Chromium")
+    await page.click("#speak")
+    await page.wait_for_function("window.demo.tasks.length === 1", timeout=10_000)
+    assert session.tasks == 1
+    await page.click("#interrupt")
+    await page.click("#stop")
+    await emulator.wait_closed(session_id, within=10)
+    assert emulator.sessions == []
+    assert await page.evaluate("window.demo.errors") == []
+
+
+VENDOR_FLOW = """
+async ([base, key]) => {
+  // The vendor's published v1 browser flow, step by step (our transcription).
+  const post = async (name, body) => {
+    const r = await fetch(`${base}/v1/streaming.${name}`, {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "X-Api-Key": key},
+      body: JSON.stringify(body),
+    });
+    const j = await r.json();
+    if (j.code !== 100) throw new Error(`${name}: ${r.status} ${j.message}`);
+    return j.data;
+  };
+  const data = await post("new", {quality: "low", avatar_name: "", voice: {voice_id: ""}});
+  const {sdp: serverSdp, ice_servers2: iceServers, session_id} = data;
+  const pc = new RTCPeerConnection({iceServers});
+  window.vendorPc = pc;
+  const video = document.createElement("video");
+  video.autoplay = true; video.muted = true; video.playsInline = true;
+  document.body.appendChild(video);
+  window.vendorVideo = video;
+  window.vendorTracks = [];
+  pc.ontrack = (event) => {
+    window.vendorTracks.push(event.track.kind);
+    if (event.track.kind === "audio" || event.track.kind === "video") {
+      video.srcObject = event.streams[0];
+    }
+  };
+  pc.onicecandidate = ({candidate}) => {
+    if (candidate) {
+      post("ice", {session_id, candidate: candidate.toJSON()});
+    }
+  };
+  await pc.setRemoteDescription(new RTCSessionDescription(serverSdp));
+  const localDescription = await pc.createAnswer();
+  await pc.setLocalDescription(localDescription);
+  await post("start", {session_id, sdp: localDescription});
+  return session_id;
+}
+"""
+
+
+async def test_vendor_v1_js_flow(emulator: Emulator, api_key: str, browser_page: Any) -> None:
+    page = browser_page
+    # From another origin (an opaque one): every call goes through a CORS preflight.
+    await page.set_content("<html><body><p>vendor flow</p></body></html>")
+    session_id = await page.evaluate(VENDOR_FLOW, [emulator.base_url, api_key])
+    await page.wait_for_function("window.vendorVideo.videoWidth > 0", timeout=30_000)
+    tracks = await page.evaluate("window.vendorTracks")
+    assert sorted(tracks) == ["audio", "video"]
+    stream_tracks = await page.evaluate("window.vendorVideo.srcObject.getTracks().length")
+    assert stream_tracks == 2  # audio and video arrive on one MediaStream
+    await page.evaluate(
+        """async ([base, key, id]) => {
+          for (const [name, body] of [["task", {session_id: id, text: "Hi there"}],
+                                      ["stop", {session_id: id}]]) {
+            const r = await fetch(`${base}/v1/streaming.${name}`, {method: "POST",
+              headers: {"Content-Type": "application/json", "X-Api-Key": key},
+              body: JSON.stringify(body)});
+            if ((await r.json()).code !== 100) throw new Error(name);
+          }
+          window.vendorPc.close();
+        }""",
+        [emulator.base_url, api_key, session_id],
+    )
+    await emulator.wait_closed(session_id, within=10)
+    assert emulator.sessions == []
