@@ -49,20 +49,22 @@ def render_table(results: dict[str, Any]) -> str:
 
 def _scale_table(steps: list[dict[str, Any]]) -> list[str]:
     out = [
-        "| Sessions | Connected in (s) | Frames/session | Delivered | RSS/session (MB) "
-        "| Client CPU (% of one core) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| Sessions | All connected in (s) | Frames read/session | Read vs nominal 25 fps "
+        "| Emulator sent vs nominal | RSS/session (MB) | Client CPU | Emulator CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in steps:
         if "frames" not in s:
-            out.append(f"| {s['n']} | failed: {s.get('error', '')[:80]} | | | | |")
+            out.append(f"| {s['n']} | failed: {s.get('error', '')[:80]} | | | | | | |")
             continue
         window = s.get("window_s") or 1.0
         cpu = 100 * s["client_cpu_s"] / window if s.get("window_s") else None
+        emu_cpu = s.get("emulator_cpu_pct")
         out.append(
             f"| {s['n']} | {s['connect_s']:.1f} | {sum(s['frames']) / s['n']:.0f} "
-            f"| {s.get('delivered', 0) * 100:.0f} % | {s.get('rss_per_session_mb', 0):.1f} "
-            f"| {_num(cpu)} |"
+            f"| {s.get('delivered', 0) * 100:.0f} % | {s.get('sent_fraction', 0) * 100:.0f} % "
+            f"| {s.get('rss_per_session_mb', 0):.1f} | {_num(cpu)} % "
+            f"| {_num(emu_cpu)} % |"
         )
     return out
 
@@ -130,5 +132,7 @@ METHOD = """
 - **Scale**: N concurrent low-quality sessions from one `StreamingClient` in one process;
   frames read per session over the window versus the emulator's nominal 25 fps. The knee is
   the largest N still at ≥ 95 %. Emulator and client share the 2 cores, so the knee is the
-  pair's, not the SDK's alone. RSS per session = (RSS at the end of the window − RSS before)/N.
+  pair's, not the SDK's alone: "Emulator sent vs nominal" (from the frame stamps' index span)
+  shows whether frames were missing because the emulator could not produce them or because
+  the client did not read them. CPU columns are % of one core over the step. RSS per session = (RSS at the end of the window − RSS before)/N.
 """

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ._emulator import EmulatorProcess
 from ._measure import summary
 from ._report import render_markdown, render_table
@@ -60,9 +62,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_worker(params: dict[str, Any], timeout: float) -> dict[str, Any]:
+def run_worker(
+    params: dict[str, Any], timeout: float, prefix: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Run one scenario in a fresh process; return its JSON result."""
-    cmd = [sys.executable, "-m", "benchmarks._worker", json.dumps(params)]
+    cmd = [*prefix, sys.executable, "-m", "benchmarks._worker", json.dumps(params)]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT.parent, check=False
     )
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_frames": 150 if quick else 450,
         "cpu_reps": 2 if quick else 3,
         "memory_seconds": 10.0 if quick else 30.0,
-        "scale_ns": [1, 5, 10] if quick else [1, 5, 10, 20, 30, 40],
+        "scale_ns": [1, 5, 10] if quick else [1, 5, 10, 15, 20, 30, 40],
         "scale_window": 4.0 if quick else 10.0,
     }
     results: dict[str, Any] = {"config": cfg, "machine": machine(), "quick": quick}
@@ -137,6 +141,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             steps: list[dict[str, Any]] = []
             for n in cfg["scale_ns"]:
                 _progress(f"scale: {n} concurrent sessions")
+                emu_proc = psutil.Process(emu.pid)
+                cpu0, wall0 = sum(emu_proc.cpu_times()[:2]), time.perf_counter()
                 try:
                     step = run_worker(
                         {**base, "scenario": "scale", "n": n, "window": cfg["scale_window"]}, 600
@@ -144,12 +150,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     steps.append({"n": n, "error": str(exc)[-500:]})
                     break
+                # Emulator CPU over the whole step (connects included), % of one core.
+                step["emulator_cpu_pct"] = (
+                    100 * (sum(emu_proc.cpu_times()[:2]) - cpu0) / (time.perf_counter() - wall0)
+                )
                 steps.append(step)
                 if _delivered(step) < 0.95:
                     break
             results["scale"] = steps
+    if "ttff" in only and args.rtt_ms > 0:
+        results["ttff_rtt"] = ttff_over_link(args.rtt_ms, reps)
     results["elapsed_s"] = time.perf_counter() - started
     return results
+
+
+def ttff_over_link(rtt_ms: float, reps: int) -> dict[str, Any]:
+    """Time to first frame with the emulator behind a delaying link (network namespaces).
+
+    The emulator runs in one namespace, the worker in another, joined by the userspace TUN
+    relay of the reliability suite (half the RTT each way). Needs root and iproute2.
+    """
+    try:
+        from tests.reliability._netns import TunLink, unavailable_reason
+    except ImportError as exc:
+        return {"skipped": f"run from the repository root ({exc})"}
+    reason = unavailable_reason()
+    if reason is not None:
+        return {"skipped": reason}
+    _progress(f"time to first frame over a {rtt_ms:g} ms RTT link x{reps}")
+    link = TunLink(delay_ms=rtt_ms / 2)
+    try:
+        with EmulatorProcess(
+            API_KEY, host=link.server_ip, prefix=tuple(link.exec_args(link.ns_a))
+        ) as emu:
+            params = {"base_url": emu.base_url, "api_key": API_KEY, "scenario": "ttff",
+                      "reps": reps, "quality": "low"}  # fmt: skip
+            result = run_worker(params, 600, prefix=tuple(link.exec_args(link.ns_b)))
+    finally:
+        link.close()
+    result["rtt_ms"] = rtt_ms
+    return result
 
 
 def nominal_fps() -> float:
@@ -183,6 +223,11 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
         t = results["ttff"]
         pair("Time to first video frame (low)", "ms", t["sdk"], t["raw"], "ratio ≤ 0.8")
         pair("… until `session()` is entered (connected)", "ms", t["sdk_entered"], t["raw"], "—")
+    if results.get("ttff_rtt", {}).get("sdk"):
+        t = results["ttff_rtt"]
+        rtt = f"{t['rtt_ms']:g} ms RTT"
+        pair(f"Time to first video frame, {rtt} link", "ms", t["sdk"], t["raw"], "ratio ≤ 0.8")
+        pair(f"… until `session()` is entered, {rtt}", "ms", t["sdk_entered"], t["raw"], "—")
     if "speak" in results:
         t = results["speak"]
         pair("speak() → first voiced audio frame", "ms", t["sdk"], t["raw"], "—")
@@ -216,14 +261,20 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
         steps = results["scale"]
         ok = [s for s in steps if "frames" in s and _delivered(s) >= 0.95]
         knee = max((s["n"] for s in ok), default=0)
+        fps = nominal_fps()
         for s in steps:
             if "frames" in s:
                 s["delivered"] = _delivered(s)
                 s["rss_per_session_mb"] = (s["rss_end_mb"] - s["rss_before_mb"]) / s["n"]
-        per_session = [s["rss_per_session_mb"] for s in steps if "rss_per_session_mb" in s]
-        rows.append({"metric": "RSS per session (low)", "unit": "MB",
-                     "sdk": summary(per_session), "baseline": summary([]), "ratio": None,
-                     "goal": "—"})  # fmt: skip
+                spans = s["sent_spans"] or [0]
+                s["sent_fraction"] = sum(spans) / len(spans) / (fps * s["window_s"])
+        good = [s for s in steps if "rss_end_mb" in s]
+        if len(good) >= 2:
+            lo, hi = good[0], good[-1]
+            marginal = (hi["rss_end_mb"] - lo["rss_end_mb"]) / (hi["n"] - lo["n"])
+            rows.append({"metric": f"RSS per extra session (low, {lo['n']}→{hi['n']} sessions)",
+                         "unit": "MB", "sdk": summary([marginal]), "baseline": summary([]),
+                         "ratio": None, "goal": "—"})  # fmt: skip
         last = steps[-1]
         rows.append({
             "metric": "Scale knee: most sessions with ≥ 95 % frames delivered",
@@ -244,6 +295,12 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         choices=["ttff", "speak", "latency", "cpu", "memory", "scale"],
         help="run only these scenarios (repeatable)",
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=50.0,
+        help="also measure time to first frame over a link with this RTT (0: skip; root)",
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
     parser.add_argument("--markdown", type=Path, help="also write the docs page here")

@@ -43,7 +43,7 @@ async def test_whole_session_at_debug_leaks_no_secret(
             texts += [str(auth_err.value), repr(auth_err.value)]
         async with StreamingClient(token=token, base_url=base, max_retries=0) as reused:
             try:
-                await reused.new_session(quality="low")
+                await reused.list_sessions()
             except HeyGenError as exc:
                 texts += [str(exc), repr(exc)]
         with pytest.raises(HeyGenError) as nf:
