@@ -78,6 +78,8 @@ class Session:
         stop_timeout: bound on ``streaming.stop`` during cleanup.
         video_capacity / audio_capacity: default capacity of :meth:`video` / :meth:`audio`.
         ice_servers: override the server's STUN/TURN list (``[]``: host candidates only).
+        ice_gather_timeout: bound on waiting for STUN/TURN candidates (aioice waits 5 s for
+            an unreachable server); None keeps aioice's default.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Session:
         video_capacity: int = 10,
         audio_capacity: int = 50,
         ice_servers: Sequence[IceServer | dict[str, Any]] | None = None,
+        ice_gather_timeout: float | None = None,
         **extra: Any,
     ) -> None:
         self._client = client
@@ -110,6 +113,7 @@ class Session:
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
         self._ice_override = ice_servers
+        self.ice_gather_timeout = ice_gather_timeout
         self._state = "new"
         self._info: NewSessionInfo | None = None
         self._new_task: asyncio.Task[NewSessionInfo] | None = None
@@ -237,6 +241,7 @@ class Session:
             )
         peer = Peer(
             ice_servers_for(info, self._ice_override),
+            gather_timeout=self.ice_gather_timeout,
             on_track=self._on_track,
             on_state=self._on_state,
             on_channel=self._on_channel,

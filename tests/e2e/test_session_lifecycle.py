@@ -188,3 +188,15 @@ async def test_no_leaked_tasks_threads_or_fds(api_key: str, tmp_path: object) ->
         assert fds1 <= fds0
         sessions = await client.list_sessions()
         assert sessions == []
+
+
+async def test_unreachable_stun_server_still_connects(api_key: str) -> None:
+    # A black-holed STUN server: aioice would wait 5 s for it; ice_gather_timeout bounds that.
+    unreachable = [{"urls": ["stun:10.255.255.1:3478"]}]
+    async with (
+        Emulator(api_key=api_key, port=0, ice_servers=unreachable) as emu,
+        make_client(emu.base_url, api_key) as client,
+        client.session(quality="low", connect_timeout=WAIT, ice_gather_timeout=1.0) as s,
+    ):
+        assert s.info.ice_servers2 or s.info.ice_servers
+        await asyncio.wait_for(anext(s.video()), WAIT)
