@@ -189,7 +189,7 @@ class Session:
 
     async def connect(self) -> None:
         """Create the session and wait for its first frame (``__aenter__`` calls this)."""
-        if self._entered:
+        if self._entered or self._close_task is not None:
             raise SessionClosed(
                 "a Session is single use: create a new one with client.session()",
                 reason=self.closed_reason or "reused",

@@ -218,3 +218,13 @@ async def test_peer_closed_while_connecting_is_connection_failed() -> None:
         await asyncio.wait_for(connecting, 30)
     assert "connected" in info.value.states
     assert session.closed_reason in ("remote-closed", "connection-failed")
+
+
+async def test_closed_before_connect_refuses_connect() -> None:
+    session = Session(FakeClient())  # type: ignore[arg-type]
+    video = session.video()  # subscribing before connecting is allowed
+    await session.aclose()
+    assert [f async for f in video] == []
+    with pytest.raises(SessionClosed):
+        await session.connect()
+    assert session.closed_reason == "closed"
