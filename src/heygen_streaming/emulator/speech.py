@@ -146,16 +146,12 @@ class SpeechQueue:
     def next_chunk(self, count: int) -> Samples:
         """The next ``count`` samples: speech when queued, else comfort noise."""
         out = (self._rng.standard_normal(count) * _NOISE_AMPLITUDE).astype(np.float32)
-        filled = 0
-        while filled < count and self._queue:
-            utt = self._queue[0]
-            self.current = utt
-            part = utt.take(count - filled)
-            out[filled:] += part[: count - filled]
-            filled = count if not utt.done else filled + len(part)
-            if utt.done:
+        if self._queue:
+            utterance = self._queue[0]
+            self.current = utterance
+            out += utterance.take(count)
+            if utterance.done:  # the next utterance starts with the next chunk
                 self._queue.popleft()
                 self.current = None
-                break
         self.level = math.sqrt(float(np.mean(out.astype(np.float64) ** 2)))
         return out
