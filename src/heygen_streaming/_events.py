@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,7 +20,11 @@ __all__ = [
     "SessionEvent",
     "TalkingStarted",
     "TalkingStopped",
+    "parse_server_message",
 ]
+
+_TALK_START = {"avatar_start_talking", "avatar_talking_start", "talking_started"}
+_TALK_STOP = {"avatar_stop_talking", "avatar_talking_stop", "talking_stopped"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,3 +193,27 @@ class EventHub:
             streams = list(self._streams)
         for stream in streams:
             stream.put(event)
+
+
+def parse_server_message(message: Any) -> SessionEvent:
+    """Map a data-channel message to an event.
+
+    JSON objects whose ``type`` (or ``event``) is ``avatar_start_talking`` /
+    ``avatar_stop_talking`` become :class:`TalkingStarted` / :class:`TalkingStopped` (with
+    their ``task_id``); anything else is a :class:`ServerMessage`.
+    """
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    data: Any
+    try:
+        data = json.loads(message)
+    except (TypeError, ValueError):
+        data = message
+    kind = (data.get("type") or data.get("event")) if isinstance(data, dict) else None
+    raw_id = data.get("task_id") if isinstance(data, dict) else None
+    task_id = str(raw_id) if raw_id is not None else None
+    if kind in _TALK_START:
+        return TalkingStarted(task_id=task_id)
+    if kind in _TALK_STOP:
+        return TalkingStopped(task_id=task_id)
+    return ServerMessage(data=data)

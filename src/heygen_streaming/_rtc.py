@@ -28,7 +28,7 @@ from typing import Any
 from ._errors import ConnectionFailed
 from ._models import IceCandidate, IceServer, NewSessionInfo, SessionDescription
 
-__all__ = ["Peer", "Watchdog", "ice_servers_for", "local_candidates"]
+__all__ = ["Peer", "Watchdog", "ice_servers_for", "local_candidates", "post_candidates"]
 
 logger = logging.getLogger("heygen_streaming")
 
@@ -91,6 +91,25 @@ def local_candidates(sdp: str) -> list[IceCandidate]:
     result = [IceCandidate(candidate=c, sdpMid=mid, sdpMLineIndex=index) for c in lines]
     result.append(IceCandidate(candidate="", sdpMid=mid, sdpMLineIndex=index))
     return result
+
+
+async def post_candidates(client: Any, session_id: str, candidates: list[IceCandidate]) -> None:
+    """Post candidates to ``streaming.ice`` concurrently, then end-of-candidates.
+
+    The answer SDP holds the same candidates, so failures are logged, not raised.
+    """
+    from ._errors import HeyGenError
+
+    *real, end = candidates or [IceCandidate()]
+
+    async def post(candidate: IceCandidate) -> None:
+        try:
+            await client.submit_ice(session_id, candidate)
+        except HeyGenError as exc:
+            logger.warning("streaming.ice failed (candidates are in the answer too): %s", exc)
+
+    await asyncio.gather(*(post(c) for c in real))
+    await post(end)
 
 
 class Peer:

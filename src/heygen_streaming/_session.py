@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
@@ -39,17 +38,17 @@ from ._events import (
     EventHub,
     EventStream,
     MediaStarted,
-    ServerMessage,
     SessionEnded,
     TalkingStarted,
     TalkingStopped,
+    parse_server_message,
 )
 from ._media import FrameFanout, FrameStream, audio_resampler, pump_track
-from ._models import IceCandidate, IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
+from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
 from ._recording import Recorder, RecordingInfo
-from ._rtc import Peer, Watchdog, ice_servers_for, local_candidates
+from ._rtc import Peer, Watchdog, ice_servers_for, local_candidates, post_candidates
 from ._speech import SpeechTracker
-from ._stats import SessionStats, build_inbound
+from ._stats import SessionStats, collect_stats
 
 if TYPE_CHECKING:
     import av
@@ -59,9 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 logger = logging.getLogger("heygen_streaming")
-
-_TALK_START = {"avatar_start_talking", "avatar_talking_start", "talking_started"}
-_TALK_STOP = {"avatar_stop_talking", "avatar_talking_stop", "talking_stopped"}
 
 
 class Session:
@@ -251,7 +247,7 @@ class Session:
         candidates = local_candidates(answer)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._client.start_session(info.session_id, answer))
-            group.create_task(self._post_candidates(info.session_id, candidates))
+            group.create_task(post_candidates(self._client, info.session_id, candidates))
         wanted = "video" if "m=video" in info.sdp.sdp else "audio"
         while not self._fanouts[wanted].first_frame.is_set():
             if self._failure is not None:
@@ -259,19 +255,6 @@ class Session:
                 raise ConnectionFailed(message, states=peer.states)
             self._progress.clear()
             await self._progress.wait()
-
-    async def _post_candidates(self, session_id: str, candidates: list[IceCandidate]) -> None:
-        """Post our candidates (the answer holds them too, so failures are only logged)."""
-        *real, end = candidates or [IceCandidate()]
-
-        async def post(candidate: IceCandidate) -> None:
-            try:
-                await self._client.submit_ice(session_id, candidate)
-            except HeyGenError as exc:
-                logger.warning("streaming.ice failed (candidates are in the answer too): %s", exc)
-
-        await asyncio.gather(*(post(c) for c in real))
-        await post(end)
 
     # -- peer callbacks --------------------------------------------------------------------
 
@@ -306,24 +289,12 @@ class Session:
             self._on_message(message)
 
     def _on_message(self, message: Any) -> None:
-        data: Any = message
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", "replace")
-        try:
-            data = json.loads(message)
-        except (TypeError, ValueError):
-            data = message
-        kind = (data.get("type") or data.get("event")) if isinstance(data, dict) else None
-        task_id = data.get("task_id") if isinstance(data, dict) else None
-        task_id = str(task_id) if task_id is not None else None
-        if kind in _TALK_START:
-            self._speech.talking_started(task_id)
-            self._events.emit(TalkingStarted(task_id=task_id))
-        elif kind in _TALK_STOP:
-            self._speech.talking_stopped(task_id)
-            self._events.emit(TalkingStopped(task_id=task_id))
-        else:
-            self._events.emit(ServerMessage(data=data))
+        event = parse_server_message(message)
+        if isinstance(event, TalkingStarted):
+            self._speech.talking_started(event.task_id)
+        elif isinstance(event, TalkingStopped):
+            self._speech.talking_stopped(event.task_id)
+        self._events.emit(event)
 
     # -- death and cleanup -----------------------------------------------------------------
 
@@ -568,40 +539,7 @@ class Session:
 
     async def stats(self) -> SessionStats:
         """A snapshot of inbound RTP statistics per kind, plus the SDK's frame counters."""
-        reports = await self._peer.receiver_stats() if self._peer else {}
-        byte_counts = self._peer.bytes_received if self._peer else {}
-        raw: dict[str, Any] = {}
-        transport_bytes = transport_packets = 0
-        for report in reports.values():
-            raw.update(report)
-        for stat in raw.values():
-            if getattr(stat, "type", None) == "transport":
-                transport_bytes = max(transport_bytes, int(getattr(stat, "bytesReceived", 0)))
-                transport_packets = max(transport_packets, int(getattr(stat, "packetsReceived", 0)))
-        per_kind = {}
-        for kind, fanout in self._fanouts.items():
-            first = (
-                fanout.first_frame_at - self._started_at
-                if fanout.first_frame_at is not None
-                else None
-            )
-            per_kind[kind] = build_inbound(
-                kind,
-                reports.get(kind, {}),
-                bytes_received=byte_counts.get(kind, 0),
-                frames_decoded=fanout.frames,
-                frames_dropped=fanout.dropped,
-                fps=fanout.fps(),
-                first_frame_after=first,
-            )
-        return SessionStats(
-            video=per_kind["video"],
-            audio=per_kind["audio"],
-            connection_state=self._peer.state if self._peer else "new",
-            transport_bytes_received=transport_bytes,
-            transport_packets_received=transport_packets,
-            raw=raw,
-        )
+        return await collect_stats(self._peer, self._fanouts, self._started_at)
 
 
 async def _cancel(task: asyncio.Task[Any] | None) -> None:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["InboundStats", "SessionStats", "build_inbound"]
+__all__ = ["InboundStats", "SessionStats", "build_inbound", "collect_stats"]
 
 # RTP clock rates, to turn aiortc's jitter (RTP timestamp units) into seconds.
 _CLOCK_RATES = {"video": 90_000, "audio": 48_000}
@@ -94,4 +94,39 @@ def build_inbound(
         frames_dropped=frames_dropped,
         fps=fps,
         first_frame_after=first_frame_after,
+    )
+
+
+async def collect_stats(peer: Any, fanouts: dict[str, Any], started_at: float) -> SessionStats:
+    """A :class:`SessionStats` from a ``Peer`` (or None) and the per-kind ``FrameFanout``."""
+    reports: dict[str, dict[str, Any]] = await peer.receiver_stats() if peer else {}
+    byte_counts: dict[str, int] = peer.bytes_received if peer else {}
+    raw: dict[str, Any] = {}
+    for report in reports.values():
+        raw.update(report)
+    transport_bytes = transport_packets = 0
+    for stat in raw.values():
+        if getattr(stat, "type", None) == "transport":
+            transport_bytes = max(transport_bytes, int(getattr(stat, "bytesReceived", 0)))
+            transport_packets = max(transport_packets, int(getattr(stat, "packetsReceived", 0)))
+    per_kind = {}
+    for kind in ("video", "audio"):
+        fanout = fanouts[kind]
+        first = fanout.first_frame_at - started_at if fanout.first_frame_at is not None else None
+        per_kind[kind] = build_inbound(
+            kind,
+            reports.get(kind, {}),
+            bytes_received=byte_counts.get(kind, 0),
+            frames_decoded=fanout.frames,
+            frames_dropped=fanout.dropped,
+            fps=fanout.fps(),
+            first_frame_after=first,
+        )
+    return SessionStats(
+        video=per_kind["video"],
+        audio=per_kind["audio"],
+        connection_state=peer.state if peer else "new",
+        transport_bytes_received=transport_bytes,
+        transport_packets_received=transport_packets,
+        raw=raw,
     )

@@ -252,3 +252,35 @@ async def test_recorder_writes_both_streams_in_sync(tmp_path: Path, suffix: str)
         check=True,
     )
     assert "video" in probe.stdout and "audio" in probe.stdout
+
+
+async def test_speak_wait_is_cancellable() -> None:
+    tracker = SpeechTracker()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    mark = tracker.mark()
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not tracker._waiters
+
+
+async def test_ndarrays_helper() -> None:
+    stream: FrameStream[Any] = FrameStream("video", 2)
+    stream.put(_video(3))
+    stream.end()
+    arrays = [a async for a in stream.ndarrays("rgb24")]
+    assert arrays[0].shape == (120, 160, 3)
+
+
+def test_server_messages_map_to_talking_events() -> None:
+    from heygen_streaming._events import ServerMessage, TalkingStopped, parse_server_message
+
+    started = parse_server_message('{"type": "avatar_start_talking", "task_id": "t1"}')
+    assert started == TalkingStarted(task_id="t1", at=started.at)
+    stopped = parse_server_message(b'{"event": "avatar_stop_talking"}')
+    assert isinstance(stopped, TalkingStopped) and stopped.task_id is None
+    other = parse_server_message("not json")
+    assert isinstance(other, ServerMessage) and other.data == "not json"
