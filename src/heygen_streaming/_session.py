@@ -245,9 +245,17 @@ class Session:
         self._peer = peer
         answer = await peer.answer(info.sdp)
         candidates = local_candidates(answer)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._client.start_session(info.session_id, answer))
-            group.create_task(post_candidates(self._client, info.session_id, candidates))
+        # streaming.start and streaming.ice in parallel; the first error wins, as raised.
+        calls = [
+            asyncio.ensure_future(self._client.start_session(info.session_id, answer)),
+            asyncio.ensure_future(post_candidates(self._client, info.session_id, candidates)),
+        ]
+        try:
+            await asyncio.gather(*calls)
+        finally:
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
         wanted = "video" if "m=video" in info.sdp.sdp else "audio"
         while not self._fanouts[wanted].first_frame.is_set():
             if self._failure is not None:

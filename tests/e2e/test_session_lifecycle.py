@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from heygen_streaming import (
+    APIError,
     ConnectTimeout,
     SessionClosed,
     SessionEnded,
@@ -200,3 +201,15 @@ async def test_unreachable_stun_server_still_connects(api_key: str) -> None:
     ):
         assert s.info.ice_servers2 or s.info.ice_servers
         await asyncio.wait_for(anext(s.video()), WAIT)
+
+
+async def test_start_error_is_raised_as_is_and_session_stopped(
+    emulator: Emulator, api_key: str
+) -> None:
+    emulator.faults.fail("start", 400, times=1)
+    async with make_client(emulator.base_url, api_key) as client:
+        with pytest.raises(APIError) as info:
+            async with client.session(quality="low", connect_timeout=WAIT):
+                pytest.fail("must not connect")
+        assert info.value.endpoint == "streaming.start"  # not wrapped in an ExceptionGroup
+    await emulator.wait_no_sessions(within=WAIT)
