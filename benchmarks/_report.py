@@ -18,6 +18,8 @@ def _num(value: Any) -> str:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+    if row["unit"] == "sessions":
+        return [f"{row['metric']}", f"{row['sdk']['median']:.0f}", "", "", "", "", row["goal"]]
     return [
         f"{row['metric']} ({row['unit']})",
         _num(row["sdk"]["median"]),
@@ -45,6 +47,70 @@ def render_table(results: dict[str, Any]) -> str:
         f"aiortc {m['aiortc']}, av {m['av']}; run took {results['elapsed_s']:.0f} s"
     )
     return "\n".join(lines)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return (ordered[n // 2] + ordered[(n - 1) // 2]) / 2 if n else float("nan")
+
+
+def findings(results: dict[str, Any]) -> list[str]:
+    """Plain-language reading of the figures (computed from this run)."""
+    out: list[str] = []
+    t = results.get("ttff")
+    if t:
+        first, entered, raw = (_median(t[k]) for k in ("sdk", "sdk_entered", "raw"))
+        out.append(
+            f"- **Time to first frame (loopback)**: `session()` is connected after "
+            f"{entered:.0f} ms against {raw:.0f} ms for the raw flow "
+            f"({entered / raw:.2f}×). On loopback the HTTP steps cost a few ms each; "
+            "ICE + DTLS + the first key frame (~80 ms) dominate and are the same for both, "
+            "so the 0.8× goal is out of reach there."
+        )
+        if first - entered > 20:
+            out.append(
+                f"- The first frame *read from* `s.video()` comes {first - entered:.0f} ms "
+                "after `session()` returns: a stream subscribed after connect receives frames "
+                "from then on, so the frame that completed the connect is not replayed and the "
+                "reader waits one frame interval (40 ms at 25 fps). Replaying the latest frame "
+                "to a new subscriber would remove this."
+            )
+    t = results.get("ttff_rtt")
+    if t and t.get("sdk"):
+        first, entered, raw = (_median(t[k]) for k in ("sdk", "sdk_entered", "raw"))
+        out.append(
+            f"- **Over a {t['rtt_ms']:g} ms RTT link** (emulator and client in two network "
+            f"namespaces joined by a delaying relay) the SDK's overlap of `streaming.start` "
+            f"with candidate posting saves round trips: connected after {entered:.0f} ms vs "
+            f"{raw:.0f} ms raw ({entered / raw:.2f}×); first frame read {first:.0f} ms "
+            f"({first / raw:.2f}×). The raw flow pays one more RTT per extra local candidate."
+        )
+    elif t and t.get("skipped"):
+        out.append(f"- The RTT-link variant was skipped: {t['skipped']}.")
+    lat = results.get("latency")
+    if lat:
+        out.append(
+            f"- **Capture → iterator** at 720p: SDK p50 {_median(lat['sdk']):.1f} ms vs raw "
+            f"{_median(lat['raw']):.1f} ms: the SDK's bounded fan-out adds no measurable "
+            "latency; most of the figure is VP8 encoding of 1280×720 in the emulator and "
+            "decoding in the client on the same two cores."
+        )
+    mem = results.get("memory")
+    if mem:
+        s_growth = mem["sdk"]["end_mb"] - mem["sdk"]["start_mb"]
+        r_growth = mem["raw"]["end_mb"] - mem["raw"]["start_mb"]
+        out.append(
+            f"- **Stalled reader**: the SDK grew {s_growth:.0f} MB (frames dropped oldest-first: "
+            f"{mem['sdk']['dropped']}), a raw aiortc track nobody reads grew "
+            f"{r_growth:.0f} MB in the same time (its queue is unbounded)."
+        )
+    return out
+
+
+def _load(machine: dict[str, Any], key: str) -> str:
+    values = machine.get(key)
+    return " / ".join(f"{v:.2f}" for v in values) if values else "n/a"
 
 
 def _scale_table(steps: list[dict[str, Any]]) -> list[str]:
@@ -91,7 +157,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}, "
         f"Python {m['python']}, aiortc {m['aiortc']}, av {m['av']}. "
-        f"Run on {time.strftime('%Y-%m-%d')}, took {results['elapsed_s']:.0f} s.",
+        f"Run on {time.strftime('%Y-%m-%d')}, took {results['elapsed_s']:.0f} s; load average "
+        f"(1/5/15 min) {_load(m, 'loadavg_start')} at the start, {_load(m, 'loadavg_end')} "
+        "at the end (anything above ~0 means other work shared the cores).",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -99,7 +167,16 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in results["rows"]]
     if results.get("scale"):
         lines += ["", "## Scale", "", *_scale_table(results["scale"])]
-    lines += ["", METHOD.strip()]
+    lines += [
+        "",
+        "## Findings",
+        "",
+        *findings(results),
+        "",
+        METHOD.strip(),
+        "",
+        RELIABILITY.strip(),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -134,5 +211,28 @@ METHOD = """
   the largest N still at ≥ 95 %. Emulator and client share the 2 cores, so the knee is the
   pair's, not the SDK's alone: "Emulator sent vs nominal" (from the frame stamps' index span)
   shows whether frames were missing because the emulator could not produce them or because
-  the client did not read them. CPU columns are % of one core over the step. RSS per session = (RSS at the end of the window − RSS before)/N.
+  the client did not read them. CPU columns are % of one core over the step.
+  RSS/session = (RSS at the end of the window − RSS before the first connect) / N; the
+  "RSS per extra session" row is the slope between the smallest and largest N.
+"""
+
+
+RELIABILITY = """
+## Impaired networks (reliability suite)
+
+`tests/reliability/test_netns.py` runs the emulator and a client in two network namespaces
+(needs root and iproute2; skipped with the reason otherwise) and checks that video keeps
+flowing, speech arrives and nothing raises under 5 % and 10 % loss, 100 ms one-way delay, and
+100 ms delay with 5 % loss. This machine's kernel has no `sch_netem` (nor any other qdisc
+module: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown"), so:
+
+- **loss** uses a veth pair (10.99.0.1/24 ↔ 10.99.0.2/24) with an nftables rule
+  `numgen random mod 100 < N drop` on the input hook of both namespaces (netem is used
+  instead where the kernel has it);
+- **delay** uses a userspace link: two TUN devices, one per namespace (10.99.1.1 ↔
+  10.99.1.2), bridged by a small relay process (`tests/reliability/_tunrelay.py`) that holds
+  each packet for the delay and can drop a share of them.
+
+With aiortc's NACK retransmissions every stamped frame still arrived in all four cases
+(frame delivery 100 %, longest gap between frames under 1 s at 10 % loss).
 """

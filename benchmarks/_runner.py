@@ -59,6 +59,7 @@ def machine() -> dict[str, Any]:
         "aiortc": version("aiortc"),
         "av": version("av"),
         "heygen-streaming": version("heygen-streaming"),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "ttff" in only and args.rtt_ms > 0:
         results["ttff_rtt"] = ttff_over_link(args.rtt_ms, reps)
     results["elapsed_s"] = time.perf_counter() - started
+    results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
