@@ -75,8 +75,9 @@ class VethPair(_Namespaces):
 
     def __init__(self) -> None:
         super().__init__()
+        a, b = self.tag + "va", self.tag + "vb"
+        self._veth = a
         try:
-            a, b = self.tag + "va", self.tag + "vb"
             _run("ip", "link", "add", a, "type", "veth", "peer", "name", b)
             _run("ip", "link", "set", a, "netns", self.ns_a)
             _run("ip", "link", "set", b, "netns", self.ns_b)
@@ -113,6 +114,10 @@ class VethPair(_Namespaces):
             )  # fmt: skip
         self.impairment = f"nftables input drop {percent}% (netem unavailable)"
         return "nftables"
+
+    def close(self) -> None:
+        super().close()  # deleting a namespace deletes the veth end inside it
+        _run("ip", "link", "del", self._veth, check=False)  # still here if setup broke early
 
 
 class TunLink(_Namespaces):
