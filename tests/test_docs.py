@@ -120,3 +120,14 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     api = (tmp_path / "api" / "index.html").read_text()
     for name in ("StreamingClient", "Session", "new_session", "speak", "Emulator"):
         assert name in api, name
+
+
+def test_emulator_page_documents_every_emulator_option() -> None:
+    pytest.importorskip("aiohttp")
+    from heygen_streaming.emulator.__main__ import build_parser as emulator_parser
+
+    doc = (ROOT / "docs" / "emulator.md").read_text()
+    for action in emulator_parser()._actions:
+        for option in action.option_strings:
+            if option.startswith("--") and option != "--help":
+                assert f"`{option}" in doc, option
