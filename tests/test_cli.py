@@ -222,6 +222,18 @@ def test_chat_speaks_each_line_until_eof(emulator: str) -> None:
 
 
 @pytest.mark.timeout(90)
+def test_chat_json_lines_and_log_level(emulator: str) -> None:
+    result = cli(
+        "chat", "--no-wait", "--json", "--log-level", "info", env=served(emulator), stdin="hi\n"
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["task_id"]
+    assert "INFO heygen_streaming" in result.stderr  # --log-level reaches the library logger
+    assert KEY not in result.stderr
+
+
+@pytest.mark.timeout(90)
 def test_chat_ctrl_c_stops_the_session_cleanly(emulator: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "heygen_streaming", "chat"],
