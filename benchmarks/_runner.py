@@ -87,7 +87,7 @@ def _progress(msg: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     reps = args.reps or (3 if quick else 10)
-    cfg = {
+    cfg: dict[str, Any] = {
         "reps": reps,
         "latency_frames": 90 if quick else 300,
         "cpu_frames": 150 if quick else 450,
@@ -207,8 +207,8 @@ def _delivered(step: dict[str, Any]) -> float:
     """Frames read per session over the window, relative to the emulator's nominal rate."""
     if "frames" not in step:
         return 0.0
-    expected = nominal_fps() * step["window_s"] * step["n"]
-    return sum(step["frames"]) / expected
+    expected = nominal_fps() * float(step["window_s"]) * int(step["n"])
+    return float(sum(step["frames"])) / expected
 
 
 def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from heygen_streaming import StreamingClient
 from ._measure import audio_rms, rss_mb, stamp_of
 from ._raw import raw_open
 
-Scenario = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Scenario = Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {}
 
 

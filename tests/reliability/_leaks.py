@@ -24,7 +24,7 @@ def _threads() -> set[int]:
 
 
 def open_fds() -> int:
-    return psutil.Process(os.getpid()).num_fds()
+    return int(psutil.Process(os.getpid()).num_fds())
 
 
 @dataclass
