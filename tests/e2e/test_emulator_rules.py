@@ -219,3 +219,22 @@ def test_cli_fault_specs() -> None:
     for bad in ("new", "new=abc", "=500", "new=delay:x"):
         with pytest.raises(ValueError):
             parse_fault_spec(bad, faults)
+
+
+async def test_task_modes_and_interrupt_during_tts() -> None:
+    async with Emulator(api_key="k", tts_latency=1.0) as emu, client_for(emu, "k") as http:
+        client = RawClient(http)
+        try:
+            await client.connect()
+            session = emu.get_session(client.session_id)
+            assert session is not None
+            body = {"session_id": client.session_id, "text": "Hello"}
+            ok(await call(http, "task", {**body, "task_mode": "async"}))
+            assert not session.state.speech.talking  # still "synthesising"
+            ok(await call(http, "interrupt", {"session_id": client.session_id}))
+            ok(await call(http, "task", {**body, "task_mode": "sync"}))
+            assert session.state.speech.talking  # sync answers once speech is queued
+            # The async task was cut while preparing: only the sync one is queued.
+            assert session.state.speech.interrupt() == 1
+        finally:
+            await client.close()

@@ -119,7 +119,9 @@ class EmulatorApp:
         token_ttl: float,
         ice_servers: list[dict[str, Any]] | None,
         max_text_length: int = MAX_TEXT_LENGTH,
+        tts_latency: float = 0.05,
     ) -> None:
+        self.tts_latency = tts_latency
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
         self.registry = SessionRegistry(
             max_sessions=max_sessions, idle_timeout=idle_timeout, duration_limit=duration_limit
@@ -377,8 +379,11 @@ class EmulatorApp:
         state = session.state
         duration = estimate_duration_ms(spoken, state.voice_rate)
         task_id = secrets.token_hex(12)
-        state.speech.push(Utterance(task_id, spoken, duration, pitch=state.voice_pitch))
+        utterance = Utterance(task_id, spoken, duration, pitch=state.voice_pitch)
+        prepared = session.prepare_speech(utterance, self.tts_latency)
         session.tasks += 1
+        if request.task_mode != "async":  # sync (the default): answer once speech is queued
+            await asyncio.wait({prepared})
         return {"task_id": task_id, "duration_ms": duration}
 
     async def stop(self, owner: str, body: dict[str, Any], token: str | None) -> Any:
@@ -390,7 +395,7 @@ class EmulatorApp:
     async def interrupt(self, owner: str, body: dict[str, Any], token: str | None) -> Any:
         """``streaming.interrupt``: cut current and queued speech at once."""
         session = self._session(owner, body)
-        session.state.speech.interrupt()
+        session.interrupt()
         session.touch()
         return None
 

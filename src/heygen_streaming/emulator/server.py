@@ -33,6 +33,8 @@ class Emulator:
         token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
         ice_servers: returned as ``ice_servers``/``ice_servers2`` (default ``[]``).
         max_text_length: longest accepted ``streaming.task`` text.
+        tts_latency: simulated text-to-speech time before speech is queued, in seconds.
+            ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Emulator:
         token_ttl: float = 600.0,
         ice_servers: list[dict[str, Any]] | None = None,
         max_text_length: int = MAX_TEXT_LENGTH,
+        tts_latency: float = 0.05,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -60,6 +63,7 @@ class Emulator:
             token_ttl=token_ttl,
             ice_servers=ice_servers,
             max_text_length=max_text_length,
+            tts_latency=tts_latency,
         )
         self._runner: web.AppRunner | None = None
 

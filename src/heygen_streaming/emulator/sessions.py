@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .._errors import ErrorCode
 from .avatar import AvatarState
 from .peer import EmulatorPeer
+from .speech import Utterance
 
 __all__ = ["EmulatedSession", "EmulatorError", "SessionRegistry", "TokenStore"]
 
@@ -59,6 +60,7 @@ class EmulatedSession:
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+    _preparing: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @property
     def status(self) -> str:
@@ -83,6 +85,25 @@ class EmulatedSession:
         if self.idle_timeout is not None and self.last_activity + self.idle_timeout < end:
             end, reason = self.last_activity + self.idle_timeout, "idle timeout"
         return end, reason
+
+    def prepare_speech(self, utterance: Utterance, latency: float) -> asyncio.Task[None]:
+        """Queue ``utterance`` after a simulated text-to-speech ``latency`` (seconds)."""
+
+        async def queue() -> None:
+            if latency > 0:
+                await asyncio.sleep(latency)
+            self.state.speech.push(utterance)
+
+        task = asyncio.create_task(queue())
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+        return task
+
+    def interrupt(self) -> None:
+        """Cut current, queued and still-preparing speech at once."""
+        for task in list(self._preparing):
+            task.cancel()
+        self.state.speech.interrupt()
 
     async def wait_closed(self) -> str:
         """Wait until the session is closed; returns the reason."""
@@ -206,7 +227,7 @@ class SessionRegistry:
         self._closed[session.session_id] = (session.owner, reason)
         while len(self._closed) > 10_000:
             self._closed.popitem(last=False)
-        session.state.speech.interrupt()
+        session.interrupt()
         try:
             if session.peer is not None:
                 await session.peer.close(abrupt=abrupt)
