@@ -31,6 +31,9 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
     parser.add_argument("--duration-limit", type=float, default=600.0, help="seconds")
     parser.add_argument("--token-ttl", type=float, default=600.0, help="seconds")
     parser.add_argument(
+        "--tts-latency", type=float, default=0.05, help="simulated TTS time, seconds"
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -50,6 +53,7 @@ async def _serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout or None,
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,
+        tts_latency=args.tts_latency,
     )
     for spec in args.fault:
         parse_fault_spec(spec, emulator.faults)

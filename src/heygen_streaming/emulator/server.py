@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .app import MAX_TEXT_LENGTH, EmulatorApp
+from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .sessions import EmulatedSession
 
@@ -107,6 +107,7 @@ class Emulator:
         """Bind and start serving."""
         if self._runner is not None:
             return
+        await asyncio.get_running_loop().run_in_executor(None, _warm_caches)
         runner = web.AppRunner(
             self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -148,9 +149,8 @@ class Emulator:
         await self.close()
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port on ``host`` (for subprocess tests)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _warm_caches() -> None:
+    """Draw the default avatar and encode the idle audio once, before the first session."""
+    for width, height in RESOLUTIONS.values():
+        face_layers(width, height, "emulator")
+    idle_packets()
