@@ -197,7 +197,8 @@ METHOD = """
   baseline posts `streaming.task` and reads `track.recv()`.
 - **Capture → iterator latency**: every emulator frame carries its index and wall-clock send
   time (`heygen_streaming.emulator.stamp`), written before encoding; latency is the time the
-  frame reaches the reader minus that stamp (same machine, same clock). The emulator sends
+  frame reaches the reader minus that stamp (same machine, same clock), after one second of
+  warm-up (those frames are kept in the JSON as `*_warmup`). The emulator sends
   25 fps, so "720p30" in the goal reads "720p at the emulator's 25 fps".
 - **CPU per frame**: process CPU time (`time.process_time`, all threads: decoders included)
   over a fixed number of video frames after 30 warm-up frames, audio read concurrently;
