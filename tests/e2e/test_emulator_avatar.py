@@ -84,3 +84,33 @@ def test_idle_audio_is_a_shared_opus_loop() -> None:
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+def _is_vp8_keyframe(data: bytes) -> bool:
+    return len(data) > 0 and data[0] & 1 == 0
+
+
+async def test_own_vp8_encoder_sends_keyframes_first_and_on_request() -> None:
+    from heygen_streaming.emulator.encoder import watch_keyframe_requests
+
+    class FakeSender:
+        requests = 0
+
+        def _send_keyframe(self) -> None:
+            self.requests += 1
+
+    state = AvatarState(quality="low")
+    track = AvatarVideoTrack(state)
+    track.encode_vp8()
+    sender = FakeSender()
+    assert watch_keyframe_requests(sender, track.request_keyframe)
+    try:
+        first = [bytes(await track.recv()) for _ in range(3)]
+        assert [_is_vp8_keyframe(p) for p in first] == [True, False, False]
+        sender._send_keyframe()  # what aiortc does on PLI/FIR
+        assert sender.requests == 1
+        assert _is_vp8_keyframe(bytes(await track.recv()))
+        assert not _is_vp8_keyframe(bytes(await track.recv()))
+    finally:
+        track.stop()
+    assert not watch_keyframe_requests(object(), track.request_keyframe)

@@ -93,3 +93,22 @@ def test_stamp_survives_low_bitrate_codec(mime: str, depayload: object, full_noi
     assert len(recovered) >= 35
     last = recovered[-1]
     assert last.sent_at == pytest.approx(1_790_000_000.0 + (last.index - 1000) / 25, abs=1e-5)
+
+
+@pytest.mark.parametrize("full_noise", [True, False])
+def test_stamp_survives_the_emulators_own_vp8_encoder(full_noise: bool) -> None:
+    from heygen_streaming.emulator.encoder import FastVp8Encoder
+
+    encoder = FastVp8Encoder(W, H)
+    decoder = get_decoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000))
+    rng = np.random.default_rng(2)
+    indices = []
+    for i in range(40):
+        frame = _busy_frame(rng, i, full_noise=full_noise)
+        write_stamp(frame, i, 1_790_000_000.0)
+        data = encoder.encode(frame, keyframe=(i == 0))
+        for decoded in decoder.decode(JitterFrame(data=data, timestamp=i * 3600)):
+            stamp = read_stamp(decoded)
+            assert stamp is not None, f"frame {i} lost its stamp"
+            indices.append(stamp.index)
+    assert indices == list(range(len(indices))) and len(indices) >= 35

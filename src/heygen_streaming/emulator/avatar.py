@@ -31,6 +31,7 @@ import numpy.typing as npt
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from .encoder import FastVp8Encoder
 from .speech import SAMPLE_RATE, SpeechQueue
 from .stamp import stamp_height, write_stamp
 
@@ -257,7 +258,12 @@ class _PacedTrack(MediaStreamTrack):
 
 
 class AvatarVideoTrack(_PacedTrack):
-    """The avatar's video: yuv420p frames at 25 fps, each carrying a stamp."""
+    """The avatar's video at 25 fps, each frame carrying a stamp.
+
+    By default the track yields yuv420p frames (aiortc encodes them). After
+    :meth:`encode_vp8` it yields VP8 ``av.Packet`` objects from its own cheaper encoder
+    (see :mod:`.encoder`).
+    """
 
     kind = "video"
 
@@ -266,6 +272,17 @@ class AvatarVideoTrack(_PacedTrack):
         self._layers = face_layers(state.width, state.height, state.avatar)
         self._mouth = 0.0
         self._blink_seed = int.from_bytes(hashlib.sha256(state.avatar.encode()).digest()[:2])
+        self._encoder: FastVp8Encoder | None = None
+        self._keyframe = True
+
+    def encode_vp8(self) -> None:
+        """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8)."""
+        self._encoder = FastVp8Encoder(self._state.width, self._state.height)
+        self._keyframe = True
+
+    def request_keyframe(self) -> None:
+        """Make the next packet a keyframe (the receiver sent PLI/FIR)."""
+        self._keyframe = True
 
     def render(self, index: int) -> av.VideoFrame:
         """Compose frame ``index`` (without stamp)."""
@@ -294,15 +311,23 @@ class AvatarVideoTrack(_PacedTrack):
         layers.mouths[level].paste_into(dst, hx + layers.mouth_xy[0], hy + layers.mouth_xy[1])
         return frame
 
-    async def recv(self) -> av.VideoFrame:
-        """The next frame, paced at 25 fps; stamped with its index and send time."""
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
+        """The next frame (or VP8 packet), paced at 25 fps; stamped with index and send time."""
         index = await self._pace()
         frame = self.render(index)
         write_stamp(frame, index, time.time())
         frame.pts = round(index * _VIDEO_CLOCK / FPS)
         frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
         self._state.frames_sent += 1
-        return frame
+        if self._encoder is None:
+            return frame
+        keyframe, self._keyframe = self._keyframe, False
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(None, self._encoder.encode, frame, keyframe)
+        packet = av.Packet(data)
+        packet.pts = frame.pts
+        packet.time_base = frame.time_base
+        return packet
 
 
 def _opus_encoder() -> Any:

@@ -17,6 +17,7 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from .avatar import AvatarAudioTrack, AvatarState, AvatarVideoTrack
+from .encoder import watch_keyframe_requests
 
 __all__ = ["EmulatorPeer", "parse_candidate"]
 
@@ -43,9 +44,12 @@ def parse_candidate(text: str) -> RTCIceCandidate:
 class EmulatorPeer:
     """An aiortc peer sending the avatar's video and audio on one MediaStream."""
 
-    def __init__(self, state: AvatarState, *, video_codec: str = "VP8") -> None:
+    def __init__(
+        self, state: AvatarState, *, video_codec: str = "VP8", fast_vp8: bool = True
+    ) -> None:
         self.state = state
         self.video_codec = video_codec
+        self.fast_vp8 = fast_vp8
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.video = AvatarVideoTrack(state)
         self.audio = AvatarAudioTrack(state)
@@ -66,6 +70,9 @@ class EmulatorPeer:
         rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"]
         if chosen:
             video.setCodecPreferences(chosen + rtx)
+        if wanted == "video/vp8" and self.fast_vp8:
+            self.video.encode_vp8()
+            watch_keyframe_requests(video.sender, self.video.request_keyframe)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         sdp: str = self.pc.localDescription.sdp
         for line in sdp.splitlines():
