@@ -6,13 +6,16 @@ Each frame then only copies the background into the frame's planes, pastes the h
 idle bob offset, the eyes (blinking every few seconds) and the mouth (opened by the current
 speech level), and writes the frame stamp (:mod:`.stamp`). No per-pixel Python.
 
-=========  ===========  ======
-quality    resolution   fps
-=========  ===========  ======
-high       1280 x 720   25
-medium     854 x 480    25
-low        640 x 360    25
-=========  ===========  ======
+=========  ===========  ===  ==============================
+quality    resolution   fps  VP8 target (CBR ceiling)
+=========  ===========  ===  ==============================
+high       1280 x 720   25   1 Mbps
+medium     854 x 480    25   500 kbps
+low        640 x 360    25   500 kbps
+=========  ===========  ===  ==============================
+
+The clean synthetic picture needs far less than the ceiling (about 140/170/260 kbps).
+H.264 sessions (``video_encoding="H264"``) are encoded by aiortc from raw frames.
 """
 
 from __future__ import annotations
@@ -277,7 +280,10 @@ class AvatarVideoTrack(_PacedTrack):
 
     def encode_vp8(self) -> None:
         """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8)."""
-        self._encoder = FastVp8Encoder(self._state.width, self._state.height)
+        width, height = self._state.width, self._state.height
+        self._encoder = FastVp8Encoder(
+            width, height, bitrate=1_000_000 if width >= 1280 else 500_000
+        )
         self._keyframe = True
 
     def request_keyframe(self) -> None:
