@@ -238,3 +238,13 @@ async def test_task_modes_and_interrupt_during_tts() -> None:
             assert session.state.speech.interrupt() == 1
         finally:
             await client.close()
+
+
+async def test_concurrent_creations_respect_the_limit() -> None:
+    async with Emulator(api_key="k", max_sessions=2) as emu, client_for(emu, "k") as http:
+        answers = await asyncio.gather(
+            *(call(http, "new", {"quality": "low", "avatar_name": f"a{i}"}) for i in range(5))
+        )
+        codes = sorted(r.json()["code"] for r in answers)
+        assert codes == [100, 100] + [ErrorCode.CONCURRENCY_LIMIT] * 3
+        assert len(emu.sessions) == 2

@@ -45,7 +45,7 @@ from .._models import (
     StartSessionRequest,
     TaskRequest,
 )
-from .avatar import RESOLUTIONS, AvatarState
+from .avatar import RESOLUTIONS, AvatarState, face_layers
 from .faults import Faults
 from .peer import EmulatorPeer
 from .sessions import EmulatedSession, EmulatorError, SessionRegistry, TokenStore
@@ -298,29 +298,37 @@ class EmulatorApp:
             idle = float(request.activity_idle_timeout)
         if request.disable_idle_timeout:
             idle = None
-        self.registry.check_capacity(owner)
-        if token is not None and not self.tokens.use_for_new(token):
-            raise EmulatorError(401, ErrorCode.UNAUTHORIZED, "Token already used for a session")
-        avatar = request.avatar_name or request.avatar_id or "emulator"
-        voice = request.voice
-        seed = zlib.crc32(f"{avatar}/{voice.voice_id if voice else ''}".encode())
-        state = AvatarState(quality=quality, avatar=avatar, seed=seed)
-        state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
-        state.voice_pitch = 0.8 + (seed % 64) / 100.0
-        v2 = (request.version or "").lower() == "v2"
-        peer: EmulatorPeer | None = None
-        sdp: str | None = None
-        if not v2:
-            encoding = str(request.video_encoding or "VP8")
-            peer = EmulatorPeer(state, video_codec=encoding)
-            try:
-                sdp = await peer.make_offer()
-            except BaseException:
-                await peer.close()
-                raise
-        session = self.registry.add(
-            owner=owner, quality=quality, avatar=avatar, state=state, peer=peer, idle_timeout=idle
-        )
+        with self.registry.reserve(owner):
+            if token is not None and not self.tokens.use_for_new(token):
+                raise EmulatorError(401, ErrorCode.UNAUTHORIZED, "Token already used for a session")
+            avatar = request.avatar_name or request.avatar_id or "emulator"
+            voice = request.voice
+            seed = zlib.crc32(f"{avatar}/{voice.voice_id if voice else ''}".encode())
+            width, height = RESOLUTIONS[quality]
+            loop = asyncio.get_running_loop()  # draw a new avatar off the event loop
+            await loop.run_in_executor(None, face_layers, width, height, avatar)
+            state = AvatarState(quality=quality, avatar=avatar, seed=seed)
+            state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
+            state.voice_pitch = 0.8 + (seed % 64) / 100.0
+            v2 = (request.version or "").lower() == "v2"
+            peer: EmulatorPeer | None = None
+            sdp: str | None = None
+            if not v2:
+                encoding = str(request.video_encoding or "VP8")
+                peer = EmulatorPeer(state, video_codec=encoding)
+                try:
+                    sdp = await peer.make_offer()
+                except BaseException:
+                    await peer.close()
+                    raise
+            session = self.registry.add(
+                owner=owner,
+                quality=quality,
+                avatar=avatar,
+                state=state,
+                peer=peer,
+                idle_timeout=idle,
+            )
         return {
             "session_id": session.session_id,
             "sdp": {"type": "offer", "sdp": sdp} if sdp is not None else None,
@@ -346,6 +354,8 @@ class EmulatorApp:
         try:
             await session.peer.apply_answer(request.sdp.sdp)
         except ValueError as exc:
+            if session.closed:  # stopped (or timed out) while the answer was being applied
+                self.registry.get(session.session_id, owner)  # raises "not found (closed)"
             raise _bad(str(exc)) from None
         session.started = True
         session.touch()

@@ -8,6 +8,7 @@ import contextlib
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .._errors import ErrorCode
@@ -163,19 +164,32 @@ class SessionRegistry:
         self.sessions: dict[str, EmulatedSession] = {}
         self._closed: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
+        self._creating: collections.Counter[str] = collections.Counter()
 
     def count_for(self, owner: str) -> int:
-        """Live sessions of ``owner``."""
-        return sum(1 for s in self.sessions.values() if s.owner == owner)
+        """Live sessions of ``owner``, plus those being created."""
+        live = sum(1 for s in self.sessions.values() if s.owner == owner)
+        return live + self._creating[owner]
 
-    def check_capacity(self, owner: str) -> None:
-        """Raise the concurrency-limit error if ``owner`` has no free session slot."""
+    @contextlib.contextmanager
+    def reserve(self, owner: str) -> Iterator[None]:
+        """Hold one of ``owner``'s session slots while a session is being created.
+
+        Raises the concurrency-limit error if ``owner`` has no free slot.
+        """
         if self.count_for(owner) >= self.max_sessions:
             raise EmulatorError(
                 400,
                 ErrorCode.CONCURRENCY_LIMIT,
                 f"Concurrent limit reached: at most {self.max_sessions} sessions",
             )
+        self._creating[owner] += 1
+        try:
+            yield
+        finally:
+            self._creating[owner] -= 1
+            if not self._creating[owner]:
+                del self._creating[owner]
 
     def add(
         self,
