@@ -102,6 +102,11 @@ def write_stamp(target: Any, index: int, sent_at: float | None = None) -> None:
     grid[:_NBITS] = np.where(np.asarray(bits, np.uint8) == 1, _WHITE, _BLACK)
     strip = np.repeat(np.repeat(grid.reshape(rows, cols), block, axis=0), block, axis=1)
     luma[: rows * block, : cols * block] = strip
+    planes = getattr(target, "planes", None)
+    if planes is not None and len(planes) == 3:  # yuv420p frame: grey chroma under the strip
+        for plane in planes[1:]:
+            chroma = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+            chroma[: rows * block // 2, : cols * block // 2] = 128
 
 
 def read_stamp(frame: Any) -> Stamp | None:
