@@ -317,22 +317,32 @@ class AvatarVideoTrack(_PacedTrack):
         layers.mouths[level].paste_into(dst, hx + layers.mouth_xy[0], hy + layers.mouth_xy[1])
         return frame
 
-    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
-        """The next frame (or VP8 packet), paced at 25 fps; stamped with index and send time."""
-        index = await self._pace()
+    def _frame(self, index: int) -> av.VideoFrame:
         frame = self.render(index)
         write_stamp(frame, index, time.time())
         frame.pts = round(index * _VIDEO_CLOCK / FPS)
         frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        return frame
+
+    def _encoded(self, index: int, keyframe: bool) -> tuple[bytes, int]:
+        """Render, stamp and encode frame ``index`` (runs in a worker thread)."""
+        assert self._encoder is not None
+        frame = self._frame(index)
+        return self._encoder.encode(frame, keyframe), round(index * _VIDEO_CLOCK / FPS)
+
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
+        """The next frame (or VP8 packet), paced at 25 fps; stamped with index and send time."""
+        index = await self._pace()
         self._state.frames_sent += 1
         if self._encoder is None:
-            return frame
+            return self._frame(index)
         keyframe, self._keyframe = self._keyframe, False
+        # Drawing and encoding run off the event loop, which then only does RTP.
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(None, self._encoder.encode, frame, keyframe)
+        data, pts = await loop.run_in_executor(None, self._encoded, index, keyframe)
         packet = av.Packet(data)
-        packet.pts = frame.pts
-        packet.time_base = frame.time_base
+        packet.pts = pts
+        packet.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
         return packet
 
 
