@@ -59,9 +59,13 @@ class TalkingStarted(SessionEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class TalkingStopped(SessionEvent):
-    """The server reported that the avatar stopped talking."""
+    """The server reported that the avatar stopped talking.
+
+    ``duration_ms`` is how long it talked, when the server says (HeyGen's event carries it).
+    """
 
     task_id: str | None = None
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,7 +204,8 @@ def parse_server_message(message: Any) -> SessionEvent:
 
     JSON objects whose ``type`` (or ``event``) is ``avatar_start_talking`` /
     ``avatar_stop_talking`` become :class:`TalkingStarted` / :class:`TalkingStopped` (with
-    their ``task_id``); anything else is a :class:`ServerMessage`.
+    their ``task_id``, and ``duration_ms`` for a stop); anything else is a
+    :class:`ServerMessage`.
     """
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
@@ -215,5 +220,9 @@ def parse_server_message(message: Any) -> SessionEvent:
     if kind in _TALK_START:
         return TalkingStarted(task_id=task_id)
     if kind in _TALK_STOP:
-        return TalkingStopped(task_id=task_id)
+        raw_ms = data.get("duration_ms") if isinstance(data, dict) else None
+        duration_ms: float | None = None
+        if isinstance(raw_ms, int | float) and not isinstance(raw_ms, bool):
+            duration_ms = float(raw_ms)
+        return TalkingStopped(task_id=task_id, duration_ms=duration_ms)
     return ServerMessage(data=data)

@@ -25,11 +25,30 @@ async def test_demo_page_plays_video_speaks_and_stops(
     session = emulator.get_session(session_id)
     assert session is not None and session.status == "connected"
 
-    await page.fill("#text", "Hello from Chromium")
+    await page.fill("#text", "Hello from Chromium, speaking long enough to be interrupted. " * 4)
     await page.click("#speak")
     await page.wait_for_function("window.demo.tasks.length === 1", timeout=10_000)
     assert session.tasks == 1
+    # The server's data channel reports the speech starting, for this task and session.
+    await page.wait_for_function(
+        "window.demo.messages.some(m => m.type === 'avatar_start_talking')", timeout=10_000
+    )
+    task = await page.evaluate("window.demo.tasks[0]")
+    started = await page.evaluate("window.demo.messages[0]")
+    assert started == {
+        "type": "avatar_start_talking",
+        "task_id": task["task_id"],
+        "session_id": session_id,
+    }
+    assert await page.text_content("#talking") == "talking…"
     await page.click("#interrupt")
+    await page.wait_for_function(
+        "window.demo.messages.some(m => m.type === 'avatar_stop_talking')", timeout=10_000
+    )
+    stopped = await page.evaluate("window.demo.messages[1]")
+    assert stopped["task_id"] == task["task_id"] and stopped["interrupted"] is True
+    assert 0 < stopped["duration_ms"] < task["duration_ms"]
+    assert await page.text_content("#talking") == "silent"
     await page.click("#stop")
     await emulator.wait_closed(session_id, within=10)
     assert emulator.sessions == []

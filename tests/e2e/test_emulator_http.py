@@ -71,7 +71,11 @@ async def test_new_returns_the_documented_fields(http: httpx.AsyncClient) -> Non
     assert data["sdp"]["type"] == "offer"
     sdp = data["sdp"]["sdp"]
     assert sdp.count("m=video") == 1 and sdp.count("m=audio") == 1
-    assert "a=group:BUNDLE" in sdp and "a=candidate:" in sdp
+    # video, audio, then the server's data channel (talking events), all bundled
+    kinds = [line[2:].split()[0] for line in sdp.splitlines() if line.startswith("m=")]
+    assert kinds == ["video", "audio", "application"]
+    assert "webrtc-datachannel" in sdp and "a=group:BUNDLE 0 1 2" in sdp
+    assert "a=candidate:" in sdp
     msids = {line.split()[0] for line in sdp.splitlines() if line.startswith("a=msid:")}
     assert len(msids) == 1  # audio and video share one MediaStream
     assert data["ice_servers"] == [] and data["ice_servers2"] == []

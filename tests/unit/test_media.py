@@ -282,5 +282,10 @@ def test_server_messages_map_to_talking_events() -> None:
     assert started == TalkingStarted(task_id="t1", at=started.at)
     stopped = parse_server_message(b'{"event": "avatar_stop_talking"}')
     assert isinstance(stopped, TalkingStopped) and stopped.task_id is None
+    assert stopped.duration_ms is None
+    timed = parse_server_message('{"type": "avatar_stop_talking", "duration_ms": 1234}')
+    assert isinstance(timed, TalkingStopped) and timed.duration_ms == 1234.0
+    odd = parse_server_message('{"type": "avatar_stop_talking", "duration_ms": "soon"}')
+    assert isinstance(odd, TalkingStopped) and odd.duration_ms is None
     other = parse_server_message("not json")
     assert isinstance(other, ServerMessage) and other.data == "not json"

@@ -1,9 +1,16 @@
-"""The emulator's WebRTC side: one aiortc peer per session that makes the offer."""
+"""The emulator's WebRTC side: one aiortc peer per session that makes the offer.
+
+The offer carries a video and an audio section (sendonly, one MediaStream) and, after them,
+an ``m=application`` section: the server-created data channel on which the session sends
+its JSON talking events (as HeyGen's v1 service does; clients see it via ``ondatachannel``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -24,6 +31,45 @@ __all__ = ["EmulatorPeer", "parse_candidate"]
 logger = logging.getLogger("heygen_streaming.emulator")
 
 CLOSE_TIMEOUT = 5.0
+CHANNEL_LABEL = "heygen"
+MAX_PENDING_MESSAGES = 64
+
+
+_SESSION_ATTRS = ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:", "a=setup:")
+
+
+def accept_rejected_application(sdp: str) -> tuple[str, bool]:
+    """Make an answer that rejects the data channel (``m=application 0``) acceptable to
+    aiortc, which otherwise refuses it: copy the ICE/DTLS attributes of the first section
+    into the rejected one and keep it in the BUNDLE group. Returns (sdp, rejected)."""
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+    if not starts:
+        return sdp, False
+    sections = [lines[a:b] for a, b in zip(starts, [*starts[1:], len(lines)], strict=True)]
+    first = sections[0]
+    rejected: list[str] = []
+    for section in sections:
+        if not section[0].startswith("m=application 0 "):
+            continue
+        rejected += [line[len("a=mid:") :] for line in section if line.startswith("a=mid:")]
+        for prefix in _SESSION_ATTRS:
+            if not any(line.startswith(prefix) for line in section):
+                section.extend(line for line in first if line.startswith(prefix))
+        if not any(line.startswith("a=sctp-port:") for line in section):
+            section.append("a=sctp-port:5000")
+    if not rejected:
+        return sdp, False
+    # Keep it on the bundled transport (else aiortc waits for a transport that never
+    # connects): aiortc's SCTP then simply gets no answer.
+    session = [
+        line + "".join(f" {mid}" for mid in rejected if mid not in line.split()[1:])
+        if line.startswith("a=group:BUNDLE ")
+        else line
+        for line in lines[: starts[0]]
+    ]
+    out = [line for line in session if line] + [line for sec in sections for line in sec if line]
+    return "\r\n".join(out) + "\r\n", True
 
 
 def parse_candidate(text: str) -> RTCIceCandidate:
@@ -42,7 +88,8 @@ def parse_candidate(text: str) -> RTCIceCandidate:
 
 
 class EmulatorPeer:
-    """An aiortc peer sending the avatar's video and audio on one MediaStream."""
+    """An aiortc peer sending the avatar's video and audio on one MediaStream, plus a
+    server-created data channel for event messages (:meth:`send_message`)."""
 
     def __init__(
         self, state: AvatarState, *, video_codec: str = "VP8", fast_vp8: bool = True
@@ -59,11 +106,19 @@ class EmulatorPeer:
         self._end_of_candidates = False
         self._closed = False
         self._adding: set[asyncio.Task[None]] = set()
+        self.channel: Any = None
+        self._unsent: collections.deque[str] = collections.deque(maxlen=MAX_PENDING_MESSAGES)
+        self.messages_sent = 0
+        self.channel_rejected = False
 
     async def make_offer(self) -> str:
-        """Create the offer (one video + one audio track, sendonly); return its SDP."""
+        """Create the offer (video, audio sendonly; then the data channel); return its SDP."""
         video = self.pc.addTransceiver(self.video, direction="sendonly")
         self.pc.addTransceiver(self.audio, direction="sendonly")
+        # Created before createOffer so the offer has an m=application section (aiortc
+        # places it after the audio/video sections; the BUNDLE tag stays the video mid).
+        self.channel = self.pc.createDataChannel(CHANNEL_LABEL)
+        self.channel.on("open", self._flush)
         codecs = RTCRtpSender.getCapabilities("video").codecs
         wanted = f"video/{self.video_codec}".lower()
         chosen = [c for c in codecs if c.mimeType.lower() == wanted]
@@ -86,6 +141,7 @@ class EmulatorPeer:
         """Apply the client's answer, then the candidates buffered before it."""
         if not sdp.strip().startswith("v=") or "m=" not in sdp:
             raise ValueError("not an SDP answer")
+        sdp, self.channel_rejected = accept_rejected_application(sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         except Exception as exc:  # aiortc raises many types on bad SDP
@@ -128,6 +184,33 @@ class EmulatorPeer:
         except Exception as exc:  # e.g. a duplicate end-of-candidates: not fatal
             logger.debug("ignored remote candidate: %s", type(exc).__name__)
 
+    def send_message(self, message: dict[str, Any]) -> None:
+        """Send a JSON text message on the data channel.
+
+        Queued (at most 64, oldest dropped) until the channel opens; dropped once it is
+        closed or when the client rejected it (a client may ignore the channel entirely).
+        """
+        if self._closed or self.channel is None or self.channel_rejected:
+            return
+        text = json.dumps(message, separators=(",", ":"))
+        state = self.channel.readyState
+        if state == "open":
+            self._send(text)
+        elif state == "connecting":
+            self._unsent.append(text)
+
+    def _flush(self) -> None:
+        while self._unsent and not self._closed:
+            self._send(self._unsent.popleft())
+
+    def _send(self, text: str) -> None:
+        try:
+            self.channel.send(text)
+        except Exception as exc:  # closing under our feet: events are best effort
+            logger.debug("data channel send failed: %s", type(exc).__name__)
+        else:
+            self.messages_sent += 1
+
     @property
     def connection_state(self) -> str:
         """The peer's connectionState."""
@@ -139,6 +222,7 @@ class EmulatorPeer:
         if self._closed:
             return
         self._closed = True
+        self._unsent.clear()
         for task in list(self._adding):
             task.cancel()
         self.state.thaw()

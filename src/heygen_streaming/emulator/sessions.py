@@ -63,6 +63,29 @@ class EmulatedSession:
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
     _preparing: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.peer is not None:
+            self.state.speech.listener = self._talking
+
+    def _talking(self, kind: str, utterance: Utterance, interrupted: bool) -> None:
+        """Send ``avatar_start_talking`` / ``avatar_stop_talking`` on the data channel.
+
+        The stop event carries ``duration_ms``, the milliseconds actually played, and
+        ``"interrupted": true`` when an interrupt (or the session's end) cut the speech.
+        """
+        if self.peer is None:
+            return
+        message: dict[str, object] = {
+            "type": "avatar_start_talking" if kind == "start" else "avatar_stop_talking",
+            "task_id": utterance.task_id,
+            "session_id": self.session_id,
+        }
+        if kind != "start":
+            message["duration_ms"] = round(utterance.played_ms)
+            if interrupted:
+                message["interrupted"] = True
+        self.peer.send_message(message)
+
     @property
     def status(self) -> str:
         """``new`` (offered), ``connecting``, ``connected`` or ``closed``."""

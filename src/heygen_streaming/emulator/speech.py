@@ -5,6 +5,10 @@ vowel come from a hash of the text, synthesised as a sum of harmonics shaped by 
 peaks, with a raised-sine envelope per syllable and short pauses between "words". Chunks are
 generated lazily (20 ms at a time), so long texts cost no memory. Idle audio is near-silent
 comfort noise (about -66 dBFS) while speech peaks around -10 dBFS.
+
+The queue reports when an utterance's first chunk is taken (it starts playing) and when its
+last chunk is taken or it is cut by an interrupt (it stops), through
+:attr:`SpeechQueue.listener`; the session turns these into data-channel talking events.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +26,7 @@ __all__ = [
     "CHAT_REPLIES",
     "SAMPLE_RATE",
     "SpeechQueue",
+    "TalkingListener",
     "Utterance",
     "chat_reply",
     "estimate_duration_ms",
@@ -42,6 +48,8 @@ CHAT_REPLIES = (
 )
 
 Samples = npt.NDArray[np.float32]
+TalkingListener = Callable[[str, "Utterance", bool], None]
+"""``listener(kind, utterance, interrupted)`` with kind ``"start"`` or ``"stop"``."""
 
 
 def estimate_duration_ms(text: str, rate: float = 1.0) -> float:
@@ -98,6 +106,11 @@ class Utterance:
         """True once every sample was produced."""
         return self.position >= self.total
 
+    @property
+    def played_ms(self) -> float:
+        """Milliseconds of this utterance produced so far."""
+        return self.position * 1000.0 / SAMPLE_RATE
+
     def take(self, count: int) -> Samples:
         """The next ``count`` samples (zero-padded past the end)."""
         start = self.position
@@ -126,6 +139,12 @@ class SpeechQueue:
         self.level = 0.0
         """RMS level (0..1) of the last chunk; the video track opens the mouth with it."""
         self.current: Utterance | None = None
+        self.listener: TalkingListener | None = None
+        """Told when an utterance starts and stops playing (see the module docstring)."""
+
+    def _tell(self, kind: str, utterance: Utterance, interrupted: bool = False) -> None:
+        if self.listener is not None:
+            self.listener(kind, utterance, interrupted)
 
     @property
     def talking(self) -> bool:
@@ -139,8 +158,11 @@ class SpeechQueue:
     def interrupt(self) -> int:
         """Drop current and queued speech at once; returns how many utterances were cut."""
         count = len(self._queue)
+        playing = self._queue[0] if self._queue and self._queue[0].position > 0 else None
         self._queue.clear()
         self.current = None
+        if playing is not None:
+            self._tell("stop", playing, interrupted=True)
         return count
 
     def next_chunk(self, count: int) -> Samples:
@@ -149,9 +171,12 @@ class SpeechQueue:
         if self._queue:
             utterance = self._queue[0]
             self.current = utterance
+            if utterance.position == 0:
+                self._tell("start", utterance)
             out += utterance.take(count)
             if utterance.done:  # the next utterance starts with the next chunk
                 self._queue.popleft()
                 self.current = None
+                self._tell("stop", utterance)
         self.level = math.sqrt(float(np.mean(out.astype(np.float64) ** 2)))
         return out

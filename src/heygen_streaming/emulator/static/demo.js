@@ -2,7 +2,13 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const demo = (window.demo = { sessionId: null, pc: null, tasks: [], errors: [] });
+const demo = (window.demo = {
+  sessionId: null,
+  pc: null,
+  tasks: [],
+  errors: [],
+  messages: [], // data-channel messages from the server (parsed JSON)
+});
 
 function log(message) {
   const line = `${new Date().toISOString().slice(11, 23)}  ${message}\n`;
@@ -17,6 +23,31 @@ function setState(state) {
   $("stop").disabled = !live;
   $("speak").disabled = !live;
   $("interrupt").disabled = !live;
+}
+
+function setTalking(text) {
+  $("talking").textContent = text;
+}
+
+function onServerMessage(event) {
+  let message;
+  try {
+    message = JSON.parse(event.data);
+  } catch (err) {
+    log(`message: ${event.data}`);
+    return;
+  }
+  demo.messages.push(message);
+  if (message.type === "avatar_start_talking") {
+    setTalking("talking…");
+    log(`talking… (task ${message.task_id})`);
+  } else if (message.type === "avatar_stop_talking") {
+    setTalking("silent");
+    const how = message.interrupted ? ", interrupted" : "";
+    log(`stopped talking (task ${message.task_id}, ${message.duration_ms} ms${how})`);
+  } else {
+    log(`message: ${event.data}`);
+  }
 }
 
 function baseUrl() {
@@ -67,6 +98,11 @@ async function start() {
     log(`track: ${event.track.kind}`);
     if (event.streams && event.streams[0]) $("video").srcObject = event.streams[0];
   };
+  // The server opens a data channel for its talking events.
+  pc.ondatachannel = (event) => {
+    log(`data channel: ${event.channel.label}`);
+    event.channel.onmessage = onServerMessage;
+  };
   pc.onconnectionstatechange = () => {
     log(`connection: ${pc.connectionState}`);
     setState(pc.connectionState);
@@ -101,6 +137,7 @@ async function stop() {
   demo.pc = null;
   $("video").srcObject = null;
   setState("closed");
+  setTalking("silent");
   if (sessionId) {
     await api("stop", { session_id: sessionId });
     log(`stopped ${sessionId}`);
