@@ -309,10 +309,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--emulator-arg", action="append", help="extra argument for the emulator CLI"
     )
+    parser.add_argument(
+        "--from-json", type=Path, help="do not run: re-render the table from this JSON file"
+    )
     args = parser.parse_args(argv)
-    results = run(args)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = run(args)
+        results["command"] = "python -m benchmarks " + " ".join(
+            sys.argv[1:] if argv is None else argv
+        )
+        results["date"] = time.strftime("%Y-%m-%d %H:%M %Z")
     results["rows"] = analyse(results)
-    results["command"] = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(render_table(results))
