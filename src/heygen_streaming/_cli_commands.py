@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "CLIError", "Config"]
 
-DEFAULT_BASE_URL = "https://api.heygen.com"
 _TAIL = 0.3  # seconds recorded after speech ends, so the last syllable is kept
 
 
@@ -67,9 +66,8 @@ async def open_client(config: Config, *, emulator: bool) -> AsyncIterator[Target
     ``emulator=True`` means: use an embedded emulator (forced, or nothing configured).
     """
     if not emulator:
-        base_url = config.base_url or DEFAULT_BASE_URL
-        async with StreamingClient(api_key=config.api_key, base_url=base_url) as client:
-            yield Target(client, base_url, emulator=False)
+        async with StreamingClient(api_key=config.api_key, base_url=config.base_url) as client:
+            yield Target(client, client.base_url, emulator=False)
         return
     try:
         from .emulator import Emulator
