@@ -187,12 +187,21 @@ class FrameFanout:
     """One track's frames copied into every subscribed :class:`FrameStream`.
 
     Also keeps the counters the session reports: frames seen, first/last frame time, a
-    short window for the frame rate.
+    short window for the frame rate. With ``replay_latest`` a new subscriber starts with the
+    most recent frame (the picture currently shown) instead of waiting for the next one.
     """
 
-    def __init__(self, kind: str, on_first_frame: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        on_first_frame: Callable[[str], None] | None = None,
+        *,
+        replay_latest: bool = False,
+    ) -> None:
         self.kind = kind
         self._on_first_frame = on_first_frame
+        self._replay_latest = replay_latest
+        self._latest: Any = None
         self.frames = 0
         self.first_frame_at: float | None = None
         self.last_frame_at: float | None = None
@@ -222,6 +231,8 @@ class FrameFanout:
         if self._ended:
             stream.end(reason=self._end_reason, message=self._end_message)
         else:
+            if self._latest is not None:
+                stream.put(self._latest)
             self._streams.append(stream)
         return stream
 
@@ -248,6 +259,8 @@ class FrameFanout:
             self.first_frame.set()
             if self._on_first_frame is not None:
                 self._on_first_frame(self.kind)
+        if self._replay_latest:
+            self._latest = frame
         for stream in self._streams:
             stream.put(frame)
 
@@ -265,6 +278,7 @@ class FrameFanout:
         if self._ended:
             return
         self._ended = True
+        self._latest = None
         self._end_reason = reason
         self._end_message = message
         for stream in self._streams:

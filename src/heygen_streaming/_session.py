@@ -116,7 +116,7 @@ class Session:
         self._peer: Peer | None = None
         self._events = EventHub()
         self._fanouts = {
-            "video": FrameFanout("video", self._on_first_frame),
+            "video": FrameFanout("video", self._on_first_frame, replay_latest=True),
             "audio": FrameFanout("audio", self._on_first_frame),
         }
         self._pumps: list[asyncio.Task[None]] = []
@@ -478,7 +478,11 @@ class Session:
             raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
 
     def video(self, capacity: int | None = None) -> FrameStream[av.VideoFrame]:
-        """A new bounded stream of the avatar's video frames (drop-oldest)."""
+        """A new bounded stream of the avatar's video frames (drop-oldest).
+
+        It starts with the most recent frame (the picture currently shown), so a reader
+        subscribing after connect does not wait a frame interval; then every later frame.
+        """
         self._check_streamable()
         return self._fanouts["video"].subscribe(capacity or self.video_capacity)
 

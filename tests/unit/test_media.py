@@ -289,3 +289,20 @@ def test_server_messages_map_to_talking_events() -> None:
     assert isinstance(odd, TalkingStopped) and odd.duration_ms is None
     other = parse_server_message("not json")
     assert isinstance(other, ServerMessage) and other.data == "not json"
+
+
+def test_video_fanout_replays_latest_frame_to_new_subscriber() -> None:
+    from heygen_streaming._media import FrameFanout
+
+    fanout = FrameFanout("video", replay_latest=True)
+    fanout.publish("f1")
+    fanout.publish("f2")
+    late = fanout.subscribe(4)
+    assert list(late._queue) == ["f2"]
+    fanout.publish("f3")
+    assert list(late._queue) == ["f2", "f3"]
+    audio = FrameFanout("audio")
+    audio.publish("a1")
+    assert len(audio.subscribe(4)) == 0
+    fanout.end()
+    assert len(fanout.subscribe(4)) == 0
