@@ -90,7 +90,7 @@ class StreamingClient:
     call; ``None`` there means "the client's default".
 
     A client is single use: ``async with StreamingClient() as client: ...`` (or call
-    :meth:`aclose`); once closed it refuses further calls with :class:`ClientClosedError`.
+    `aclose`); once closed it refuses further calls with `ClientClosedError`.
     """
 
     def __init__(
@@ -153,7 +153,7 @@ class StreamingClient:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`aclose` ran."""
+        """True once `aclose` ran."""
         return self._closed
 
     @property
@@ -223,7 +223,7 @@ class StreamingClient:
         """``streaming.new``: create a session; returns its SDP offer and ICE servers.
 
         ``avatar`` is sent as ``avatar_name``; ``voice`` is a voice id, a dict or
-        :class:`VoiceSettings`. Other keyword arguments pass through to the body.
+        `VoiceSettings`. Other keyword arguments pass through to the body.
         Never retried once the request may have reached the server.
         """
         body = NewSessionRequest.model_validate(
@@ -331,7 +331,7 @@ class StreamingClient:
         connect_timeout: float = 15.0,
         **options: Any,
     ) -> Session:
-        """A high-level :class:`Session`; use it as ``async with client.session(...) as s``."""
+        """A high-level `Session`; use it as ``async with client.session(...) as s``."""
         from ._session import Session
 
         return Session(

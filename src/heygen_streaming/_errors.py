@@ -221,7 +221,7 @@ def error_for(
     request_id: str | None = None,
     body: Any = None,
 ) -> APIError:
-    """Build the most specific :class:`APIError` for an HTTP status and envelope code."""
+    """Build the most specific `APIError` for an HTTP status and envelope code."""
     cls: type[APIError]
     lowered = message.lower()
     if code in CONCURRENCY_CODES or "concurren" in lowered:

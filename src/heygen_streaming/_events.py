@@ -1,4 +1,4 @@
-"""Typed session events and the bounded fan-out behind :meth:`Session.events`."""
+"""Typed session events and the bounded fan-out behind `Session.events`."""
 
 from __future__ import annotations
 
@@ -90,9 +90,9 @@ class SessionEnded(SessionEvent):
 
 
 class EventStream:
-    """An async iterator of :class:`SessionEvent`; ends after :class:`SessionEnded`.
+    """An async iterator of `SessionEvent`; ends after `SessionEnded`.
 
-    Bounded (drop-oldest, counted in :attr:`dropped`); the final :class:`SessionEnded` is
+    Bounded (drop-oldest, counted in `dropped`); the final `SessionEnded` is
     never dropped.
     """
 
@@ -179,12 +179,12 @@ class EventHub:
         self._listeners.append(callback)
 
     def remove_listener(self, callback: Any) -> None:
-        """Undo :meth:`add_listener`."""
+        """Undo `add_listener`."""
         if callback in self._listeners:
             self._listeners.remove(callback)
 
     def emit(self, event: SessionEvent) -> None:
-        """Deliver an event; after :class:`SessionEnded` nothing more is delivered."""
+        """Deliver an event; after `SessionEnded` nothing more is delivered."""
         if self.final is not None:
             return
         for callback in list(self._listeners):
@@ -203,9 +203,9 @@ def parse_server_message(message: Any) -> SessionEvent:
     """Map a data-channel message to an event.
 
     JSON objects whose ``type`` (or ``event``) is ``avatar_start_talking`` /
-    ``avatar_stop_talking`` become :class:`TalkingStarted` / :class:`TalkingStopped` (with
+    ``avatar_stop_talking`` become `TalkingStarted` / `TalkingStopped` (with
     their ``task_id``, and ``duration_ms`` for a stop); anything else is a
-    :class:`ServerMessage`.
+    `ServerMessage`.
     """
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")

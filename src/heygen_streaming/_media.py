@@ -1,9 +1,9 @@
 """Bounded frame streams and the per-track fan-out that feeds them.
 
 aiortc buffers decoded frames of a remote track in an unbounded queue. The session pumps each
-track from the moment it arrives into a :class:`FrameFanout`, which copies every frame into
-the :class:`FrameStream` of each subscriber. A stream holds at most ``capacity`` frames and
-drops the oldest when full (counted in :attr:`FrameStream.dropped`), so memory stays flat
+track from the moment it arrives into a `FrameFanout`, which copies every frame into
+the `FrameStream` of each subscriber. A stream holds at most ``capacity`` frames and
+drops the oldest when full (counted in `FrameStream.dropped`), so memory stays flat
 whether or not anybody reads.
 """
 
@@ -33,12 +33,12 @@ Transform = Callable[[Any], list[Any]]
 class FrameStream(Generic[F]):
     """An async iterator over the frames of one track, bounded and drop-oldest.
 
-    Returned by :meth:`Session.video` and :meth:`Session.audio`; each call gives an
+    Returned by `Session.video` and `Session.audio`; each call gives an
     independent stream. Iteration ends quietly when the session is closed normally and raises
-    :class:`~heygen_streaming.SessionClosed` when it ends abnormally (watchdog, ICE failure,
+    `heygen_streaming.SessionClosed` when it ends abnormally (watchdog, ICE failure,
     server gone). A reader waiting when the session ends is always woken.
 
-    Use it as an async context manager (or call :meth:`close`) to unsubscribe early.
+    Use it as an async context manager (or call `close`) to unsubscribe early.
 
     Attributes:
         kind: ``"video"`` or ``"audio"``.
@@ -136,7 +136,7 @@ class FrameStream(Generic[F]):
         """Iterate the frames as numpy arrays (``frame.to_ndarray(format=...)``; needs numpy).
 
         For video, ``format`` is a pixel format such as ``"rgb24"`` (default) or ``"bgr24"``;
-        for audio it is ignored (use :meth:`Session.audio` with ``format=`` to convert).
+        for audio it is ignored (use `Session.audio` with ``format=`` to convert).
         """
         async for frame in self:
             if isinstance(frame, av.VideoFrame):
@@ -154,7 +154,7 @@ class FrameStream(Generic[F]):
             callback(self)
 
     async def aclose(self) -> None:
-        """Same as :meth:`close` (for ``contextlib.aclosing``)."""
+        """Same as `close` (for ``contextlib.aclosing``)."""
         self.close()
 
     async def __aenter__(self) -> FrameStream[F]:
@@ -172,7 +172,7 @@ class FrameStream(Generic[F]):
 def audio_resampler(
     sample_rate: int | None, layout: str | None, format: str | None
 ) -> Transform | None:
-    """A transform that resamples audio frames with :class:`av.AudioResampler`, or None."""
+    """A transform that resamples audio frames with `av.AudioResampler`, or None."""
     if sample_rate is None and layout is None and format is None:
         return None
     resampler = av.AudioResampler(format=format, layout=layout, rate=sample_rate)
@@ -184,7 +184,7 @@ def audio_resampler(
 
 
 class FrameFanout:
-    """One track's frames copied into every subscribed :class:`FrameStream`.
+    """One track's frames copied into every subscribed `FrameStream`.
 
     Also keeps the counters the session reports: frames seen, first/last frame time, a
     short window for the frame rate. With ``replay_latest`` a new subscriber starts with the

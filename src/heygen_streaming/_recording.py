@@ -190,7 +190,7 @@ class _Writer:
 
 
 class Recorder:
-    """Records two fan-outs (video, audio) into one file until :meth:`stop`."""
+    """Records two fan-outs (video, audio) into one file until `stop`."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Retry policy helpers: which failures are retried, backoff delays, ``Retry-After``.
 
-Every backoff sleep goes through :func:`sleep` (looked up on this module at call time), so
+Every backoff sleep goes through `sleep` (looked up on this module at call time), so
 tests can replace it with a recorder that returns at once.
 """
 
@@ -79,8 +79,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def backoff_delay(retry: int, retry_after: float | None = None) -> float:
     """Delay before retry number ``retry`` (0-based).
 
-    A server's ``Retry-After`` wins (capped at :data:`MAX_DELAY`); otherwise exponential
-    backoff from :data:`BASE_DELAY`, capped at :data:`MAX_BACKOFF`, with jitter in the
+    A server's ``Retry-After`` wins (capped at `MAX_DELAY`); otherwise exponential
+    backoff from `BASE_DELAY`, capped at `MAX_BACKOFF`, with jitter in the
     upper half (``[d/2, d]``).
     """
     if retry_after is not None:

@@ -10,11 +10,11 @@ aiortc facts this module works around (see DESIGN.md §5):
   not answer in time), ``connect_timeout`` bounds the whole connect, and
   ``ice_servers=[]`` skips servers entirely (host candidates only).
 * aiortc does not trickle: ``setLocalDescription`` returns after gathering and the answer
-  SDP holds every candidate. :func:`local_candidates` extracts them so they can be posted to
+  SDP holds every candidate. `local_candidates` extracts them so they can be posted to
   ``streaming.ice`` (concurrently with ``streaming.start``), ending with an empty candidate.
 * ICE failure takes ~63 s and a vanished peer ~29 s to surface in aiortc: the session
-  enforces its own connect deadline and a no-media :class:`Watchdog`.
-* Each received track runs a decoder thread; :meth:`Peer.close` is always bounded.
+  enforces its own connect deadline and a no-media `Watchdog`.
+* Each received track runs a decoder thread; `Peer.close` is always bounded.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ Lifecycle::
                                                    v                      v
                                         (stopped, closed, raised)       failed --aclose()--> closed
 
-A session is single use. After :meth:`Session.aclose` every command, a new stream and a
-second ``async with`` raise :class:`~heygen_streaming.SessionClosed` (``reason="closed"``);
+A session is single use. After `Session.aclose` every command, a new stream and a
+second ``async with`` raise `heygen_streaming.SessionClosed` (``reason="closed"``);
 after an abnormal end they raise it with the reason of that end.
 """
 
@@ -64,15 +64,15 @@ class Session:
     """A streaming avatar session; use ``async with client.session(...) as s``.
 
     Args:
-        client: the :class:`StreamingClient` that makes the REST calls.
+        client: the `StreamingClient` that makes the REST calls.
         avatar, voice, quality: sent to ``streaming.new`` (other keyword arguments too).
         connect_timeout: seconds for the whole connect (``streaming.new`` to the first
-            frame); on expiry :class:`ConnectTimeout` is raised and the session is stopped.
+            frame); on expiry `ConnectTimeout` is raised and the session is stopped.
         watchdog_timeout: seconds without any media, once connected, after which the
-            session is considered dead (streams raise :class:`SessionClosed`); None disables.
+            session is considered dead (streams raise `SessionClosed`); None disables.
         keep_alive_interval: if set, ``streaming.keep_alive`` is sent every that many seconds.
         stop_timeout: bound on ``streaming.stop`` during cleanup.
-        video_capacity / audio_capacity: default capacity of :meth:`video` / :meth:`audio`.
+        video_capacity / audio_capacity: default capacity of `video` / `audio`.
         ice_servers: override the server's STUN/TURN list (``[]``: host candidates only).
         ice_gather_timeout: bound on waiting for STUN/TURN candidates (aioice waits 5 s for
             an unreachable server); None keeps aioice's default.
@@ -354,7 +354,7 @@ class Session:
         await asyncio.shield(self._close_task)
 
     async def stop(self) -> None:
-        """Alias of :meth:`aclose`."""
+        """Alias of `aclose`."""
         await self.aclose()
 
     async def _cleanup(self) -> None:
@@ -437,8 +437,8 @@ class Session:
         """Send ``streaming.task``; with ``wait=True`` return once the avatar finished.
 
         The end is taken from the server's talking events when it sends them, else from
-        ``duration_ms`` (queued after earlier speech); :meth:`interrupt` ends the wait early.
-        The wait is cancellable; it raises :class:`SessionClosed` if the session ends.
+        ``duration_ms`` (queued after earlier speech); `interrupt` ends the wait early.
+        The wait is cancellable; it raises `SessionClosed` if the session ends.
         """
         self._check_usable()
         mark = self._speech.mark()
@@ -497,16 +497,16 @@ class Session:
         """A new bounded stream of audio frames (48 kHz stereo s16 as decoded by aiortc).
 
         ``sample_rate`` / ``layout`` / ``format`` (e.g. ``16000, "mono", "s16"``) resample
-        with :class:`av.AudioResampler`, on the reader's side.
+        with `av.AudioResampler`, on the reader's side.
         """
         self._check_streamable()
         transform = audio_resampler(sample_rate, layout, format)
         return self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
 
     def events(self, capacity: int = 256) -> EventStream:
-        """A new stream of :class:`SessionEvent`: the events so far, then live ones.
+        """A new stream of `SessionEvent`: the events so far, then live ones.
 
-        It ends after :class:`SessionEnded` (always the last event).
+        It ends after `SessionEnded` (always the last event).
         """
         self._check_streamable()
         return self._events.subscribe(capacity)
@@ -524,7 +524,7 @@ class Session:
         """Record ``duration`` seconds to ``path`` (.mp4/.mkv/.mov: H.264+AAC, .webm: VP8+Opus).
 
         If the session ends abnormally meanwhile, the file is finished with what was
-        recorded and :class:`SessionClosed` is raised.
+        recorded and `SessionClosed` is raised.
         """
         recorder = self._recorder(path)
         try:

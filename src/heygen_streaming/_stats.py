@@ -43,7 +43,7 @@ class InboundStats:
 
 @dataclass(frozen=True, kw_only=True)
 class SessionStats:
-    """What :meth:`Session.stats` returns.
+    """What `Session.stats` returns.
 
     Attributes:
         video, audio: per-kind inbound stats (zeros before media arrives).
@@ -98,7 +98,7 @@ def build_inbound(
 
 
 async def collect_stats(peer: Any, fanouts: dict[str, Any], started_at: float) -> SessionStats:
-    """A :class:`SessionStats` from a ``Peer`` (or None) and the per-kind ``FrameFanout``."""
+    """A `SessionStats` from a ``Peer`` (or None) and the per-kind ``FrameFanout``."""
     reports: dict[str, dict[str, Any]] = await peer.receiver_stats() if peer else {}
     byte_counts: dict[str, int] = peer.bytes_received if peer else {}
     raw: dict[str, Any] = {}

@@ -32,7 +32,7 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     """Options accepted both before and after the subcommand.
 
     Defaults are suppressed so that a value given before the subcommand is not overwritten
-    by the subcommand parser's default; :func:`_config` fills them in.
+    by the subcommand parser's default; `_config` fills them in.
     """
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("global options")
@@ -251,7 +251,7 @@ def _run_emulator(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    return int(emulator_main(list(argv)) or 0)
+    return int(emulator_main(list(argv), prog="heygen-streaming emulator") or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,9 +68,9 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the emulator; returns the exit status."""
-    parser = build_parser()
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the emulator; returns the exit status. ``prog`` names the command in usage."""
+    parser = build_parser(prog) if prog else build_parser()
     args = parser.parse_args(argv)
     for spec in args.fault:
         try:

@@ -4,7 +4,7 @@ The picture is drawn once per (width, height, avatar) with numpy masks in RGB, c
 yuv420p, and cut into cached layers: background, head, closed eyes and six mouth openings.
 Each frame then only copies the background into the frame's planes, pastes the head at an
 idle bob offset, the eyes (blinking every few seconds) and the mouth (opened by the current
-speech level), and writes the frame stamp (:mod:`.stamp`). No per-pixel Python.
+speech level), and writes the frame stamp (`.stamp`). No per-pixel Python.
 
 =========  ===========  ===  ==============================
 quality    resolution   fps  VP8 target (CBR ceiling)
@@ -264,8 +264,8 @@ class AvatarVideoTrack(_PacedTrack):
     """The avatar's video at 25 fps, each frame carrying a stamp.
 
     By default the track yields yuv420p frames (aiortc encodes them). After
-    :meth:`encode_vp8` it yields VP8 ``av.Packet`` objects from its own cheaper encoder
-    (see :mod:`.encoder`).
+    `encode_vp8` it yields VP8 ``av.Packet`` objects from its own cheaper encoder
+    (see `.encoder`).
     """
 
     kind = "video"

@@ -7,9 +7,9 @@ hands aiortc ready ``av.Packet`` objects (aiortc only packetizes them). Measured
 2-core reference machine for 640x360 avatar frames: 1.55 ms -> 0.60 ms per frame, with the
 same CBR bitrate (500 kbps, aiortc's default).
 
-Keyframes: the first frame, every :data:`KEYFRAME_INTERVAL` frames, and whenever the
+Keyframes: the first frame, every `KEYFRAME_INTERVAL` frames, and whenever the
 receiver asks (PLI/FIR: aiortc calls ``RTCRtpSender._send_keyframe``, which
-:func:`watch_keyframe_requests` hooks).
+`watch_keyframe_requests` hooks).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ KEYFRAME_INTERVAL = 125  # 5 s at 25 fps
 
 
 class FastVp8Encoder:
-    """A libvpx VP8 encoder for one track (call :meth:`encode` from one thread at a time)."""
+    """A libvpx VP8 encoder for one track (call `encode` from one thread at a time)."""
 
     def __init__(self, width: int, height: int, *, bitrate: int = BITRATE) -> None:
         codec: Any = av.CodecContext.create("libvpx", "w")

@@ -3,7 +3,7 @@
 Endpoint names are the part after ``streaming.`` (``"new"``, ``"task"``, ...); ``"*"``
 matches every endpoint. Faults are consumed in the order they were added.
 
-Kinds of failure (:meth:`Faults.fail`):
+Kinds of failure (`Faults.fail`):
 
 ``"error"``
     the given HTTP status with an error envelope (``Retry-After`` when given);

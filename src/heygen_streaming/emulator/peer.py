@@ -89,7 +89,7 @@ def parse_candidate(text: str) -> RTCIceCandidate:
 
 class EmulatorPeer:
     """An aiortc peer sending the avatar's video and audio on one MediaStream, plus a
-    server-created data channel for event messages (:meth:`send_message`)."""
+    server-created data channel for event messages (`send_message`)."""
 
     def __init__(
         self, state: AvatarState, *, video_codec: str = "VP8", fast_vp8: bool = True

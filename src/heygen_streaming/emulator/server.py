@@ -23,7 +23,7 @@ class Emulator:
     Args:
         api_key: the accepted ``X-Api-Key``; ``None`` accepts any non-empty key (each key
             is then its own account).
-        host, port: where to listen; ``port=0`` picks a free port (see :attr:`base_url`).
+        host, port: where to listen; ``port=0`` picks a free port (see `base_url`).
         extra_keys: more accepted keys (other accounts, for isolation tests).
         max_sessions: concurrent sessions allowed per key (account).
         idle_timeout: seconds without ``streaming.task``/``keep_alive`` before a session
@@ -77,7 +77,7 @@ class Emulator:
 
     @property
     def faults(self) -> Faults:
-        """Fault-injection switches (see :mod:`heygen_streaming.emulator.faults`)."""
+        """Fault-injection switches (see `heygen_streaming.emulator.faults`)."""
         return self._app.faults
 
     @property

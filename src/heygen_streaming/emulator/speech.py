@@ -8,7 +8,7 @@ comfort noise (about -66 dBFS) while speech peaks around -10 dBFS.
 
 The queue reports when an utterance's first chunk is taken (it starts playing) and when its
 last chunk is taken or it is cut by an interrupt (it stops), through
-:attr:`SpeechQueue.listener`; the session turns these into data-channel talking events.
+`SpeechQueue.listener`; the session turns these into data-channel talking events.
 """
 
 from __future__ import annotations

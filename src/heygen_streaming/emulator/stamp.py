@@ -90,7 +90,7 @@ def write_stamp(target: Any, index: int, sent_at: float | None = None) -> None:
     """Draw a stamp into a luma plane (2-D uint8 ndarray) or a yuv420p ``av.VideoFrame``.
 
     ``sent_at`` defaults to ``time.time()``. The frame must be at least as tall as
-    :func:`stamp_height` of its width.
+    `stamp_height` of its width.
     """
     luma = _luma_of(target)
     height, width = luma.shape
