@@ -15,7 +15,8 @@ from typing import Any
 
 import psutil
 
-from ._emulator import EmulatorProcess
+from heygen_streaming.emulator.process import EmulatorProcess
+
 from ._measure import summary
 from ._report import render_markdown, render_table
 

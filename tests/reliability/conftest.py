@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from heygen_streaming.emulator.process import EmulatorProcess
+
 from ._leaks import API_KEY
-from ._proc import EmulatorProcess
 
 
 @pytest.fixture(scope="module")

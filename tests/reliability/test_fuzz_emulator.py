@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heygen_streaming.emulator.process import EmulatorProcess
+
 from ._leaks import API_KEY
-from ._proc import EmulatorProcess
 
 ENDPOINTS = [
     "new", "start", "ice", "task", "interrupt", "keep_alive", "stop", "list", "create_token",

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from heygen_streaming.emulator.process import EmulatorProcess
+
 from ._netns import TunLink, VethPair, unavailable_reason
-from ._proc import EmulatorProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns]
 

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from heygen_streaming import HeyGenError, StreamingClient
+from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._leaks import API_KEY
-from ._proc import EmulatorProcess
 
 
 @pytest.mark.timeout(90)

@@ -15,9 +15,9 @@ from heygen_streaming import (
     SessionClosed,
     StreamingClient,
 )
+from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._leaks import API_KEY, Snapshot
-from ._proc import EmulatorProcess
 from ._tamper import TamperTransport
 
 WATCHDOG = 5.0  # Session default no-media watchdog (DESIGN / issue 4)

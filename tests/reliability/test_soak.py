@@ -7,9 +7,9 @@ import gc
 import pytest
 
 from heygen_streaming import StreamingClient
+from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._leaks import API_KEY, Snapshot, open_fds
-from ._proc import EmulatorProcess
 
 CYCLES = 200
 WARMUP = 20
