@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from heygen_streaming import _retry
 from heygen_streaming.emulator import Emulator
 
 API_KEY = "test-key"
@@ -28,3 +29,15 @@ async def emulator(api_key: str) -> AsyncIterator[Emulator]:
 def emulator_url(emulator: Emulator) -> str:
     """Base URL of the ``emulator`` fixture."""
     return emulator.base_url
+
+
+@pytest.fixture
+def backoff_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the client's retry backoffs instead of sleeping them."""
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr(_retry, "sleep", record)
+    return delays

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import re
 import select
 import signal
@@ -20,19 +19,12 @@ import av
 import httpx
 import pytest
 
+from _env import URL_RE, clean_env
 from heygen_streaming import StreamingClient
 from heygen_streaming._cli_progress import Progress, format_report, jsonable
 from heygen_streaming.cli import build_parser, main
 
 KEY = "cli-test-key-5d1f0b7e"
-URL_RE = re.compile(r"https?://[\w.\-\[\]:]+")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any configured HeyGen key or URL (tests never reach HeyGen)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")}
-    env.update(extra)
-    return env
 
 
 def cli(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import select
 import signal
@@ -15,15 +14,10 @@ from pathlib import Path
 import av
 import pytest
 
+from _env import URL_RE, clean_env
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KEY = "examples-test-key-8c2a"
-URL_RE = re.compile(r"https?://[\w.\-\[\]:]+")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from heygen_streaming import (
     ResponseValidationError,
     SessionClosed,
     StreamingClient,
-    _retry,
 )
 from heygen_streaming.emulator import Emulator
 
@@ -59,18 +58,6 @@ async def emu() -> AsyncIterator[Emulator]:
         yield server
 
 
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record retry backoffs instead of sleeping."""
-    delays: list[float] = []
-
-    async def record(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr(_retry, "sleep", record)
-    return delays
-
-
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_every_endpoint_maps_faults_to_typed_errors(emu: Emulator, fault: str) -> None:
     kind, status, expected = FAULTS[fault]
@@ -91,7 +78,7 @@ async def test_every_endpoint_maps_faults_to_typed_errors(emu: Emulator, fault: 
 
 
 async def test_idempotent_calls_retry_and_costly_ones_do_not(
-    emu: Emulator, no_backoff: list[float]
+    emu: Emulator, backoff_delays: list[float]
 ) -> None:
     transport = TamperTransport()
     async with (
@@ -103,7 +90,7 @@ async def test_idempotent_calls_retry_and_costly_ones_do_not(
         assert transport.calls.count("streaming.list") == 3
         emu.faults.fail("list", 429, retry_after=1.0)
         await c.list_sessions()
-        assert 1.0 in no_backoff  # Retry-After honoured
+        assert 1.0 in backoff_delays  # Retry-After honoured
         for name in ("new", "task"):
             emu.faults.fail(name, 503)
             with pytest.raises(InternalServerError):

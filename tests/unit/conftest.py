@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import respx
 
-from heygen_streaming import StreamingClient, _retry
+from heygen_streaming import StreamingClient
 
 BASE = "https://api.test"
 SECRET = "sk-UNIT-SECRET-7f3a9c2e-do-not-log"
@@ -26,15 +26,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def sleeps(backoff_delays: list[float]) -> list[float]:
     """Backoff delays requested by the client; the sleep itself returns at once."""
-    delays: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr(_retry, "sleep", fake_sleep)
-    return delays
+    return backoff_delays
 
 
 @pytest.fixture
