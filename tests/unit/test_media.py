@@ -216,6 +216,7 @@ def _audio(k: int) -> av.AudioFrame:
     return frame
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 @pytest.mark.parametrize("suffix", [".mp4", ".webm"])
 async def test_recorder_writes_both_streams_in_sync(tmp_path: Path, suffix: str) -> None:
     video, audio = FrameFanout("video"), FrameFanout("audio")
