@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._cli_progress import Progress, format_report, jsonable, print_json
+from ._cli_progress import Progress, clean_text, format_report, jsonable, print_json
 from ._client import StreamingClient
+from ._errors import HeyGenError, NotFoundError
 from ._recording import container_codecs
 
 if TYPE_CHECKING:
     from ._session import Session
     from ._stats import SessionStats
 
-__all__ = ["COMMANDS", "CLIError", "Config"]
+__all__ = ["COMMANDS", "CLIError", "Config", "finish_interrupted"]
 
 _TAIL = 0.3  # seconds recorded after speech ends, so the last syllable is kept
+_STOP_AFTER_INTERRUPT = 5.0  # seconds allowed to confirm a stop after a double Ctrl-C
 
 
 class CLIError(Exception):
@@ -43,11 +45,43 @@ class Config:
     json: bool = False
     debug: bool = False
     log_level: str = "error"
+    # The session on the configured service whose streaming.stop is not confirmed: set
+    # while it is open and left set when Ctrl-C interrupted its cleanup.
+    unconfirmed: str | None = None
 
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
         if not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            print(clean_text(text, self.api_key), file=sys.stderr, flush=True)
+
+
+def finish_interrupted(config: Config) -> list[str]:
+    """After Ctrl-C: make sure the session left unconfirmed is stopped; lines to print.
+
+    A second Ctrl-C can cut the session's own cleanup short. This sends ``streaming.stop``
+    once more (bounded; "not found" means it was stopped) and, if that cannot be confirmed
+    either, names the session and the command that stops it.
+    """
+    session_id = config.unconfirmed
+    if session_id is None:
+        return []
+    command = f"heygen-streaming sessions stop {session_id}"
+
+    async def stop() -> None:
+        async with (
+            asyncio.timeout(_STOP_AFTER_INTERRUPT),
+            StreamingClient(api_key=config.api_key, base_url=config.base_url) as client,
+        ):
+            with contextlib.suppress(NotFoundError):
+                await client.stop_session(session_id)
+
+    try:
+        asyncio.run(stop())
+    except (Exception, KeyboardInterrupt) as exc:
+        why = type(exc).__name__
+        return [f"session {session_id} may still be open ({why} while stopping it): `{command}`"]
+    config.unconfirmed = None
+    return [f"session {session_id} stopped"]
 
 
 @dataclass
@@ -114,7 +148,7 @@ class MediaCounter:
         self._tasks = []
 
     def status(self) -> str:
-        """Text for the progress line."""
+        """Totals for the progress line."""
         return f"video {self.video_frames} frames  audio {self.audio_frames} frames"
 
     async def _count_video(self) -> None:
@@ -140,6 +174,7 @@ class Run:
     t0: float
     connected: float
     wait_limit: float
+    progress: Progress
 
     async def first_frame(self) -> None:
         """Wait for the first video frame (or fail with a one-line error)."""
@@ -167,7 +202,11 @@ def check_output(path: str | None) -> None:
 async def open_run(
     config: Config, args: argparse.Namespace, label: str, *, live: bool = True
 ) -> AsyncIterator[Run]:
-    """Client (or embedded emulator) -> session -> frame counter + progress line (``live``)."""
+    """Client (or embedded emulator) -> session -> frame counter + progress line (``live``).
+
+    Leaving it stops the session; a session the server ended meanwhile raises `CLIError`
+    with the reason (exit code 1), even when no command noticed it.
+    """
     check_output(getattr(args, "out", None))
     emulator = bool(getattr(args, "emulator", False)) or not (config.api_key or config.base_url)
     async with (
@@ -175,20 +214,50 @@ async def open_run(
         Progress(label, enabled=live and not config.quiet) as bar,
     ):
         t0 = time.perf_counter()
-        bar.status = lambda: "connecting"
-        async with target.client.session(
+        bar.phase = "connecting"
+        session = target.client.session(
             avatar=args.avatar or None,
             voice=args.voice or None,
             quality=args.quality,
             connect_timeout=args.connect_timeout,
-        ) as session:
-            counter = MediaCounter(session)
-            bar.status = counter.status
-            counter.start()
-            try:
-                yield Run(target, session, counter, t0, time.perf_counter(), args.connect_timeout)
-            finally:
-                await counter.stop()
+        )
+        try:
+            await session.__aenter__()
+        except asyncio.CancelledError:  # Ctrl-C while connecting: main confirms the stop
+            if not target.emulator:
+                with contextlib.suppress(HeyGenError):  # no id: streaming.new never answered
+                    config.unconfirmed = session.session_id
+            raise
+        if not target.emulator:
+            config.unconfirmed = session.session_id
+        counter = MediaCounter(session)
+        bar.status = counter.status
+        counter.start()
+        run = Run(target, session, counter, t0, time.perf_counter(), args.connect_timeout, bar)
+        try:
+            yield run
+            ended = _abnormal_end(session)
+            if ended is not None:
+                raise CLIError(f"session {session.session_id} was ended by the server: {ended}")
+        except BaseException as exc:
+            await counter.stop()
+            bar.phase = "stopping"
+            await session.__aexit__(type(exc), exc, exc.__traceback__)
+            if not isinstance(exc, asyncio.CancelledError):  # Ctrl-C: main confirms the stop
+                config.unconfirmed = None
+            raise
+        await counter.stop()
+        bar.phase = "stopping"
+        await session.__aexit__(None, None, None)
+        config.unconfirmed = None
+
+
+def _abnormal_end(session: Session) -> str | None:
+    """``reason: message`` when the session ended abnormally (the server, the network)."""
+    if session.state != "failed":
+        return None
+    failure: tuple[str, str] | None = getattr(session, "_failure", None)
+    return f"{failure[0]}: {failure[1]}" if failure else str(session.closed_reason)
 
 
 def _file_report(path: str) -> dict[str, Any]:
@@ -199,7 +268,7 @@ def _emit(config: Config, report: dict[str, Any], title: str) -> None:
     if config.json:
         print_json(report)
     else:
-        print(title)
+        print(clean_text(title))
         print(format_report(jsonable(report), indent="  "))
 
 
@@ -209,6 +278,7 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
         s = run.session
         await run.first_frame()
         async with s.recording(args.out):
+            run.progress.phase = "speaking"
             task = await s.speak(args.text, wait=True)
             await asyncio.sleep(_TAIL)
         stats = await s.stats()
@@ -240,6 +310,7 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
         if args.out:
             await run.first_frame()
             await stack.enter_async_context(s.recording(args.out))
+        run.progress.phase = "speaking"
         task = await s.speak(args.text, task_type=args.task_type, wait=True)
         if args.out:
             await asyncio.sleep(_TAIL)
@@ -259,26 +330,34 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_record(config: Config, args: argparse.Namespace) -> int:
-    """``record --seconds N --out FILE``."""
+    """``record --seconds N --out FILE``: reports the seconds actually recorded."""
     async with open_run(config, args, "record") as run:
         s = run.session
         await run.first_frame()
-        async with s.recording(args.out):
+        run.progress.phase = "recording"
+        recording = asyncio.create_task(s.record(args.out, duration=args.seconds))
+        try:
             if args.text:
+                await asyncio.sleep(0)  # let the recorder start before the speech is sent
                 await s.speak(args.text)
-            await asyncio.sleep(args.seconds)
+            info = await recording
+        finally:
+            if not recording.done():
+                recording.cancel()
+                await asyncio.gather(recording, return_exceptions=True)
         stats = await s.stats()
         report: dict[str, Any] = {
             "session_id": s.session_id,
             "emulator": run.target.emulator,
-            "seconds": args.seconds,
-            "video_frames": run.counter.video_frames,
-            "audio_frames": run.counter.audio_frames,
+            "seconds": info.duration,
+            "requested_seconds": args.seconds,
+            "video_frames": info.video_frames,
+            "audio_frames": info.audio_frames,
             "dropped_frames": stats.video.frames_dropped + stats.audio.frames_dropped,
             "stats": _stats_report(stats),
         }
     report.update(_file_report(args.out))
-    _emit(config, report, f"record: wrote {args.out}")
+    _emit(config, report, f"record: wrote {args.out} ({info.duration:.1f} s)")
     return 0
 
 
@@ -323,7 +402,7 @@ async def cmd_chat(config: Config, args: argparse.Namespace) -> int:
                     print_json({"task_id": task.task_id, "speech_ms": task.duration_ms})
                 elif not config.quiet:
                     secs = f"{task.duration_ms / 1000:.1f} s" if task.duration_ms else "?"
-                    print(f"spoke task {task.task_id} ({secs})", flush=True)
+                    print(clean_text(f"spoke task {task.task_id} ({secs})"), flush=True)
             print(prompt, end="", file=sys.stderr, flush=True)
         if interactive:
             print(file=sys.stderr)
@@ -352,16 +431,23 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                         created = datetime.fromtimestamp(item.created_at, UTC)
                         extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
-                    print(f"{item.session_id}  {details}".rstrip())
+                    print(clean_text(f"{item.session_id}  {details}".rstrip()))
             return 0
         stopped: list[str] = []
+        not_open: list[str] = []
         for session_id in args.session_ids:
-            await client.stop_session(session_id)
+            try:
+                await client.stop_session(session_id)
+            except NotFoundError:  # already stopped (or never existed): nothing is open
+                not_open.append(session_id)
+                if not config.json:
+                    print(clean_text(f"{session_id} is not open (already stopped)"))
+                continue
             stopped.append(session_id)
             if not config.json:
-                print(f"stopped {session_id}")
+                print(clean_text(f"stopped {session_id}"))
         if config.json:
-            print_json({"stopped": stopped})
+            print_json({"stopped": stopped, "not_open": not_open})
         return 0
 
 

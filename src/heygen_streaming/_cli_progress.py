@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import enum
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -14,14 +15,29 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-__all__ = ["Progress", "format_report", "jsonable", "print_json"]
+__all__ = ["Progress", "clean_text", "format_report", "jsonable", "print_json"]
+
+# CSI / OSC / other escape sequences, then any remaining C0/C1 control character.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, secret: str | None = None) -> str:
+    """Text made safe for one terminal line: escape sequences and control characters (line
+    breaks included) removed, and ``secret`` (the API key) masked."""
+    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+    if secret:
+        text = text.replace(secret, "***")
+    return text
 
 
 class Progress:
-    """A live status line on stderr (``label  3.2 s  frames 80``), redrawn a few times a second.
+    """A live status line on stderr (``demo: speaking  3.2 s  video 80 frames``), redrawn a
+    few times a second: the command, its current phase and the totals so far.
 
     It appears only once the job has run for ``delay`` seconds and only when the stream is a
-    terminal, so pipes, log files and ``--json`` consumers never see it.
+    terminal, so pipes, log files and ``--json`` consumers never see it. `phases` keeps
+    every phase entered, in order.
     """
 
     def __init__(
@@ -39,6 +55,7 @@ class Progress:
         self.delay = delay
         self.interval = interval
         self.status: Callable[[], str] | None = None
+        self.phases: list[str] = []
         self._start = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._drawn = False
@@ -48,9 +65,20 @@ class Progress:
         """Seconds since the progress line was created."""
         return time.monotonic() - self._start
 
+    @property
+    def phase(self) -> str | None:
+        """The current phase (``connecting``, ``speaking``, ``recording``, ``stopping``...)."""
+        return self.phases[-1] if self.phases else None
+
+    @phase.setter
+    def phase(self, name: str) -> None:
+        if name != self.phase:
+            self.phases.append(name)
+
     def line(self) -> str:
         """The text of the status line."""
-        text = f"{self.label}  {self.elapsed:5.1f} s"
+        text = f"{self.label}: {self.phase}" if self.phase else self.label
+        text += f"  {self.elapsed:5.1f} s"
         if self.status is not None:
             text += f"  {self.status()}"
         return text
@@ -139,5 +167,5 @@ def format_report(report: Mapping[str, Any], indent: str = "") -> str:
         elif value is None:
             lines.append(f"{indent}{label}: -")
         else:
-            lines.append(f"{indent}{label}: {value}")
+            lines.append(f"{indent}{label}: {clean_text(str(value))}")
     return "\n".join(lines)

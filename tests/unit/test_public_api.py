@@ -17,6 +17,7 @@ EXPECTED = [
     "ConnectionFailed",
     "ConnectionStateChanged",
     "Emotion",
+    "ErrorCode",
     "EventStream",
     "FrameStream",
     "HeyGenError",

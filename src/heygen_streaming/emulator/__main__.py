@@ -16,9 +16,25 @@ from .server import Emulator
 __all__ = ["build_parser", "main"]
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless it already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.option_strings and "default" not in text and action.default not in (
+            None, False, [], argparse.SUPPRESS
+        ):  # fmt: skip
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.ArgumentParser:
     """The emulator's command-line options."""
-    parser = argparse.ArgumentParser(prog=prog, description="Offline HeyGen Streaming v1 emulator.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Offline HeyGen Streaming v1 emulator.",
+        formatter_class=_DefaultsFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
     parser.add_argument(
@@ -40,7 +56,9 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         metavar="SPEC",
         help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (not aiortc's packets)"
+    )
     return parser
 
 
@@ -78,6 +96,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    for name in ("aiortc", "aioice"):  # per-packet debug output, even with -v
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:
