@@ -204,6 +204,14 @@ METHOD = """
 - **Emulator**: `python -m heygen_streaming.emulator --port 0` in its own process, sharing
   the machine's cores with the client; every scenario runs in a fresh client process
   (`python -m benchmarks._worker`).
+- **Cold start**: a fresh Python process (`python -m benchmarks._cold sdk|raw`), from the
+  parent's launch (just before `subprocess.Popen`) to the first decoded video frame:
+  interpreter start, imports, client creation, the connect and the first frame, as a user's
+  first script pays them. The SDK script is `StreamingClient` → `session(quality="low")` →
+  `video()`; the raw one is the same flow on aiortc + httpx (`benchmarks/_raw.py`). Runs
+  alternate SDK / raw against one emulator; the first pair is a discarded warm-up. "Launch +
+  imports" is the time until each script's imports are done (the SDK imports aiortc only
+  inside the connect).
 - **Time to first video frame**: from the call to `client.session(quality="low")` to the
   first frame out of `s.video()`, versus the raw flow (`streaming.new` → answer → each
   candidate posted one by one → `streaming.start` → first `track.recv()`) on the same
