@@ -1,10 +1,14 @@
 """Record a session's audio and video to MP4 (H.264 + AAC) or WebM (VP8 + Opus) with PyAV.
 
-The recorder subscribes its own bounded streams, so a slow disk or encoder drops frames
-(counted) instead of stalling the session. Encoding and muxing run on one worker thread,
-off the event loop. Timestamps come from each frame's RTP time (``pts``), anchored at the
-moment its track's first frame reached the recorder, so audio and video stay in sync and
-gaps (lost audio) become silence instead of shifting what follows.
+The recorder subscribes its own bounded streams (frames and bytes), so a slow disk or
+encoder drops frames (counted) instead of stalling the session or using unbounded memory.
+Encoding, muxing and the final flush run on one worker thread, off the event loop, on
+private copies: frames are shared with other readers and are never changed.
+
+Timestamps come from each frame's RTP time (``pts``), anchored when its track's first frame
+reached the recorder, so audio and video stay in sync and gaps (lost audio) become silence
+instead of shifting what follows. A timestamp that jumps more than `RESYNC_AFTER` seconds
+away from the wall clock re-anchors its track instead of opening a hole or an overlap.
 """
 
 from __future__ import annotations
@@ -23,13 +27,27 @@ import av
 
 from ._errors import SessionClosed
 from ._media import FrameFanout, FrameStream
+from ._ring import check_capacity, check_max_bytes
 
-__all__ = ["Recorder", "RecordingInfo", "container_codecs"]
+__all__ = [
+    "RECORDER_AUDIO_MAX_BYTES",
+    "RECORDER_VIDEO_MAX_BYTES",
+    "Recorder",
+    "RecordingInfo",
+    "container_codecs",
+]
 
 logger = logging.getLogger("heygen_streaming")
 
 _VIDEO_TB = Fraction(1, 90_000)
 _AUDIO_RATE = 48_000
+
+#: Default byte budget of the recorder's pending video frames (46 frames of 720p).
+RECORDER_VIDEO_MAX_BYTES = 64 * 1024 * 1024
+#: Default byte budget of the recorder's pending audio frames (over 20 s of 48 kHz stereo s16).
+RECORDER_AUDIO_MAX_BYTES = 4 * 1024 * 1024
+#: Seconds a track's media time may run ahead of the wall clock (or back) before re-anchoring.
+RESYNC_AFTER = 0.5
 
 # extension -> (video codec, audio codec, video options)
 _FORMATS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -59,7 +77,7 @@ class RecordingInfo:
 
     Attributes:
         path: the file written.
-        duration: media seconds written (last timestamp of either stream).
+        duration: media seconds in the file, from its start to the end of the longer stream.
         video_frames / audio_frames: frames encoded.
         video_dropped / audio_dropped: frames dropped because the encoder fell behind.
     """
@@ -70,6 +88,27 @@ class RecordingInfo:
     audio_frames: int
     video_dropped: int
     audio_dropped: int
+
+
+def _private_video(frame: Any, width: int, height: int) -> Any:
+    """``frame`` as yuv420p at ``width`` x ``height``, always a new frame object.
+
+    `VideoFrame.reformat` returns the frame itself when nothing changes; the caller sets
+    ``pts`` on the result, which must never reach the frame other readers share.
+    """
+    out = frame.reformat(width=width, height=height, format="yuv420p")
+    if out is frame:
+        out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    return out
+
+
+def _copy_audio(frame: Any) -> Any:
+    """A new audio frame with the samples of ``frame`` (no timestamp)."""
+    copy = av.AudioFrame.from_ndarray(
+        frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name
+    )
+    copy.sample_rate = frame.sample_rate
+    return copy
 
 
 class _Writer:
@@ -85,10 +124,16 @@ class _Writer:
         self.resampler: Any = None
         self.pending_audio: list[tuple[Any, float]] = []
         self.last_vpts = -1
+        self.last_vt: float | None = None
+        self.video_end = 0.0
         self.samples_written = 0
         self.video_frames = 0
         self.audio_frames = 0
-        self.duration = 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds written so far: the end of the longer stream (the file starts at 0)."""
+        return max(self.video_end, self.samples_written / _AUDIO_RATE)
 
     def _open(self, first_video: Any | None) -> None:
         self.container = av.open(str(self.path), mode="w")
@@ -122,13 +167,16 @@ class _Writer:
         if pts <= self.last_vpts:
             pts = self.last_vpts + 1
         self.last_vpts = pts
-        out = frame.reformat(width=self.vstream.width, height=self.vstream.height, format="yuv420p")
+        out = _private_video(frame, self.vstream.width, self.vstream.height)
         out.pts = pts
         out.time_base = _VIDEO_TB
         for packet in self.vstream.encode(out):
             self.container.mux(packet)
         self.video_frames += 1
-        self.duration = max(self.duration, t)
+        # the last frame lasts as long as the one before it (at most 0.1 s)
+        interval = min(max(t - self.last_vt, 0.0), 0.1) if self.last_vt is not None else 0.0
+        self.last_vt = t
+        self.video_end = max(self.video_end, t + interval)
 
     def write_audio(self, frame: Any, t: float) -> None:
         if self.container is None:
@@ -141,11 +189,12 @@ class _Writer:
         if gap > frame.samples:  # lost or late audio: fill with silence to stay in sync
             self._silence(gap)
         for out in self.resampler.resample(frame):
+            if out is frame:  # a pass-through resampler hands back the shared frame
+                out = _copy_audio(frame)
             out.pts = None
             self.fifo.write(out)
         self._drain_audio(final=False)
         self.audio_frames += 1
-        self.duration = max(self.duration, t + frame.samples / (frame.sample_rate or _AUDIO_RATE))
 
     def _silence(self, samples: int) -> None:
         fmt = "fltp" if self.audio_codec == "aac" else "s16"
@@ -190,7 +239,11 @@ class _Writer:
 
 
 class Recorder:
-    """Records two fan-outs (video, audio) into one file until `stop`."""
+    """Records two fan-outs (video, audio) into one file until `stop`.
+
+    ``*_capacity`` and ``*_max_bytes`` bound the frames waiting for the encoder; when it
+    falls behind, the oldest are dropped and counted in `RecordingInfo`.
+    """
 
     def __init__(
         self,
@@ -200,18 +253,25 @@ class Recorder:
         *,
         video_capacity: int = 60,
         audio_capacity: int = 250,
+        video_max_bytes: int = RECORDER_VIDEO_MAX_BYTES,
+        audio_max_bytes: int = RECORDER_AUDIO_MAX_BYTES,
     ) -> None:
         self.path = Path(path)
         container_codecs(self.path)  # validate early
         self._fanouts = (video, audio)
-        self._capacities = (video_capacity, audio_capacity)
+        self._budgets = (
+            (check_capacity(video_capacity, "video_capacity"), check_max_bytes(video_max_bytes)),
+            (check_capacity(audio_capacity, "audio_capacity"), check_max_bytes(audio_max_bytes)),
+        )
         self._writer = _Writer(self.path)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: list[FrameStream[Any]] = []
         self._started_at = 0.0
         self._anchors: dict[str, tuple[float, float]] = {}
+        self._last: dict[str, float] = {}
         self._error: BaseException | None = None
+        self._stopping: asyncio.Task[RecordingInfo] | None = None
         self.info: RecordingInfo | None = None
 
     def start(self) -> None:
@@ -222,21 +282,31 @@ class Recorder:
             max_workers=1, thread_name_prefix="heygen-recorder"
         )
         self._started_at = time.monotonic()
-        for fanout, capacity in zip(self._fanouts, self._capacities, strict=True):
-            stream = fanout.subscribe(capacity)
+        for fanout, (capacity, max_bytes) in zip(self._fanouts, self._budgets, strict=True):
+            # no replayed frame: its media time predates the recording and would skew the anchor
+            stream = fanout.subscribe(capacity, max_bytes=max_bytes, replay=False)
             self._streams.append(stream)
             self._tasks.append(asyncio.ensure_future(self._consume(stream)))
 
     def _time(self, kind: str, frame: Any) -> float:
+        """Seconds since the start of the recording at which ``frame`` belongs."""
         now = time.monotonic() - self._started_at
         if frame.pts is None or frame.time_base is None:
             return now
         media = float(frame.pts * frame.time_base)
         anchor = self._anchors.get(kind)
+        t = now if anchor is None else anchor[0] + (media - anchor[1])
+        last = self._last.get(kind)
+        if anchor is not None and (
+            t > now + RESYNC_AFTER or (last is not None and t < last - RESYNC_AFTER)
+        ):
+            logger.debug("recording: %s timestamps jumped by %.3f s; re-anchored", kind, t - now)
+            anchor = None
+            t = now
         if anchor is None:
             self._anchors[kind] = (now, media)
-            return now
-        return anchor[0] + (media - anchor[1])
+        self._last[kind] = t
+        return t
 
     async def _consume(self, stream: FrameStream[Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -256,9 +326,17 @@ class Recorder:
                 other.close()
 
     async def stop(self) -> RecordingInfo:
-        """Stop, flush the encoders and close the file; returns what was written."""
-        if self.info is not None:
-            return self.info
+        """Stop, flush the encoders and close the file; returns what was written.
+
+        The flush runs in the worker thread; cancelling `stop` does not interrupt it (a
+        later `stop` returns its result).
+        """
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+            self._stopping.add_done_callback(_retrieve)
+        return await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> RecordingInfo:
         for stream in self._streams:
             stream.end()  # readers drain what is queued, then stop
         try:
@@ -266,12 +344,12 @@ class Recorder:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._executor is not None:
                 loop = asyncio.get_running_loop()
-                await asyncio.shield(loop.run_in_executor(self._executor, self._writer.finish))
+                await loop.run_in_executor(self._executor, self._writer.finish)
         finally:
             for stream in self._streams:
                 stream.close()
             if self._executor is not None:
-                self._executor.shutdown(wait=True)
+                self._executor.shutdown(wait=False)  # idle by now; never join on the loop
         video, audio = self._streams if len(self._streams) == 2 else (None, None)
         self.info = RecordingInfo(
             path=self.path,
@@ -284,3 +362,9 @@ class Recorder:
         if self._error is not None:
             raise OSError(f"recording to {self.path} failed: {self._error}") from self._error
         return self.info
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a stop task's exception as seen when nobody awaits it any more."""
+    if not task.cancelled():
+        task.exception()

@@ -484,7 +484,9 @@ class Session:
         subscribing after connect does not wait a frame interval; then every later frame.
         """
         self._check_streamable()
-        return self._fanouts["video"].subscribe(capacity or self.video_capacity)
+        return self._fanouts["video"].subscribe(
+            self.video_capacity if capacity is None else capacity
+        )
 
     def audio(
         self,
@@ -501,7 +503,9 @@ class Session:
         """
         self._check_streamable()
         transform = audio_resampler(sample_rate, layout, format)
-        return self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
+        return self._fanouts["audio"].subscribe(
+            self.audio_capacity if capacity is None else capacity, transform
+        )
 
     def events(self, capacity: int = 256) -> EventStream:
         """A new stream of `SessionEvent`: the events so far, then live ones.
