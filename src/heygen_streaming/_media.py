@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import av
 
@@ -32,6 +32,7 @@ __all__ = [
     "VIDEO_MAX_BYTES",
     "FrameFanout",
     "FrameStream",
+    "Subscriber",
     "frame_nbytes",
     "pump_track",
 ]
@@ -231,6 +232,20 @@ def audio_resampler(
     return transform
 
 
+class Subscriber(Protocol):
+    """What a `FrameFanout` feeds: a `FrameStream`, or the recorder's own queue."""
+
+    @property
+    def dropped(self) -> int:
+        """Frames discarded so far."""
+
+    def put(self, frame: Any) -> None:
+        """Take a frame; never blocks."""
+
+    def end(self, *, reason: str | None = None, message: str = "") -> None:
+        """No more frames (abnormally when ``reason`` is given)."""
+
+
 class FrameFanout:
     """One track's frames handed to every subscribed `FrameStream` (the same objects).
 
@@ -255,7 +270,7 @@ class FrameFanout:
         self.last_frame_at: float | None = None
         self.first_frame = asyncio.Event()
         self._times: collections.deque[float] = collections.deque(maxlen=64)
-        self._streams: list[FrameStream[Any]] = []
+        self._streams: list[Subscriber] = []
         self._retired_dropped = 0
         self._ended = False
         self._end_reason: str | None = None
@@ -267,7 +282,7 @@ class FrameFanout:
         return self._ended
 
     @property
-    def streams(self) -> tuple[FrameStream[Any], ...]:
+    def streams(self) -> tuple[Subscriber, ...]:
         """The live subscriber streams."""
         return tuple(self._streams)
 
@@ -288,17 +303,22 @@ class FrameFanout:
             capacity,
             max_bytes=max_bytes,
             transform=transform,
-            on_close=self._unsubscribe,
+            on_close=self.detach,
         )
-        if self._ended:
-            stream.end(reason=self._end_reason, message=self._end_message)
-        else:
-            if replay and self._latest is not None:
-                stream.put(self._latest)
-            self._streams.append(stream)
+        self.attach(stream, replay=replay)
         return stream
 
-    def _unsubscribe(self, stream: FrameStream[Any]) -> None:
+    def attach(self, stream: Subscriber, *, replay: bool = True) -> None:
+        """Feed ``stream`` every frame from now on (ended at once if the fan-out has ended)."""
+        if self._ended:
+            stream.end(reason=self._end_reason, message=self._end_message)
+            return
+        if replay and self._latest is not None:
+            stream.put(self._latest)
+        self._streams.append(stream)
+
+    def detach(self, stream: Subscriber) -> None:
+        """Stop feeding ``stream`` (its drop count stays in `dropped`)."""
         if stream in self._streams:
             self._streams.remove(stream)
             self._retired_dropped += stream.dropped
