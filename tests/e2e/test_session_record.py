@@ -123,6 +123,7 @@ async def test_recordings_stay_in_sync_and_leave_shared_frames_alone(
         with pytest.raises(ConfigurationError):
             s.events(capacity=0)
         assert s.video(capacity=1).capacity == 1
+        assert s.audio(max_bytes=4096).max_bytes == 4096
         reader = s.video(capacity=1000)  # a concurrent reader, keeping what it saw
         for i in range(2):
             await s.record(tmp_path / f"warmup{i}.mp4", duration=0.5)
