@@ -1,4 +1,6 @@
-"""Typed session events and the bounded fan-out behind `Session.events`."""
+"""Typed session events, their parsing from data-channel messages, and the bounded fan-out
+behind `Session.events` (one `RingBuffer` per subscriber, ending after `SessionEnded`).
+"""
 
 from __future__ import annotations
 
