@@ -14,10 +14,14 @@ from typing import Any
 
 import av
 
-__all__ = ["Writer", "container_codecs"]
+__all__ = ["MAX_VIDEO_SIZE", "Writer", "container_codecs", "output_size"]
 
 _VIDEO_TB = Fraction(1, 90_000)
 _AUDIO_RATE = 48_000
+
+#: Largest picture recorded; bigger frames are scaled down to fit (the encoder's memory
+#: grows with the picture, and a hostile server may send 8K).
+MAX_VIDEO_SIZE = (1920, 1080)
 
 # extension -> (video codec, audio codec, video options)
 _FORMATS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -39,6 +43,14 @@ def container_codecs(path: str | os.PathLike[str]) -> tuple[str, str, dict[str, 
             f"cannot record to {suffix or 'a file without extension'!r}: "
             f"use one of {', '.join(sorted(_FORMATS))}"
         ) from None
+
+
+def output_size(width: int, height: int) -> tuple[int, int]:
+    """The recorded size for a first frame of ``width`` x ``height``: even, within the cap."""
+    max_w, max_h = MAX_VIDEO_SIZE
+    scale = min(1.0, max_w / max(width, 1), max_h / max(height, 1))
+    width, height = round(width * scale), round(height * scale)
+    return max(2, width - width % 2), max(2, height - height % 2)
 
 
 def _private_video(frame: Any, width: int, height: int) -> Any:
@@ -90,8 +102,7 @@ class Writer:
     def _open(self, first_video: Any | None) -> None:
         self.container = av.open(str(self.path), mode="w")
         if first_video is not None:
-            width = first_video.width - first_video.width % 2
-            height = first_video.height - first_video.height % 2
+            width, height = output_size(first_video.width, first_video.height)
             vstream = self.container.add_stream(self.video_codec, rate=30)
             vstream.width, vstream.height = width, height
             vstream.pix_fmt = "yuv420p"

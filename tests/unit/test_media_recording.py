@@ -272,3 +272,29 @@ async def test_cancelled_stop_never_blocks_the_loop(
     info = await recorder.stop()  # the flush went on; a second stop returns its result
     assert info.video_frames == 5
     assert (await asyncio.to_thread(_spans, info.path)).keys() == {"video", "audio"}
+
+
+def test_recorded_size_is_even_and_capped() -> None:
+    from heygen_streaming._recording_writer import output_size
+
+    assert output_size(1280, 720) == (1280, 720)
+    assert output_size(161, 121) == (160, 120)
+    assert output_size(7680, 4320) == (1920, 1080)  # a hostile 8K stream
+    assert output_size(4000, 1000) == (1920, 480)
+    assert output_size(1, 1) == (2, 2)
+
+
+async def test_huge_frames_are_recorded_scaled_down(tmp_path: Path, clock: Clock) -> None:
+    video, audio = FrameFanout("video"), FrameFanout("audio")
+    recorder = Recorder(tmp_path / "out.webm", video, audio)
+    recorder.start()
+    for i in range(3):
+        clock.now += 0.04
+        frame = av.VideoFrame(3840, 2160, "yuv420p")
+        frame.pts, frame.time_base = VIDEO_RTP + i * 3600, fractions.Fraction(1, 90000)
+        video.publish(frame)
+        await _settle()
+    info = await recorder.stop()
+    with av.open(str(info.path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (1920, 1080)
