@@ -292,11 +292,10 @@ class FrameFanout:
         transform: Transform | None = None,
         *,
         max_bytes: int | None = None,
-        replay: bool = True,
     ) -> FrameStream[Any]:
         """A new stream receiving every frame from now on (see `FrameStream` for the budgets).
 
-        With ``replay`` (and ``replay_latest``) it starts with the most recent frame.
+        With ``replay_latest`` it starts with the most recent frame.
         """
         stream: FrameStream[Any] = FrameStream(
             self.kind,
@@ -305,7 +304,7 @@ class FrameFanout:
             transform=transform,
             on_close=self.detach,
         )
-        self.attach(stream, replay=replay)
+        self.attach(stream)
         return stream
 
     def attach(self, stream: Subscriber, *, replay: bool = True) -> None:

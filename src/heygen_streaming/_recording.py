@@ -1,14 +1,16 @@
 """Record a session's audio and video to MP4 (H.264 + AAC) or WebM (VP8 + Opus) with PyAV.
 
-The recorder subscribes its own bounded streams (frames and bytes), so a slow disk or
-encoder drops frames (counted) instead of stalling the session or using unbounded memory.
-Encoding, muxing and the final flush run on one worker thread, off the event loop, on
-private copies: frames are shared with other readers and are never changed.
+The recorder feeds from the session's fan-outs through its own queues, bounded in frames
+and bytes, so a slow disk or encoder drops frames (counted) instead of stalling the session
+or using unbounded memory. Encoding, muxing and the final flush run on one worker thread,
+off the event loop, on private copies: frames are shared with other readers and are never
+changed.
 
-Timestamps come from each frame's RTP time (``pts``), anchored when its track's first frame
-reached the recorder, so audio and video stay in sync and gaps (lost audio) become silence
-instead of shifting what follows. A timestamp that jumps more than `RESYNC_AFTER` seconds
-away from the wall clock re-anchors its track instead of opening a hole or an overlap.
+Timestamps come from each frame's RTP time (``pts``), anchored at the arrival time of its
+track's first frame in this recording, so audio and video stay in sync and gaps (lost
+audio) become silence instead of shifting what follows. A timestamp that jumps more than
+`RESYNC_AFTER` seconds away from the wall clock re-anchors its track instead of opening a
+hole or an overlap.
 """
 
 from __future__ import annotations
