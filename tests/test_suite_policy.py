@@ -12,7 +12,7 @@ import pytest
 from _env import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
-FFPROBE_TESTS = "tests/unit/test_media.py::test_recorder_writes_both_streams_in_sync"
+FFPROBE_TESTS = "tests/unit/test_media_recording.py::test_recorder_writes_both_streams_in_sync"
 
 
 def run_pytest(*args: str, path: str, **env: str) -> subprocess.CompletedProcess[str]:

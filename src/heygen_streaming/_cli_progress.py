@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import enum
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -15,20 +14,17 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
+from ._errors import sanitize
+
 __all__ = ["Progress", "clean_text", "format_report", "jsonable", "print_json"]
 
-# CSI / OSC / other escape sequences, then any remaining C0/C1 control character.
-_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-
-def clean_text(text: str, secret: str | None = None) -> str:
-    """Text made safe for one terminal line: escape sequences and control characters (line
-    breaks included) removed, and ``secret`` (the API key) masked."""
-    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+def clean_text(text: str, secret: str | None = None, *, limit: int = 2000) -> str:
+    """Text made safe for one terminal line (`sanitize`: no escape sequences or control
+    characters, line breaks become spaces) with ``secret`` (the API key) masked."""
     if secret:
         text = text.replace(secret, "***")
-    return text
+    return sanitize(text, limit=limit)
 
 
 class Progress:
