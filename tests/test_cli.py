@@ -647,3 +647,29 @@ def test_double_ctrl_c_names_a_session_whose_stop_is_not_confirmed(tmp_path: Pat
             proc.stdout.close()
     assert rc == 130, err
     assert f"heygen-streaming sessions stop {session_id}" in err
+
+
+@pytest.mark.timeout(90)
+def test_emulator_verbose_is_not_flooded_by_aiortc(tmp_path: Path) -> None:
+    log = tmp_path / "emulator.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "heygen_streaming", "emulator", "--port", "0", "-v",
+             "--api-key", KEY],
+            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
+            env=clean_env(),
+        )  # fmt: skip
+        try:
+            line = read_line_matching(proc.stdout, URL_RE, timeout=30)
+            match = URL_RE.search(line)
+            assert match is not None
+            spoke = cli("speak", "Hi.", env=served(match.group(0).rstrip("/")))
+            assert spoke.returncode == 0, spoke.stderr
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    text = log.read_text()
+    assert "DEBUG" in text  # -v still means debug logging...
+    assert ":aiortc" not in text and ":aioice" not in text  # ...but not per packet

@@ -242,8 +242,14 @@ async def open_run(
         except BaseException as exc:
             await counter.stop()
             bar.phase = "stopping"
-            await session.__aexit__(type(exc), exc, exc.__traceback__)
-            if not isinstance(exc, asyncio.CancelledError):  # Ctrl-C: main confirms the stop
+            interrupted = isinstance(exc, asyncio.CancelledError)
+            try:
+                await session.__aexit__(type(exc), exc, exc.__traceback__)
+            except HeyGenError:  # e.g. the stop was not confirmed
+                if not interrupted:
+                    raise
+                raise exc from None  # Ctrl-C stays Ctrl-C: main retries the stop, names it
+            if not interrupted:  # after Ctrl-C, main confirms the stop
                 config.unconfirmed = None
             raise
         await counter.stop()
