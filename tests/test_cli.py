@@ -590,8 +590,10 @@ def test_crlf_api_key_works_and_is_never_printed(emulator: str) -> None:
 @pytest.mark.timeout(120)
 def test_session_ended_by_the_server_exits_1_with_the_reason(tmp_path: Path) -> None:
     proc, url = start_emulator("--duration-limit", "2")
+    long_text = "This sentence is long enough to outlast the session's two seconds. " * 4
     try:
         result = cli("record", "--seconds", "30", "--out", "r.mp4", cwd=tmp_path, env=served(url))
+        spoke = cli("speak", long_text, env=served(url))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
@@ -600,6 +602,8 @@ def test_session_ended_by_the_server_exits_1_with_the_reason(tmp_path: Path) -> 
     line = assert_one_line_error(result)
     assert "ended" in line and "remote-closed" in line, line
     assert (tmp_path / "r.mp4").stat().st_size > 0  # what was recorded is kept
+    line = assert_one_line_error(spoke)
+    assert "ended" in line and "remote-closed" in line, line
 
 
 def _interrupt_twice(url: str, tmp_path: Path) -> tuple[int, str, str]:

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 from ._cli_progress import Progress, clean_text, format_report, jsonable, print_json
 from ._client import StreamingClient
 from ._errors import HeyGenError, NotFoundError
+from ._events import SessionEnded, TalkingStopped
 from ._recording import container_codecs
 
 if TYPE_CHECKING:
+    from ._events import EventStream
+    from ._models import TaskInfo
     from ._session import Session
     from ._stats import SessionStats
 
@@ -29,6 +32,8 @@ __all__ = ["COMMANDS", "CLIError", "Config", "finish_interrupted"]
 
 _TAIL = 0.3  # seconds recorded after speech ends, so the last syllable is kept
 _STOP_AFTER_INTERRUPT = 5.0  # seconds allowed to confirm a stop after a double Ctrl-C
+_SETTLE = 3.0  # seconds allowed for the end of a session whose speech was cut short
+_CUT_MS = 500.0  # speech this much shorter than planned was cut short
 
 
 class CLIError(Exception):
@@ -258,6 +263,28 @@ async def open_run(
         config.unconfirmed = None
 
 
+async def settle_if_cut_short(events: EventStream, task: TaskInfo) -> None:
+    """If ``task``'s speech stopped well before its planned end, wait (bounded) for the
+    session to end: a server interrupts the speech as it closes a session, and the close
+    arrives just after. `open_run` then reports the end. ``events`` was subscribed before
+    the task was sent; only what it already holds is read for the stop."""
+    played: float | None = None
+    ended = False
+    while len(events):
+        event = await anext(events)
+        if isinstance(event, TalkingStopped) and event.task_id == task.task_id:
+            played = event.duration_ms
+        ended = ended or isinstance(event, SessionEnded)
+    planned = task.duration_ms
+    if ended or played is None or not planned or played > planned - _CUT_MS:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_SETTLE):
+            async for event in events:
+                if isinstance(event, SessionEnded):
+                    return
+
+
 def _abnormal_end(session: Session) -> str | None:
     """``reason: message`` when the session ended abnormally (the server, the network)."""
     if session.state != "failed":
@@ -285,7 +312,10 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
         await run.first_frame()
         async with s.recording(args.out):
             run.progress.phase = "speaking"
+            events = s.events()
             task = await s.speak(args.text, wait=True)
+            await settle_if_cut_short(events, task)
+            events.close()
             await asyncio.sleep(_TAIL)
         stats = await s.stats()
         report: dict[str, Any] = {
@@ -317,7 +347,10 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
             await run.first_frame()
             await stack.enter_async_context(s.recording(args.out))
         run.progress.phase = "speaking"
+        events = s.events()
         task = await s.speak(args.text, task_type=args.task_type, wait=True)
+        await settle_if_cut_short(events, task)
+        events.close()
         if args.out:
             await asyncio.sleep(_TAIL)
         await stack.aclose()
