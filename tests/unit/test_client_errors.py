@@ -37,7 +37,7 @@ STOP = "/v1/streaming.stop"
         (403, {"code": 400599, "message": "no api access"}, PermissionDeniedError, 400599),
         (404, {"code": 400113, "message": "session not found"}, NotFoundError, 400113),
         (429, {"code": 400115, "message": "slow down"}, RateLimitError, 400115),
-        (400, {"code": 10004, "message": "too many sessions"}, ConcurrencyLimitError, 10004),
+        (400, {"code": 10007, "message": "too many sessions"}, ConcurrencyLimitError, 10007),
         (500, {"code": 500000, "message": "boom"}, InternalServerError, 500000),
         (503, {"message": "maintenance"}, InternalServerError, None),
         (401, {"code": "400112", "message": "Unauthorized"}, AuthenticationError, 400112),

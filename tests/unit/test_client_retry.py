@@ -21,6 +21,7 @@ from heygen_streaming import (
 
 from .conftest import BASE, ok
 
+GET = {"streaming.list"}
 IDEMPOTENT = [
     ("stop_session", "streaming.stop", ("s",)),
     ("keep_alive", "streaming.keep_alive", ("s",)),
@@ -48,7 +49,7 @@ async def test_idempotent_endpoints_retry_retryable_statuses(
     args: tuple[object, ...],
     status: int,
 ) -> None:
-    route = api.post(f"/v1/{endpoint}").mock(
+    route = api.route(method="GET" if endpoint in GET else "POST", path=f"/v1/{endpoint}").mock(
         side_effect=[
             httpx.Response(status),
             httpx.Response(status),
@@ -133,7 +134,7 @@ async def test_never_sent_failures_are_retried_everywhere(
     args: tuple[object, ...],
     exc_type: type[httpx.TransportError],
 ) -> None:
-    route = api.post(f"/v1/{endpoint}").mock(
+    route = api.route(method="GET" if endpoint in GET else "POST", path=f"/v1/{endpoint}").mock(
         side_effect=[exc_type("no route"), exc_type("no route"), httpx.Response(200, json=ANY_DATA)]
     )  # fmt: skip
     await getattr(client, method)(*args)
@@ -301,7 +302,7 @@ async def test_backoff_without_retry_after_grows(
 async def test_rate_limit_error_after_retries(
     client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    api.post("/v1/streaming.list").respond(429, json={"code": 400115, "message": "slow"})
+    api.get("/v1/streaming.list").respond(429, json={"code": 400115, "message": "slow"})
     with pytest.raises(RateLimitError):
         await client.list_sessions()
     assert len(sleeps) == 2
