@@ -227,3 +227,78 @@ async def test_other_transport_error_is_connection_error(
         await client.stop_session("s")
     assert not isinstance(info.value, APITimeoutError)
     assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+
+
+# -- hostile or surprising bodies -----------------------------------------------------------
+
+DEEP = b"[" * 200_000 + b"]" * 200_000
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize(
+    "body",
+    [DEEP, b'{"code": 100, "data": {"session_id": "s", "x": ' + DEEP + b"}}"],
+)
+async def test_deeply_nested_json_is_a_validation_error(
+    client: StreamingClient, api: respx.MockRouter, status: int, body: bytes
+) -> None:
+    api.post("/v1/streaming.new").respond(status, content=body)
+    with pytest.raises(ResponseValidationError, match="nested too deeply") as info:
+        await client.new_session()
+    assert len(str(info.value)) < 300
+
+
+async def test_deep_but_parsable_extra_field_is_kept(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    nested = "[" * 500 + "]" * 500
+    api.post("/v1/streaming.task").respond(
+        200, content=f'{{"code": 100, "data": {{"task_id": "t", "x": {nested}}}}}'.encode()
+    )
+    assert (await client.send_task("s", "hi")).task_id == "t"
+
+
+HOSTILE = "bad\x1b[2J\x1b]0;owned\x07 thing\r\nFAKE PROMPT $ \u202eevil\x9b31m " + "A" * 5000
+
+
+async def test_server_text_is_sanitized_in_messages(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    api.post(STOP).respond(
+        400, json={"code": 400006, "message": HOSTILE}, headers={"x-request-id": "r\x1b[1mid"}
+    )
+    with pytest.raises(BadRequestError) as info:
+        await client.stop_session("s")
+    err = info.value
+    for text in (str(err), repr(err), err.message, err.request_id or ""):
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text), text
+        assert "\u202e" not in text
+    assert err.message.startswith("bad thing FAKE PROMPT $ evil31m A")
+    assert len(str(err)) < 1200
+    assert err.body["message"] == HOSTILE  # the raw body stays available
+
+
+def test_sanitize_helper() -> None:
+    from heygen_streaming._errors import sanitize
+
+    assert sanitize("a\x1b[31mred\x1b[0m\tb\nc") == "ared b c"
+    assert sanitize("x\x1b]8;;http://e\x1b\\link\x1b]8;;\x1b\\") == "xlink"
+    assert sanitize("z" * 50, limit=10) == "zzzzzzz..."
+
+
+async def test_wrong_base_url_404_names_url_and_hints(api: respx.MockRouter) -> None:
+    api.post("/v1/v1/streaming.stop").respond(404, text="404 page not found")
+    async with StreamingClient(api_key="k", base_url="https://api.test/v1") as c:
+        with pytest.raises(NotFoundError) as info:
+            await c.stop_session("s")
+    text = str(info.value)
+    assert "POST https://api.test/v1/v1/streaming.stop" in text
+    assert "drop the trailing /v1" in text
+
+
+async def test_plain_404_names_url(client: StreamingClient, api: respx.MockRouter) -> None:
+    api.post(STOP).respond(404)
+    with pytest.raises(NotFoundError) as info:
+        await client.stop_session("s")
+    assert "https://api.test/v1/streaming.stop" in str(info.value)
+    assert "HEYGEN_BASE_URL" in str(info.value)

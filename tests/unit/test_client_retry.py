@@ -335,3 +335,85 @@ def test_backoff_delay_bounds() -> None:
             assert cap / 2 <= _retry.backoff_delay(retry) <= cap
     assert _retry.backoff_delay(3, retry_after=1.25) == 1.25
     assert _retry.backoff_delay(0, retry_after=999) == _retry.MAX_DELAY
+
+
+# -- a retry whose earlier attempt may have landed ----------------------------------------
+
+ALREADY_STARTED = [
+    {"code": 400116, "message": "Session already started"},
+    {"code": 10002, "message": "session state wrong: connecting"},
+    {"code": 10003, "message": "session state wrong: connected"},
+]
+ALREADY_STOPPED = [
+    (404, {"code": 400113, "message": "Session not found"}),
+    (400, {"code": 10006, "message": "Session not found"}),
+    (400, {"code": 10005, "message": "session state wrong: closed"}),
+    (400, {"code": 10004, "message": "Session state wrong: closing"}),
+]
+LANDED = [httpx.Response(502), httpx.Response(504), httpx.ReadTimeout("lost")]
+
+
+@pytest.mark.parametrize("first", LANDED)
+@pytest.mark.parametrize("refusal", ALREADY_STARTED)
+async def test_retried_start_already_started_is_success(
+    client: StreamingClient, api: respx.MockRouter, first: object, refusal: dict[str, object]
+) -> None:
+    route = api.post("/v1/streaming.start").mock(
+        side_effect=[first, httpx.Response(400, json=refusal)]
+    )
+    assert await client.start_session("s", "v=0") is None
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("first", LANDED)
+@pytest.mark.parametrize(("status", "refusal"), ALREADY_STOPPED)
+async def test_retried_stop_already_gone_is_success(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    first: object,
+    status: int,
+    refusal: dict[str, object],
+) -> None:
+    route = api.post("/v1/streaming.stop").mock(
+        side_effect=[first, httpx.Response(status, json=refusal)]
+    )
+    assert await client.stop_session("s") is None
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("refusal", ALREADY_STARTED)
+async def test_first_attempt_already_started_still_raises(
+    client: StreamingClient, api: respx.MockRouter, refusal: dict[str, object]
+) -> None:
+    api.post("/v1/streaming.start").respond(400, json=refusal)
+    with pytest.raises(APIError):
+        await client.start_session("s", "v=0")
+
+
+@pytest.mark.parametrize(("status", "refusal"), ALREADY_STOPPED)
+@pytest.mark.parametrize(
+    "first", [None, httpx.ConnectError("refused"), httpx.Response(429)], ids=["none", "c", "429"]
+)
+async def test_stop_refusal_raises_unless_an_earlier_attempt_may_have_landed(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    status: int,
+    refusal: dict[str, object],
+    first: object,
+) -> None:
+    """A first attempt that surely never reached the server proves nothing."""
+    answers = [httpx.Response(status, json=refusal)]
+    api.post("/v1/streaming.stop").mock(side_effect=answers if first is None else [first, *answers])
+    with pytest.raises(APIError):
+        await client.stop_session("s")
+
+
+async def test_other_errors_after_a_landed_attempt_still_raise(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    invalid = {"code": 400006, "message": "Invalid params"}
+    api.post("/v1/streaming.start").mock(
+        side_effect=[httpx.Response(502), httpx.Response(400, json=invalid)]
+    )
+    with pytest.raises(APIError, match="Invalid params"):
+        await client.start_session("s", "v=0")
