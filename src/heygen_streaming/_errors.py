@@ -85,9 +85,9 @@ class ErrorCode:
     """Envelope ``code`` values of HeyGen's v1 API (``shared/wire/v1/SOURCES.md``).
 
     Captured: `SUCCESS`, `UNAUTHORIZED`, `INVALID_PARAMS`, `SESSION_CLOSED`, `AVATAR`,
-    `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `MISSING_PARAMS`,
-    `INVALID_PARAMETER`, `PERMISSION_DENIED`, token codes. From an unofficial SDK only
-    (unverified): the other ``100xx`` session codes and `RATE_LIMITED`.
+    `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `PERMISSION_DENIED` and
+    the access-token codes. From an unofficial SDK only (unverified): the other ``100xx``
+    session codes and `RATE_LIMITED`.
     """
 
     SUCCESS = 100
@@ -101,10 +101,8 @@ class ErrorCode:
     CONCURRENT_LIMIT = 10007
     AVATAR = 10013  # captured: "avatar not found" and "avatar not allow"
     # Account and request codes.
-    MISSING_PARAMS = 40001
     INVALID_PARAMS = 400006
     UNAUTHORIZED = 400112
-    INVALID_PARAMETER_175 = 400175
     RATE_LIMITED = 400123
     ACCESS_TOKEN_EXPIRED = 401056
     INVALID_ACCESS_TOKEN = 401057

@@ -26,7 +26,13 @@ from typing import Any
 import httpx
 
 from . import _retry
-from ._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError, sanitize
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    ResponseTooLargeError,
+    sanitize,
+)
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpCore", "Sent"]
 
@@ -98,8 +104,11 @@ class HttpCore:
             APIConnectionError: the last attempt failed at the transport level.
             ResponseTooLargeError: the body exceeds `MAX_RESPONSE_BYTES`.
             ClientClosedError: the client was closed.
+            ConfigurationError: ``timeout`` is not positive.
         """
         self._check_open()
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive seconds (or None), not {timeout!r}")
         limit = self.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit

@@ -302,3 +302,53 @@ async def test_plain_404_names_url(client: StreamingClient, api: respx.MockRoute
         await client.stop_session("s")
     assert "https://api.test/v1/streaming.stop" in str(info.value)
     assert "HEYGEN_BASE_URL" in str(info.value)
+
+
+# -- the drawn tree is the real one ------------------------------------------------------------
+
+
+def _drawn_tree(text: str) -> dict[str, str | None]:
+    """``{class: parent}`` from a box-drawing tree (``HeyGenError`` at the root)."""
+    import re
+
+    parents: dict[str, str | None] = {}
+    stack: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        match = re.match(r"^(\s*(?:[│ ]\s*)*)(?:[├└]─ )?([A-Z]\w+)(?:\s|$)", line)
+        if not match or ("─" not in line and match.group(2) != "HeyGenError"):
+            continue
+        depth = len(match.group(1))
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        parents[match.group(2)] = stack[-1][1] if stack else None
+        stack.append((depth, match.group(2)))
+    return parents
+
+
+def _tree_block(text: str) -> str:
+    start = text.index("HeyGenError\n")
+    return text[start : text.index("\n\n", start)]
+
+
+def test_error_tree_in_docstring_and_docs_is_true() -> None:
+    from pathlib import Path
+
+    import heygen_streaming
+    from heygen_streaming import _errors
+
+    doc_tree = _tree_block(_errors.__doc__ or "")
+    drawn = _drawn_tree(doc_tree)
+    assert len(drawn) >= 20
+    for name, parent in drawn.items():
+        cls = getattr(heygen_streaming, name)
+        if parent is not None:
+            assert cls.__bases__[0] is getattr(heygen_streaming, parent), name
+    public = {
+        name
+        for name in heygen_streaming.__all__
+        if isinstance(getattr(heygen_streaming, name), type)
+        and issubclass(getattr(heygen_streaming, name), _errors.HeyGenError)
+    }
+    assert public == set(drawn)
+    page = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
+    assert _drawn_tree(_tree_block(page)) == drawn
