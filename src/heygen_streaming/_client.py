@@ -307,7 +307,11 @@ class StreamingClient(V1Endpoints):
         return sent.response
 
     def _url(self, path: str) -> str:
-        """Absolute URL of ``path``, for a request made outside `_send` (a stream)."""
+        """Absolute URL of ``path``, for a request made outside `_send` (a stream).
+
+        Such a request should send ``headers=self._headers`` and ``follow_redirects=False``
+        (the credentials must not follow a redirect).
+        """
         return self._core.url(path)
 
 

@@ -31,6 +31,7 @@ from ._errors import (
     APITimeoutError,
     ConfigurationError,
     ResponseTooLargeError,
+    ResponseValidationError,
     sanitize,
 )
 
@@ -103,6 +104,7 @@ class HttpCore:
             APITimeoutError: the deadline passed (or the last attempt timed out).
             APIConnectionError: the last attempt failed at the transport level.
             ResponseTooLargeError: the body exceeds `MAX_RESPONSE_BYTES`.
+            ResponseValidationError: the body does not decode (bad ``gzip``...).
             ClientClosedError: the client was closed.
             ConfigurationError: ``timeout`` is not positive.
         """
@@ -154,6 +156,16 @@ class HttpCore:
         self, method: str, url: str, json: Any, limit: float | None, endpoint: str
     ) -> httpx.Response:
         """One request; the body read up to the cap, the connection released."""
+        try:
+            return await self._exchange(method, url, json, limit, endpoint)
+        except httpx.DecodingError:
+            raise ResponseValidationError(
+                "the body does not decode as its Content-Encoding says", endpoint=endpoint
+            ) from None
+
+    async def _exchange(
+        self, method: str, url: str, json: Any, limit: float | None, endpoint: str
+    ) -> httpx.Response:
         request = self.http.build_request(
             method, url, json=json, headers=self.headers, timeout=httpx.Timeout(limit)
         )

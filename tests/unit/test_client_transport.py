@@ -193,3 +193,18 @@ async def test_non_positive_call_timeout_is_a_configuration_error(
     with pytest.raises(ConfigurationError, match="timeout"):
         await client.keep_alive("s", timeout=seconds)
     assert route.call_count == 0
+
+
+async def test_undecodable_body_is_a_validation_error(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"not gzip at all"
+
+    api.post("/v1/streaming.keep_alive").mock(
+        return_value=httpx.Response(
+            200, headers={"content-encoding": "gzip"}, stream=_Stream(body())
+        )
+    )
+    with pytest.raises(ResponseValidationError, match="Content-Encoding"):
+        await client.keep_alive("s")
