@@ -109,14 +109,6 @@ class ErrorCode:
     FORBIDDEN = 400562
     PERMISSION_DENIED = 400573
     NO_API_ACCESS = 400599
-    # Invented by this project's first emulator (never seen from HeyGen); still mapped so
-    # an old emulator's answers keep their types. Remove once no emulator sends them.
-    INVALID_PARAMETER = 400100
-    LEGACY_SESSION_NOT_FOUND = 400113
-    CONCURRENCY_LIMIT = 400114
-    LEGACY_RATE_LIMITED = 400115
-    SESSION_STATE = 400116
-    INTERNAL = 500000
 
 
 _AUTH_CODES = frozenset(
@@ -125,19 +117,14 @@ _AUTH_CODES = frozenset(
 _PERMISSION_CODES = frozenset(
     {ErrorCode.NO_API_ACCESS, ErrorCode.FORBIDDEN, ErrorCode.PERMISSION_DENIED}
 )
-_NOT_FOUND_CODES = frozenset(
-    {ErrorCode.SESSION_NOT_FOUND, ErrorCode.SESSION_CLOSED, ErrorCode.LEGACY_SESSION_NOT_FOUND}
-)
+_NOT_FOUND_CODES = frozenset({ErrorCode.SESSION_NOT_FOUND, ErrorCode.SESSION_CLOSED})
 _STATE_CODES = frozenset(
     {
         ErrorCode.SESSION_STATE_NEW,
         ErrorCode.SESSION_STATE_CONNECTING,
         ErrorCode.SESSION_STATE_CLOSING,
-        ErrorCode.SESSION_STATE,
     }
 )
-_CONCURRENCY_CODES = frozenset({ErrorCode.CONCURRENT_LIMIT, ErrorCode.CONCURRENCY_LIMIT})
-_RATE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.LEGACY_RATE_LIMITED})
 
 
 class HeyGenError(Exception):
@@ -339,7 +326,7 @@ def error_for(
 def _class_for(status: int, code: int | None, lowered: str) -> type[APIError]:
     if status == 410 or "endpoint_sunset" in lowered:
         return EndpointRetiredError
-    if code in _CONCURRENCY_CODES or "concurren" in lowered:
+    if code == ErrorCode.CONCURRENT_LIMIT or "concurren" in lowered:
         return ConcurrencyLimitError
     if code in _AUTH_CODES:
         return AuthenticationError
@@ -349,10 +336,8 @@ def _class_for(status: int, code: int | None, lowered: str) -> type[APIError]:
         return NotFoundError
     if code in _STATE_CODES or "session state wrong" in lowered:
         return SessionStateError
-    if code in _RATE_CODES:
+    if code == ErrorCode.RATE_LIMITED:
         return RateLimitError
-    if code == ErrorCode.INTERNAL:
-        return InternalServerError
     by_status: dict[int, type[APIError]] = {
         401: AuthenticationError,
         403: PermissionDeniedError,

@@ -302,7 +302,7 @@ async def test_backoff_without_retry_after_grows(
 async def test_rate_limit_error_after_retries(
     client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    api.get("/v1/streaming.list").respond(429, json={"code": 400115, "message": "slow"})
+    api.get("/v1/streaming.list").respond(429, json={"code": 400123, "message": "slow"})
     with pytest.raises(RateLimitError):
         await client.list_sessions()
     assert len(sleeps) == 2
@@ -340,12 +340,12 @@ def test_backoff_delay_bounds() -> None:
 # -- a retry whose earlier attempt may have landed ----------------------------------------
 
 ALREADY_STARTED = [
-    {"code": 400116, "message": "Session already started"},
+    {"code": 400, "message": "Session already started"},
     {"code": 10002, "message": "session state wrong: connecting"},
     {"code": 10003, "message": "session state wrong: connected"},
 ]
 ALREADY_STOPPED = [
-    (404, {"code": 400113, "message": "Session not found"}),
+    (404, {"code": 10006, "message": "Session not found"}),
     (400, {"code": 10006, "message": "Session not found"}),
     (400, {"code": 10005, "message": "session state wrong: closed"}),
     (400, {"code": 10004, "message": "Session state wrong: closing"}),
