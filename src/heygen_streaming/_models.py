@@ -8,6 +8,7 @@ in ``shared/wire/v1``: ``ice_servers`` as URL strings (2024) or null (2025), nul
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -35,6 +36,9 @@ __all__ = [
     "VideoEncoding",
     "VoiceSettings",
 ]
+
+
+logger = logging.getLogger("heygen_streaming")
 
 
 class Quality(StrEnum):
@@ -173,11 +177,35 @@ class Envelope(_Response):
     error: Any = None
 
 
+def _is_ice_server(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    urls = item.get("urls")
+    urls_ok = isinstance(urls, str) or (
+        isinstance(urls, list) and bool(urls) and all(isinstance(u, str) for u in urls)
+    )
+    return urls_ok and all(
+        isinstance(item.get(key), str | None) for key in ("username", "credential")
+    )
+
+
 def _ice_server_list(value: Any) -> Any:
-    """Captured 2024 bodies list bare URL strings; null entries are dropped."""
-    if not isinstance(value, list):
-        return value
-    return [{"urls": item} if isinstance(item, str) else item for item in value if item is not None]
+    """Lenient ICE server lists: one bad entry must not fail the whole session.
+
+    Captured 2024 bodies list bare URL strings; a lone string or object counts as a list of
+    one; entries that are no ICE server are dropped with a warning naming them.
+    """
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    servers = []
+    for item in items:
+        entry = {"urls": item} if isinstance(item, str) else item
+        if _is_ice_server(entry):
+            servers.append(entry)
+        elif item is not None:
+            logger.warning("skipping an ICE server entry that is not one: %.200r", item)
+    return servers
 
 
 def _null_list(value: Any) -> Any:

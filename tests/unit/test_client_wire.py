@@ -210,3 +210,28 @@ async def test_http_410_is_endpoint_retired(
 def test_endpoint_retired_is_exported() -> None:
     assert heygen_streaming.EndpointRetiredError is EndpointRetiredError
     assert issubclass(EndpointRetiredError, heygen_streaming.APIError)
+
+
+async def test_bad_ice_server_entries_are_skipped_with_a_warning(
+    client: StreamingClient, api: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = [
+        1,
+        None,
+        {"urls": None},
+        {"urls": []},
+        {"urls": ["stun:127.0.0.1:3478"], "credentialType": "password"},
+        "stun:127.0.0.2:3478",
+        {"urls": "turn:127.0.0.1", "username": 5},
+        ["nested"],
+    ]
+    data = {"session_id": "s", "ice_servers2": servers, "ice_servers": "stun:127.0.0.3:3478"}
+    api.post("/v1/streaming.new").respond(200, json={"code": 100, "data": data})
+    info = await client.new_session()
+    assert info.ice_servers2 == [
+        IceServer(urls=["stun:127.0.0.1:3478"], credentialType="password"),  # type: ignore[call-arg]
+        IceServer(urls="stun:127.0.0.2:3478"),
+    ]
+    assert info.ice_servers == [IceServer(urls="stun:127.0.0.3:3478")]
+    skipped = [r.getMessage() for r in caplog.records if "not one" in r.getMessage()]
+    assert len(skipped) == 5 and "'username': 5" in " ".join(skipped)
