@@ -113,11 +113,12 @@ class StreamingClient(V1Endpoints):
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         base_url = base_url.strip().rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
+        if not base_url.startswith(("http://", "https://")) or not base_url.isprintable():
             raise ConfigurationError(
-                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https://"
+                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https:// "
+                "and hold no control characters"
             )
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None for no timeout)")
         if max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")

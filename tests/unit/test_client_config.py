@@ -73,6 +73,8 @@ def test_token_without_key_and_env_is_ignored_for_token(monkeypatch: pytest.Monk
         ({"api_key": "k", "base_url": "api.heygen.com"}, "http"),
         ({"api_key": "k", "max_retries": -1}, "max_retries"),
         ({"api_key": "k", "timeout": 0}, "timeout"),
+        ({"api_key": "k", "timeout": float("nan")}, "timeout"),
+        ({"api_key": "k", "base_url": "http://api.test\r\nX: 1"}, "control"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
