@@ -9,6 +9,7 @@ Error messages built here never echo response values other than the service's ow
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import httpx
@@ -22,6 +23,7 @@ __all__ = ["decode", "parse"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
 _NOT_JSON: Any = object()
+_DOUBLE_VERSION = re.compile(r"/(v\d+)/v\d+/")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -98,8 +100,9 @@ def _not_found_hint(response: httpx.Response) -> str:
     request = response.request
     url = str(request.url)
     hint = "check the base URL (base_url= or $HEYGEN_BASE_URL)"
-    if "/v1/v1/" in request.url.path or "/v3/v3/" in request.url.path:
-        hint = "the base URL already ends in the API version: drop the trailing /v1 from it"
+    doubled = _DOUBLE_VERSION.search(request.url.path)
+    if doubled:
+        hint = f"the base URL ends in /{doubled.group(1)}: drop it (the SDK adds the version)"
     return f" ({request.method} {url}; {hint})"
 
 

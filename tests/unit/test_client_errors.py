@@ -293,7 +293,7 @@ async def test_wrong_base_url_404_names_url_and_hints(api: respx.MockRouter) -> 
             await c.stop_session("s")
     text = str(info.value)
     assert "POST https://api.test/v1/v1/streaming.stop" in text
-    assert "drop the trailing /v1" in text
+    assert "base URL ends in /v1: drop it" in text
 
 
 async def test_plain_404_names_url(client: StreamingClient, api: respx.MockRouter) -> None:
