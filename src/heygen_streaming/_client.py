@@ -231,8 +231,22 @@ class StreamingClient(V1Endpoints):
     ) -> Session:
         """A high-level `Session`; use it as ``async with client.session(...) as s``.
 
-        The ``streaming.new`` options are those of `new_session` (checked here, before any
-        request); the others configure the `Session`. Unknown keywords are a ``TypeError``.
+        ``avatar`` to ``extra_body`` are the ``streaming.new`` options of `new_session`;
+        they are checked here, before any request. The others configure the `Session`:
+
+        Args:
+            connect_timeout: seconds from ``streaming.new`` to the first media.
+            watchdog_timeout: seconds without media before the session counts as dead
+                (``None``: no watchdog).
+            keep_alive_interval: seconds between ``streaming.keep_alive`` calls (``None``:
+                none).
+            stop_timeout: bound of the ``streaming.stop`` sent on exit.
+            video_capacity: frames a video stream buffers before dropping the oldest.
+            audio_capacity: frames an audio stream buffers before dropping the oldest.
+            ice_servers: ICE servers to use instead of the service's (``[]``: none).
+            ice_gather_timeout: bound of local candidate gathering (``None``: aiortc's).
+
+        Bad values raise `ConfigurationError`; an unknown keyword is a ``TypeError``.
         """
         new_options: dict[str, Any] = {
             "video_encoding": video_encoding,
