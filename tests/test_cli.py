@@ -553,7 +553,7 @@ def test_server_text_is_stripped_of_terminal_escapes(
     hostile = "bad\x1b[2J\x1b]0;pwned\x07 thing\r\nsecond\x9b line"
     base = "http://hostile.invalid"
     with respx.mock(assert_all_called=False) as mock:
-        mock.post(f"{base}/v1/streaming.list").respond(
+        mock.route(url=f"{base}/v1/streaming.list").respond(
             200, json={"code": 100, "data": {"sessions": [{"session_id": hostile}]}}
         )
         mock.post(f"{base}/v1/streaming.stop").respond(

@@ -137,6 +137,23 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert (tmp_path / "testing" / "index.html").exists()
 
 
+def test_api_reference_documents_only_importable_names() -> None:
+    import heygen_streaming
+
+    api = (ROOT / "docs" / "api.md").read_text()
+    documented = set(re.findall(r"^::: heygen_streaming\.([A-Za-z]\w*)$", api, re.M))
+    errors = api.split("::: heygen_streaming._errors", 1)[1].split("\n\n", 1)[0]
+    documented |= set(re.findall(r"^\s+- (\w+)$", errors, re.M))
+    exported = set(heygen_streaming.__all__)
+    assert documented - {"emulator", "testing"} <= exported
+    public_errors = {
+        n for n in exported
+        if isinstance(getattr(heygen_streaming, n), type)
+        and issubclass(getattr(heygen_streaming, n), heygen_streaming.HeyGenError)
+    }  # fmt: skip
+    assert public_errors <= documented
+
+
 def test_emulator_page_documents_every_emulator_option() -> None:
     pytest.importorskip("aiohttp")
     from heygen_streaming.emulator.__main__ import build_parser as emulator_parser
