@@ -480,7 +480,7 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
             except NotFoundError:  # already stopped (or never existed): nothing is open
                 not_open.append(session_id)
                 if not config.json:
-                    print(clean_text(f"{session_id} is not open (already stopped)"))
+                    print(clean_text(f"{session_id} is not open (already stopped, or unknown)"))
                 continue
             stopped.append(session_id)
             if not config.json:

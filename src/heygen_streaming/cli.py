@@ -361,10 +361,7 @@ def _hint(exc: BaseException, config: Config) -> str:
         return f" (service at {base}: is it running and is --base-url / $HEYGEN_BASE_URL right?)"
     if isinstance(exc, NotFoundError) and urlsplit(base).path not in ("", "/"):
         root = base[: len(base) - len(urlsplit(base).path)]
-        return (
-            f" (base URL {base} has a path: it should be the service root, e.g. {root}, "
-            "without /v1)"
-        )
+        return f" (base URL {base} has a path: use the service root, e.g. {root})"
     return ""
 
 
