@@ -608,6 +608,7 @@ def test_session_ended_by_the_server_exits_1_with_the_reason(tmp_path: Path) -> 
 
 def _interrupt_twice(url: str, tmp_path: Path) -> tuple[int, str, str]:
     """Run ``demo -v``, press Ctrl-C twice once the session is started; (rc, id, stderr)."""
+    before = set(list_ids(url))
     proc = subprocess.Popen(
         [sys.executable, "-m", "heygen_streaming", "demo", "-v", "--out", "d.mp4"],
         stdin=subprocess.DEVNULL,
@@ -620,7 +621,7 @@ def _interrupt_twice(url: str, tmp_path: Path) -> tuple[int, str, str]:
     try:
         assert proc.stderr is not None
         read_line_matching(proc.stderr, re.compile(r"POST streaming\.start -> 200"), timeout=60)
-        (session_id,) = list_ids(url)
+        (session_id,) = set(list_ids(url)) - before
         proc.send_signal(signal.SIGINT)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
