@@ -48,7 +48,7 @@ class EmulatorOptions:
     tts_latency: float = 0.05
     max_queued_tasks: int = 32
     rtcp_feedback: bool = False
-    keyframe_interval: float = 1.0
+    keyframe_interval: float = 2.0
     retired: bool = False
     avatars: frozenset[str] | None = None
 

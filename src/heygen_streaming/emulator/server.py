@@ -44,6 +44,10 @@ class Emulator:
             found``.
         retired: answer every v1 route with HTTP 410 ``endpoint_sunset``, as HeyGen does
             since 2026.
+        rtcp_feedback: offer NACK/PLI/REMB and RTX and honour them. Off by default: HeyGen's
+            captured offers negotiated no RTCP feedback at all.
+        keyframe_interval: seconds between forced VP8 key frames when ``rtcp_feedback`` is
+            off (the receiver cannot ask for one after loss).
     """
 
     def __init__(
@@ -64,6 +68,8 @@ class Emulator:
         max_queued_tasks: int = 32,
         avatars: Iterable[str] | None = None,
         retired: bool = False,
+        rtcp_feedback: bool = False,
+        keyframe_interval: float = 2.0,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -73,6 +79,8 @@ class Emulator:
             tts_latency=tts_latency,
             max_queued_tasks=max_queued_tasks,
             retired=retired,
+            rtcp_feedback=rtcp_feedback,
+            keyframe_interval=keyframe_interval,
             avatars=None if avatars is None else frozenset(avatars),
         )
         self._app = EmulatorApp(

@@ -196,7 +196,13 @@ class V1Api(ApiVersion):
         peer: EmulatorPeer | None = None
         sdp: str | None = None
         if (request.version or "").lower() != "v2":
-            peer = EmulatorPeer(state, video_codec=request.video_encoding or "VP8")
+            options = self.app.options
+            peer = EmulatorPeer(
+                state,
+                video_codec=request.video_encoding or "VP8",
+                rtcp_feedback=options.rtcp_feedback,
+                keyframe_interval=options.keyframe_interval,
+            )
             try:
                 sdp = await peer.make_offer()
             except BaseException:
