@@ -87,7 +87,12 @@ async def test_new_returns_the_documented_fields(http: httpx.AsyncClient) -> Non
     assert "a=candidate:" in sdp
     msids = {line.split()[0] for line in sdp.splitlines() if line.startswith("a=msid:")}
     assert len(msids) == 1  # audio and video share one MediaStream
-    assert data["ice_servers"] is None and data["ice_servers2"] == []
+    # As captured in 2025: ice_servers null; ice_servers2 lists the emulator's loopback STUN.
+    assert data["ice_servers"] is None
+    [stun] = data["ice_servers2"]
+    assert set(stun) == {"credentialType", "urls"} and stun["credentialType"] == "password"
+    [url] = stun["urls"]
+    assert url.startswith("stun:127.0.0.1:") and int(url.rsplit(":", 1)[1]) > 0
     assert data["session_duration_limit"] == 600 and data["is_paid"] is False
 
 

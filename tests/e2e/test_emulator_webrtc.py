@@ -164,3 +164,49 @@ async def test_periodic_key_frames_without_feedback() -> None:
         assert keys == [i % 5 == 0 for i in range(11)]
     finally:
         track.stop()
+
+
+async def test_loopback_stun_answers_binding_requests() -> None:
+    """The STUN server listed in ice_servers2 answers with the sender's address."""
+    from aioice import stun
+
+    async with Emulator(api_key="k") as emu:
+        assert emu.stun is not None
+        [url] = emu.stun.urls
+        host, port = url.removeprefix("stun:").rsplit(":", 1)
+        assert host == "127.0.0.1"
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: object) -> None:
+                if not answer.done():
+                    answer.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, local_addr=("127.0.0.1", 0))
+        try:
+            request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+            transport.sendto(bytes(request), (host, int(port)))
+            response = stun.parse_message(await asyncio.wait_for(answer, 5))
+            assert response.message_class == stun.Class.RESPONSE
+            assert response.transaction_id == request.transaction_id
+            mine = transport.get_extra_info("sockname")
+            assert response.attributes["XOR-MAPPED-ADDRESS"] == (mine[0], mine[1])
+            # Not a binding request: no answer (the responder only does bindings).
+            transport.sendto(b"garbage", (host, int(port)))
+        finally:
+            transport.close()
+    assert emu.stun.answered == 1
+
+
+@pytest.mark.timeout(40)
+async def test_sdk_gathers_against_the_listed_stun(api_key: str) -> None:
+    from heygen_streaming import StreamingClient
+
+    async with (
+        Emulator(api_key=api_key) as emu,
+        StreamingClient(api_key=api_key, base_url=emu.base_url) as client,
+        client.session(quality="low") as s,
+    ):
+        await s.wait_connected()
+        assert emu.stun is not None and emu.stun.answered >= 1

@@ -13,6 +13,7 @@ from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .sessions import EmulatedSession
+from .stun import StunResponder
 from .versions import API_VERSIONS
 
 __all__ = ["Emulator"]
@@ -34,7 +35,10 @@ class Emulator:
             ``activity_idle_timeout`` (30–3599 s) or ``disable_idle_timeout`` overrides it.
         duration_limit: seconds a session may live at most (``session_duration_limit``).
         token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
-        ice_servers: returned as ``ice_servers2`` (default ``[]``).
+        ice_servers: returned as ``ice_servers2``; ``None`` (the default) lists the
+            emulator's own loopback STUN responder (see `stun`) unless ``stun`` is False,
+            then ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
+        stun: run the loopback STUN responder.
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
@@ -70,6 +74,7 @@ class Emulator:
         retired: bool = False,
         rtcp_feedback: bool = False,
         keyframe_interval: float = 2.0,
+        stun: bool = True,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -94,6 +99,10 @@ class Emulator:
             versions=API_VERSIONS,
         )
         self._app.ice_servers = list(ice_servers or [])
+        self.stun: StunResponder | None = None
+        if ice_servers is None and stun:
+            wildcard = host in ("0.0.0.0", "::", "")
+            self.stun = StunResponder("127.0.0.1" if wildcard else host)
         self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:
@@ -137,6 +146,9 @@ class Emulator:
         if self._runner is not None:
             return
         await asyncio.get_running_loop().run_in_executor(None, _warm_caches)
+        if self.stun is not None:
+            await self.stun.start()
+            self._app.ice_servers = [self.stun.ice_server()]
         runner = web.AppRunner(
             self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -161,6 +173,8 @@ class Emulator:
     async def close(self) -> None:
         """Close every session (and peer), then stop serving."""
         await self._app.registry.close_all("emulator shutdown")
+        if self.stun is not None:
+            self.stun.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
