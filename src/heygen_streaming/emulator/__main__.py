@@ -45,6 +45,12 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         help="seconds between key frames without RTCP feedback",
     )
     parser.add_argument(
+        "--no-retransmit",
+        dest="retransmit",
+        action="store_false",
+        help="ignore NACKs when RTCP feedback is off (as pion would; stalls aiortc receivers)",
+    )
+    parser.add_argument(
         "--retired",
         action="store_true",
         help="answer every v1 route with HTTP 410 endpoint_sunset, like HeyGen today",
@@ -77,6 +83,7 @@ async def _serve(args: argparse.Namespace) -> int:
         rtcp_feedback=args.rtcp_feedback,
         keyframe_interval=args.keyframe_interval,
         retired=args.retired,
+        retransmit=args.retransmit,
         idle_timeout=args.idle_timeout or None,
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,

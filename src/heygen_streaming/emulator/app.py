@@ -49,6 +49,7 @@ class EmulatorOptions:
     max_queued_tasks: int = 32
     rtcp_feedback: bool = False
     keyframe_interval: float = 2.0
+    retransmit: bool = True
     retired: bool = False
     avatars: frozenset[str] | None = None
 

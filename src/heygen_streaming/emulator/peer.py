@@ -5,8 +5,11 @@ The offer has HeyGen's captured shape (see `heygen_streaming.emulator.offer`): v
 server-created data channel on which the session sends its talking events as binary UTF-8
 JSON (as HeyGen's v1 service did; clients see the channel via ``ondatachannel``).
 
-Without RTCP feedback (the captured default) the sender ignores NACK and PLI and sends a
-key frame every ``keyframe_interval`` seconds instead, so video recovers after loss.
+Without RTCP feedback (the captured default) the sender ignores PLI and sends a key frame
+every ``keyframe_interval`` seconds instead, so video recovers after loss. It still answers
+NACKs, which aiortc receivers send whatever was negotiated (an aiortc receiver that gets no
+retransmission stalls ~10 s per lost packet: its 512-packet jitter buffer waits for the
+hole); ``retransmit=False`` ignores them, as pion without negotiated ``nack`` would.
 """
 
 from __future__ import annotations
@@ -107,12 +110,14 @@ class EmulatorPeer:
         fast_vp8: bool = True,
         rtcp_feedback: bool = False,
         keyframe_interval: float = 2.0,
+        retransmit: bool = True,
     ) -> None:
         self.state = state
         self.video_codec = video_codec
         self.fast_vp8 = fast_vp8
         self.rtcp_feedback = rtcp_feedback
         self.keyframe_interval = keyframe_interval
+        self.retransmit = retransmit
         config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         self.pc = RTCPeerConnection(config)
         self.video = AvatarVideoTrack(state)
@@ -167,7 +172,8 @@ class EmulatorPeer:
                 self.video.encode_vp8()
                 watch_keyframe_requests(video.sender, self.video.request_keyframe)
         else:
-            ignore_nacks(video.sender)
+            if not self.retransmit:
+                ignore_nacks(video.sender)
             if wanted == "video/vp8" and self.fast_vp8:
                 self.video.encode_vp8(max(1, round(self.keyframe_interval * FPS)))
         await self.pc.setLocalDescription(await self.pc.createOffer())

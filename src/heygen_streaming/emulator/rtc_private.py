@@ -15,8 +15,8 @@ __all__ = ["ignore_nacks"]
 def ignore_nacks(sender: Any) -> bool:
     """Make aiortc's ``sender`` ignore NACKs (``RTCRtpSender._retransmit``).
 
-    aiortc retransmits on every NACK even when none was negotiated; HeyGen's server offered
-    no RTCP feedback, so without ``rtcp_feedback`` lost packets stay lost, as they would.
+    aiortc retransmits on every NACK even when none was negotiated; pion, which HeyGen ran,
+    does not when the offer has no ``nack`` feedback (the emulator's ``retransmit=False``).
     """
     if not callable(getattr(sender, "_retransmit", None)):
         return False

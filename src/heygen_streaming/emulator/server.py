@@ -39,6 +39,9 @@ class Emulator:
             emulator's own loopback STUN responder (see `stun`) unless ``stun`` is False,
             then ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
         stun: run the loopback STUN responder.
+        retransmit: answer NACKs even without ``rtcp_feedback`` (aiortc receivers send them
+            regardless and stall for seconds per lost packet without retransmission).
+            ``False`` ignores them, as pion without negotiated ``nack`` would.
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
@@ -75,6 +78,7 @@ class Emulator:
         rtcp_feedback: bool = False,
         keyframe_interval: float = 2.0,
         stun: bool = True,
+        retransmit: bool = True,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -86,6 +90,7 @@ class Emulator:
             retired=retired,
             rtcp_feedback=rtcp_feedback,
             keyframe_interval=keyframe_interval,
+            retransmit=retransmit,
             avatars=None if avatars is None else frozenset(avatars),
         )
         self._app = EmulatorApp(

@@ -202,6 +202,7 @@ class V1Api(ApiVersion):
                 video_codec=request.video_encoding or "VP8",
                 rtcp_feedback=options.rtcp_feedback,
                 keyframe_interval=options.keyframe_interval,
+                retransmit=options.retransmit,
             )
             try:
                 sdp = await peer.make_offer()
