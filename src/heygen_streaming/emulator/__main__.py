@@ -51,6 +51,12 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         help="ignore NACKs when RTCP feedback is off (as pion would; stalls aiortc receivers)",
     )
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection has to send its request headers",
+    )
+    parser.add_argument(
         "--retired",
         action="store_true",
         help="answer every v1 route with HTTP 410 endpoint_sunset, like HeyGen today",
@@ -84,6 +90,7 @@ async def _serve(args: argparse.Namespace) -> int:
         keyframe_interval=args.keyframe_interval,
         retired=args.retired,
         retransmit=args.retransmit,
+        header_timeout=args.header_timeout,
         idle_timeout=args.idle_timeout or None,
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,

@@ -12,6 +12,7 @@ from aiohttp import web
 from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
+from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
 from .sessions import EmulatedSession
 from .stun import StunResponder
 from .versions import API_VERSIONS
@@ -39,6 +40,8 @@ class Emulator:
             emulator's own loopback STUN responder (see `stun`) unless ``stun`` is False,
             then ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
         stun: run the loopback STUN responder.
+        header_timeout: seconds a connection has to send its request headers (slow-header
+            clients are dropped instead of holding connections forever).
         retransmit: answer NACKs even without ``rtcp_feedback`` (aiortc receivers send them
             regardless and stall for seconds per lost packet without retransmission).
             ``False`` ignores them, as pion without negotiated ``nack`` would.
@@ -79,10 +82,12 @@ class Emulator:
         keyframe_interval: float = 2.0,
         stun: bool = True,
         retransmit: bool = True,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
         options = EmulatorOptions(
             max_text_length=max_text_length,
             tts_latency=tts_latency,
@@ -158,16 +163,14 @@ class Emulator:
             self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = HeaderDeadlineSite(runner, self.host, self.port, header_timeout=self.header_timeout)
         try:
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        server: Any = site._server
-        sockname = server.sockets[0].getsockname()
-        self.port = int(sockname[1])
+        self.port = site.bound_port
         host = self.host
         if ":" in host:
             host = f"[{host}]"
