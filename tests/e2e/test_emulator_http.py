@@ -313,3 +313,43 @@ async def test_start_twice_is_a_state_error(http: httpx.AsyncClient) -> None:
         assert code in (Code.STATE_CONNECTING, Code.STATE_CONNECTED)
     finally:
         await client.close()
+
+
+async def test_retired_mode_answers_410_endpoint_sunset() -> None:
+    """As HeyGen's servers do since 2026 (the body's shape was not captured)."""
+    async with (
+        Emulator(api_key="k", retired=True) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        for name in ("new", "start", "task", "stop", "create_token"):
+            response = await call(http, name, {"session_id": "x"})
+            assert response.status_code == 410
+            assert response.json()["error"]["code"] == "endpoint_sunset"
+        assert (await http.get("/v1/streaming.list")).status_code == 410
+        assert emu.sessions == []
+
+
+async def test_unknown_avatar_is_10013_when_avatars_are_configured() -> None:
+    async with (
+        Emulator(api_key="k", avatars=["Anna_public"]) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        message = failed(await call(http, "new", {"avatar_name": "Nobody"}), 400, 10013)
+        assert message == "avatar not found"
+        await new_session(http, avatar_id="Anna_public")
+
+
+async def test_list_is_served_on_get_and_post(http: httpx.AsyncClient) -> None:
+    sid = (await new_session(http))["session_id"]
+    by_get = ok(await http.get("/v1/streaming.list"))
+    assert by_get == ok(await call(http, "list"))
+    assert [s["session_id"] for s in by_get["sessions"]] == [sid]
+    assert isinstance(by_get["sessions"][0]["created_at"], int)
+
+
+async def test_success_bodies_have_the_captured_shape(http: httpx.AsyncClient) -> None:
+    """``{"code": 100, "data": null, "message": "success"}``, keys in the captured order."""
+    sid = (await new_session(http))["session_id"]
+    for name in ("keep_alive", "interrupt", "stop"):
+        response = await call(http, name, {"session_id": sid})
+        assert response.text == '{"code": 100, "data": null, "message": "success"}'
