@@ -353,3 +353,16 @@ async def test_success_bodies_have_the_captured_shape(http: httpx.AsyncClient) -
     for name in ("keep_alive", "interrupt", "stop"):
         response = await call(http, name, {"session_id": sid})
         assert response.text == '{"code": 100, "data": null, "message": "success"}'
+
+
+async def test_sdk_reports_the_retired_emulator_as_retired() -> None:
+    from heygen_streaming import EndpointRetiredError, StreamingClient
+
+    async with (
+        Emulator(api_key="k", retired=True) as emu,
+        StreamingClient(api_key="k", base_url=emu.base_url, max_retries=0) as client,
+    ):
+        with pytest.raises(EndpointRetiredError):
+            await client.new_session(quality="low")
+        with pytest.raises(EndpointRetiredError):
+            await client.list_sessions()

@@ -159,7 +159,9 @@ class EmulatorApp:
         status, body = version.fault_body(kind, status)
         return web.json_response(body, status=status, headers=headers)
 
-    async def _json_body(self, request: web.Request, version: ApiVersion, need: str) -> Any:
+    async def _json_body(
+        self, request: web.Request, version: ApiVersion, need: str
+    ) -> dict[str, Any]:
         raw = await request.read()
         if need == "none" or (need == "optional" and not raw.strip()):
             return {}
