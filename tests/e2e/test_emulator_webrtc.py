@@ -210,3 +210,30 @@ async def test_sdk_gathers_against_the_listed_stun(api_key: str) -> None:
     ):
         await s.wait_connected()
         assert emu.stun is not None and emu.stun.answered >= 1
+
+
+async def test_stun_is_listed_at_the_address_the_client_reached() -> None:
+    """Bound to every address, the emulator lists its STUN at the local address each client
+    used (here 127.0.0.1): a remote client never gets a loopback URL it cannot reach."""
+    async with (
+        Emulator(api_key="k", host="0.0.0.0") as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        assert emu.stun is not None and emu.stun.wildcard
+        data = (await http.post("/v1/streaming.new", json={"quality": "low"})).json()["data"]
+        assert data["ice_servers2"] == [
+            {"credentialType": "password", "urls": [f"stun:127.0.0.1:{emu.stun.port}"]}
+        ]
+        await http.post("/v1/streaming.stop", json={"session_id": data["session_id"]})
+
+
+async def test_no_stun_when_ice_servers_are_given() -> None:
+    servers = [{"urls": ["stun:127.0.0.1:9"], "credentialType": "password"}]
+    async with (
+        Emulator(api_key="k", ice_servers=servers) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        assert emu.stun is None
+        data = (await http.post("/v1/streaming.new", json={"quality": "low"})).json()["data"]
+        assert data["ice_servers2"] == servers and data["ice_servers"] is None
+        await http.post("/v1/streaming.stop", json={"session_id": data["session_id"]})

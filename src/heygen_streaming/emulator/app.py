@@ -23,6 +23,7 @@ from aiohttp import web
 from .faults import Faults
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
+from .stun import StunResponder
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]
 
@@ -80,6 +81,7 @@ class EmulatorApp:
         self.faults = Faults()
         self.options = options
         self.ice_servers: list[dict[str, Any]] = []
+        self.stun: StunResponder | None = None
         self.base_url = ""
         self.faults._freeze = self._freeze
         self.faults._drop = self._drop_all
@@ -114,6 +116,16 @@ class EmulatorApp:
             owner = self.tokens.owner(token)
             return None if owner is None else Principal(owner, token)
         return None
+
+    def ice_servers_for(self, request: web.Request) -> list[dict[str, Any]]:
+        """The ICE servers to list for this request: the configured ones, else the STUN
+        responder at the local address the client reached (this machine, never another)."""
+        if self.stun is None:
+            return list(self.ice_servers)
+        if not self.stun.wildcard:
+            return [self.stun.ice_server()]
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        return [self.stun.ice_server(str(sockname[0]) if sockname else None)]
 
     # -- request pipeline --------------------------------------------------------------
     def _wrap(self, version: ApiVersion, route: Route) -> Callable[[web.Request], Awaitable[Any]]:

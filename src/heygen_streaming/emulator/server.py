@@ -37,9 +37,10 @@ class Emulator:
         duration_limit: seconds a session may live at most (``session_duration_limit``).
         token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
         ice_servers: returned as ``ice_servers2``; ``None`` (the default) lists the
-            emulator's own loopback STUN responder (see `stun`) unless ``stun`` is False,
-            then ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
-        stun: run the loopback STUN responder.
+            emulator's own STUN responder (see `stun`), bound where HTTP is and listed at
+            the local address each client reached, unless ``stun`` is False, then
+            ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
+        stun: run the STUN responder.
         header_timeout: seconds a connection has to send its request headers (slow-header
             clients are dropped instead of holding connections forever).
         retransmit: answer NACKs even without ``rtcp_feedback`` (aiortc receivers send them
@@ -111,8 +112,8 @@ class Emulator:
         self._app.ice_servers = list(ice_servers or [])
         self.stun: StunResponder | None = None
         if ice_servers is None and stun:
-            wildcard = host in ("0.0.0.0", "::", "")
-            self.stun = StunResponder("127.0.0.1" if wildcard else host)
+            # Same address as HTTP; listed per request at the address the client reached.
+            self.stun = StunResponder(host or "0.0.0.0")
         self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:
@@ -158,7 +159,7 @@ class Emulator:
         await asyncio.get_running_loop().run_in_executor(None, _warm_caches)
         if self.stun is not None:
             await self.stun.start()
-            self._app.ice_servers = [self.stun.ice_server()]
+            self._app.stun = self.stun
         runner = web.AppRunner(
             self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )

@@ -55,18 +55,29 @@ class StunResponder:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = 0
+        self.bound_host = host
         self.answered = 0
         self._transport: asyncio.DatagramTransport | None = None
 
+    def urls_for(self, host: str) -> list[str]:
+        """``["stun:host:port"]``: this responder as reached at ``host`` (a local address)."""
+        host = host.removeprefix("::ffff:")
+        return [f"stun:[{host}]:{self.port}" if ":" in host else f"stun:{host}:{self.port}"]
+
+    @property
+    def wildcard(self) -> bool:
+        """Bound to every local address (then listed at the one each client reached)."""
+        return self.bound_host in ("0.0.0.0", "::")
+
     @property
     def urls(self) -> list[str]:
-        """``["stun:host:port"]`` once started."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return [f"stun:{host}:{self.port}"]
+        """``["stun:host:port"]`` once started (the bound address; 127.0.0.1 if wildcard)."""
+        return self.urls_for("127.0.0.1" if self.wildcard else self.bound_host)
 
-    def ice_server(self) -> dict[str, Any]:
+    def ice_server(self, host: str | None = None) -> dict[str, Any]:
         """The ``ice_servers2`` entry, shaped like the captured STUN entry."""
-        return {"credentialType": "password", "urls": self.urls}
+        urls = self.urls if host is None else self.urls_for(host)
+        return {"credentialType": "password", "urls": urls}
 
     async def start(self) -> None:
         """Bind the UDP socket."""
@@ -75,7 +86,9 @@ class StunResponder:
             lambda: _Protocol(self), local_addr=(self.host, 0)
         )
         self._transport = transport
-        self.port = int(transport.get_extra_info("sockname")[1])
+        sockname = transport.get_extra_info("sockname")
+        self.bound_host = str(sockname[0])
+        self.port = int(sockname[1])
 
     def close(self) -> None:
         """Stop answering."""

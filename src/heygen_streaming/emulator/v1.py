@@ -175,7 +175,7 @@ class V1Api(ApiVersion):
             "access_token": secrets.token_urlsafe(24) if v2 else None,
             "url": f"{base.replace('http', 'ws', 1)}/v2-unsupported" if v2 else None,
             "ice_servers": None,
-            "ice_servers2": list(self.app.ice_servers),
+            "ice_servers2": self.app.ice_servers_for(call.request),
             "is_paid": False,
             "session_duration_limit": int(self.app.registry.duration_limit),
             "realtime_endpoint": None,
