@@ -362,3 +362,39 @@ async def test_any_key_mode_has_a_global_session_cap() -> None:
         message = failed(await call(c, "new", {"quality": "low"}), 400, Code.CONCURRENT_LIMIT)
         assert "oncurrent" in message
         assert len(emu.sessions) == 2
+
+
+@pytest.mark.timeout(30)
+async def test_connections_waiting_for_headers_are_bounded() -> None:
+    """Beyond ``max_pending`` connections still sending headers, the oldest is dropped."""
+    from aiohttp import web
+
+    from heygen_streaming.emulator.listener import HeaderDeadlineSite
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = HeaderDeadlineSite(runner, "127.0.0.1", 0, header_timeout=60, max_pending=5)
+    await site.start()
+    conns = []
+    try:
+        for _ in range(8):
+            conn = await asyncio.open_connection("127.0.0.1", site.bound_port)
+            conn[1].write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            await conn[1].drain()
+            conns.append(conn)
+        async with asyncio.timeout(10):
+            for reader, _ in conns[:3]:  # the three oldest made room
+                assert await reader.read() == b""
+        reader, writer = conns[-1]
+        writer.write(b"\r\n")  # the newest finishes its headers and is served
+        async with asyncio.timeout(10):
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        for _, writer in conns:
+            writer.close()
+        await runner.cleanup()

@@ -3,28 +3,36 @@
 aiohttp has no header timeout: a client that opens a connection and sends its headers one
 byte at a time holds it (and a file descriptor) for as long as it likes, and enough of them
 lock everyone out. Each connection here must finish its first request's headers (the blank
-line ending them) within ``header_timeout`` seconds, or it is closed. Later requests on a
-kept-alive connection are bounded by aiohttp's keep-alive timeout only.
+line ending them) within ``header_timeout`` seconds, or it is closed; and at most
+``max_pending`` connections may be waiting for their headers at once (a new one closes the
+oldest). Later requests on a kept-alive connection are bounded by aiohttp's keep-alive
+timeout only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "HeaderDeadlineSite"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "MAX_PENDING_HEADERS", "HeaderDeadlineSite"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
+MAX_PENDING_HEADERS = 256
+
+_Pending = collections.OrderedDict["_HeaderDeadline", None]
 
 
 class _HeaderDeadline(asyncio.Protocol):
     """Wraps aiohttp's protocol: closes the connection when headers are late."""
 
-    def __init__(self, inner: Any, timeout: float) -> None:
+    def __init__(self, inner: Any, timeout: float, pending: _Pending, max_pending: int) -> None:
         self.inner = inner
         self.timeout = timeout
+        self._pending = pending
+        self._max_pending = max_pending
         self._transport: asyncio.BaseTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._tail = b""
@@ -32,10 +40,20 @@ class _HeaderDeadline(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+        while len(self._pending) >= self._max_pending:
+            oldest, _ = self._pending.popitem(last=False)
+            oldest._expire()
+        self._pending[self] = None
         self.inner.connection_made(transport)
 
+    def _headers_done(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.pop(self, None)
+
     def _expire(self) -> None:
-        self._timer = None
+        self._headers_done()
         if self._transport is not None:
             self._transport.close()
 
@@ -43,8 +61,7 @@ class _HeaderDeadline(asyncio.Protocol):
         if self._timer is not None:
             seen = self._tail + data
             if b"\r\n\r\n" in seen:
-                self._timer.cancel()
-                self._timer = None
+                self._headers_done()
             else:
                 self._tail = seen[-3:]
         self.inner.data_received(data)
@@ -54,9 +71,7 @@ class _HeaderDeadline(asyncio.Protocol):
         return result
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._headers_done()
         self._transport = None
         self.inner.connection_lost(exc)
 
@@ -71,12 +86,20 @@ class HeaderDeadlineSite(web.BaseSite):
     """A TCP site like ``web.TCPSite`` whose connections get a header deadline."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, *, header_timeout: float
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_pending: int = MAX_PENDING_HEADERS,
     ) -> None:
         super().__init__(runner)
         self._host = host
         self._port = port
         self._header_timeout = header_timeout
+        self._max_pending = max_pending
+        self._pending: _Pending = collections.OrderedDict()
         self.bound_port = port
 
     @property
@@ -90,10 +113,10 @@ class HeaderDeadlineSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        timeout = self._header_timeout
+        timeout, pending, most = self._header_timeout, self._pending, self._max_pending
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(
-            lambda: _HeaderDeadline(server(), timeout),
+            lambda: _HeaderDeadline(server(), timeout, pending, most),
             self._host,
             self._port,
             reuse_address=True,
