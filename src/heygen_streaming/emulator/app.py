@@ -50,6 +50,7 @@ from .faults import Faults
 from .peer import EmulatorPeer
 from .sessions import EmulatedSession, EmulatorError, SessionRegistry, TokenStore
 from .speech import Utterance, chat_reply, estimate_duration_ms
+from .v3 import RealtimeApi, RealtimeOptions
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp"]
 
@@ -120,6 +121,7 @@ class EmulatorApp:
         ice_servers: list[dict[str, Any]] | None,
         max_text_length: int = MAX_TEXT_LENGTH,
         tts_latency: float = 0.05,
+        realtime: RealtimeOptions | None = None,
     ) -> None:
         self.tts_latency = tts_latency
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
@@ -148,6 +150,10 @@ class EmulatorApp:
         self.app.router.add_route("*", "/v1/streaming.{name}", self._dispatch)
         self.app.router.add_get("/", self._index)
         self.app.router.add_get("/static/{file}", self._static)
+        self.realtime = RealtimeApi(
+            realtime, api_keys=self.api_keys, bearer_owner=self.tokens.owner
+        )
+        self.realtime.register(self.app)  # /v3/avatar-realtime
 
     # -- plumbing ----------------------------------------------------------------------
     @web.middleware

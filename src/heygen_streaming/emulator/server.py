@@ -13,6 +13,7 @@ from .app import MAX_TEXT_LENGTH, EmulatorApp
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .sessions import EmulatedSession
+from .v3 import RealtimeApi, RealtimeOptions
 
 __all__ = ["Emulator"]
 
@@ -35,6 +36,7 @@ class Emulator:
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
+        realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Emulator:
         ice_servers: list[dict[str, Any]] | None = None,
         max_text_length: int = MAX_TEXT_LENGTH,
         tts_latency: float = 0.05,
+        realtime: RealtimeOptions | None = None,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -64,6 +67,7 @@ class Emulator:
             ice_servers=ice_servers,
             max_text_length=max_text_length,
             tts_latency=tts_latency,
+            realtime=realtime,
         )
         self._runner: web.AppRunner | None = None
 
@@ -79,6 +83,11 @@ class Emulator:
     def faults(self) -> Faults:
         """Fault-injection switches (see `heygen_streaming.emulator.faults`)."""
         return self._app.faults
+
+    @property
+    def realtime(self) -> RealtimeApi:
+        """The Avatar Realtime (v3) side: ``realtime.registry.streams`` by id."""
+        return self._app.realtime
 
     @property
     def sessions(self) -> list[EmulatedSession]:
