@@ -76,7 +76,8 @@ class RealtimeStream:
     words: WordLog = field(default_factory=WordLog, repr=False)
     worker: StreamWorker | None = field(default=None, repr=False)
     files_removed: bool = False
-    _ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _removed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         self.script = Script(voice_pitch(self.voice_id or self.avatar_id))
@@ -96,6 +97,8 @@ class RealtimeStream:
         if to not in _NEXT[self.status]:
             return False
         self.status = to
+        self._changed.set()
+        self._changed = asyncio.Event()
         if to is Status.COMPLETED:
             self.end_reason = end_reason
         if to is Status.ERROR:
@@ -108,7 +111,6 @@ class RealtimeStream:
             if to is Status.ERROR:
                 end["error_message"] = self.error_message
             self.words.finish(end)
-            self._ended.set()
         return True
 
     def on_worker(self, event: WorkerEvent) -> None:
@@ -126,6 +128,11 @@ class RealtimeStream:
             else:
                 self.transition(Status.COMPLETED, end_reason=event.end_reason or "final_marker")
 
+    def mark_removed(self) -> None:
+        """Record that the files are gone."""
+        self.files_removed = True
+        self._removed.set()
+
     def hls_path(self) -> str:
         """The playlist's URL path (its token authorises it)."""
         return f"/v3/avatar-realtime/{self.stream_id}/hls/{self.token}/stream.m3u8"
@@ -141,9 +148,19 @@ class RealtimeStream:
             data["error_message"] = self.error_message
         return data
 
-    async def wait_ended(self) -> None:
-        """Wait until the stream is completed or in error."""
-        await self._ended.wait()
+    async def wait_status(self, *statuses: Status) -> Status:
+        """Wait until the status is one of ``statuses`` (or terminal); return it."""
+        while self.status not in statuses and self.live:
+            await self._changed.wait()
+        return self.status
+
+    async def wait_ended(self) -> Status:
+        """Wait until the stream is completed or in error; return the status."""
+        return await self.wait_status(Status.COMPLETED, Status.ERROR)
+
+    async def wait_files_removed(self) -> None:
+        """Wait until the stream's files were deleted."""
+        await self._removed.wait()
 
 
 class RealtimeRegistry:
@@ -258,7 +275,7 @@ class RealtimeRegistry:
 
     async def _rmtree(self, stream: RealtimeStream) -> None:
         await asyncio.to_thread(shutil.rmtree, stream.directory, True)
-        stream.files_removed = True
+        stream.mark_removed()
 
     def _prune(self) -> None:
         ended = [s for s in self.streams.values() if not s.live and s.files_removed]
@@ -285,4 +302,4 @@ class RealtimeRegistry:
             await asyncio.to_thread(shutil.rmtree, self._root, True)
             self._root = None
         for stream in self.streams.values():
-            stream.files_removed = True
+            stream.mark_removed()

@@ -142,12 +142,9 @@ def _validate(model: type[Any], body: dict[str, Any]) -> Any:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        # Drop discriminator tags from the location: ("audio", "base64", "data") -> audio.data
-        loc = [
-            str(p)
-            for p in first["loc"]
-            if p not in ("url", "asset_id", "base64") or p == first["loc"][-1]
-        ]
+        loc = [str(p) for p in first["loc"]]
+        if len(loc) >= 3 and loc[0] == "audio":  # drop the union tag: audio.base64.data
+            del loc[1]
         param = ".".join(loc) or None
         raise invalid(f"{param or 'body'}: {first['msg']}", param) from None
 
