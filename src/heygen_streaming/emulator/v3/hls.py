@@ -21,12 +21,17 @@ import numpy.typing as npt
 from .frames import HEIGHT, WIDTH
 from .voice import SAMPLE_RATE
 
-__all__ = ["AAC_FRAME", "FPS", "PLAYLIST", "HlsWriter", "is_servable"]
+__all__ = ["AAC_FRAME", "FPS", "PLAYLIST", "HlsWriter", "fix_playlist", "is_servable"]
 
 FPS = 25
 AAC_FRAME = 1024
 PLAYLIST = "stream.m3u8"
 INIT = "init.mp4"
+
+
+def fix_playlist(text: str) -> str:
+    """Raise ``EXT-X-TARGETDURATION`` to at least 1 (ffmpeg rounds sub-second segments to 0)."""
+    return text.replace("#EXT-X-TARGETDURATION:0\n", "#EXT-X-TARGETDURATION:1\n")
 
 
 def is_servable(name: str) -> bool:

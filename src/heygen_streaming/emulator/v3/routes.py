@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from .hls import is_servable
+from .hls import fix_playlist, is_servable
 from .options import RealtimeOptions
 from .streams import RealtimeRegistry, RealtimeStream
 from .voice import decode_audio
@@ -314,6 +314,8 @@ class RealtimeApi:
             body = await asyncio.to_thread((stream.directory / name).read_bytes)
         except OSError:
             raise V3Error(404, "not_found", "No such stream file") from None
+        if name.endswith(".m3u8"):
+            body = fix_playlist(body.decode()).encode()
         headers = {"Cache-Control": "no-cache" if name.endswith(".m3u8") else "max-age=60", **CORS}
         content_type = _CONTENT_TYPES[name[name.rfind(".") :]]
         return web.Response(body=body, content_type=content_type, headers=headers)
