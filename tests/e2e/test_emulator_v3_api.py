@@ -268,3 +268,27 @@ def test_cli_flags_set_v3_options() -> None:
         max_streams=5, idle_timeout=2.0, max_length=10.0, segment_seconds=0.5, file_grace=1.0
     )
     assert options_from_args(build_parser().parse_args([])) == RealtimeOptions()
+
+
+async def test_stream_shorter_than_a_segment_still_lists_its_hls_url() -> None:
+    async with v3_emulator(end_linger=0.5) as emu, client(emu) as http:
+        stream_id = await create(http, tts("Hi."))
+        stream = stream_of(emu, stream_id)
+        await stream.wait_status(Status.STREAMING)
+        data = await status(http, stream_id)
+        assert data["status"] == "streaming"
+        playlist = (await http.get(data["hls_url"])).text
+        assert playlist.count("#EXTINF:") == 1 and "#EXT-X-ENDLIST" in playlist
+        assert await stream.wait_ended() is Status.COMPLETED
+        assert "hls_url" not in await status(http, stream_id)
+
+
+def test_options_are_validated() -> None:
+    for bad in (
+        {"max_streams": 0},
+        {"segment_seconds": 0},
+        {"idle_timeout": -1},
+        {"file_grace": -1},
+    ):
+        with pytest.raises(ValueError):
+            RealtimeOptions(**bad)  # type: ignore[arg-type]

@@ -48,7 +48,7 @@ async def test_hls_is_720p_h264_aac_and_decodes_while_live() -> None:
         playlist = (await http.get(url, headers={"x-api-key": ""})).text
         assert "#EXT-X-MAP:URI=" in playlist and "#EXT-X-ENDLIST" not in playlist  # live
         decoded = await asyncio.to_thread(decode_hls, url)  # follows the live playlist
-        assert stream.status is Status.COMPLETED
+        assert await stream.wait_ended() is Status.COMPLETED
         assert decoded["size"] == (1280, 720)
         assert (decoded["video_codec"], decoded["audio_codec"]) == ("h264", "aac")
         assert decoded["sample_rate"] == RATE

@@ -20,6 +20,9 @@ class RealtimeOptions:
         segment_seconds: HLS segment (and GOP) length.
         file_grace: seconds the files of an ended stream stay servable.
         retry_after: the ``Retry-After`` of the 429 answer, seconds.
+        end_linger: seconds a finished stream stays ``streaming`` (its playlist already
+            ends with ``#EXT-X-ENDLIST``) before it is ``completed``, so that pollers see
+            ``hls_url`` even for streams shorter than a segment.
     """
 
     max_streams: int = 3
@@ -28,6 +31,17 @@ class RealtimeOptions:
     segment_seconds: float = 1.0
     file_grace: float = 60.0
     retry_after: float = 5.0
+    end_linger: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.max_streams < 1:
+            raise ValueError("max_streams must be at least 1")
+        for name in ("idle_timeout", "max_length", "segment_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("file_grace", "retry_after", "end_linger"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:

@@ -238,9 +238,25 @@ class RealtimeRegistry:
         stream.worker.start()
 
     def _on_worker(self, stream: RealtimeStream, event: WorkerEvent) -> None:
+        if not isinstance(event, Finished):
+            stream.on_worker(event)
+            return
+        if event.error is None and event.published and stream.live and not self._closed:
+            # The complete playlist stays "streaming" (hls_url listed) for a moment, so that
+            # even a stream shorter than a segment, or than a poll interval, can be found.
+            stream.on_worker(Started())
+            key = f"{stream.stream_id}/linger"
+            loop = asyncio.get_running_loop()
+            self._timers[key] = loop.call_later(
+                self.options.end_linger, self._complete, stream, event, key
+            )
+        else:
+            self._complete(stream, event)
+
+    def _complete(self, stream: RealtimeStream, event: Finished, key: str = "") -> None:
+        self._timers.pop(key, None)
         stream.on_worker(event)
-        if isinstance(event, Finished):
-            self._schedule_removal(stream)
+        self._schedule_removal(stream)
 
     def fail(self, stream: RealtimeStream, message: str) -> None:
         """Put a stream without a worker into ``error`` (and clean up its files)."""

@@ -68,6 +68,8 @@ class Finished:
     end_reason: str | None
     error: str | None
     seconds: float
+    published: bool = False
+    """True when the playlist exists (at least one segment was written)."""
 
 
 WorkerEvent = Started | Words | Idle | Finished
@@ -140,7 +142,8 @@ class StreamWorker:
                     logger.exception("v3 stream writer close failed")
                     error = error or f"media pipeline failed: {type(exc).__name__}"
             self.cpu_seconds = time.thread_time() - cpu0
-            self.notify(Finished(None if error else end_reason, error, seconds))
+            published = writer is not None and writer.started
+            self.notify(Finished(None if error else end_reason, error, seconds, published))
 
     def _play(self, renderer: AvatarRenderer, writer: HlsWriter) -> tuple[str, float]:
         script = self.script
