@@ -20,24 +20,20 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import io
-import ipaddress
 import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
+from .audio import load_audio
 from .hls import fix_playlist, is_servable
 from .options import RealtimeOptions
 from .streams import RealtimeRegistry, RealtimeStream
-from .voice import decode_audio
 from .wire import (
-    AssetAudio,
     AudioCreate,
     Base64Audio,
     TextCreate,
@@ -53,8 +49,6 @@ __all__ = ["MAX_BODY_BYTES", "RealtimeApi"]
 logger = logging.getLogger("heygen_streaming.emulator")
 
 MAX_BODY_BYTES = 16 << 20
-MAX_FETCH_BYTES = 64 << 20
-FETCH_TIMEOUT = 20.0
 SSE_KEEPALIVE = 15.0
 CORS = {"Access-Control-Allow-Origin": "*"}
 _CONTENT_TYPES = {
@@ -63,23 +57,6 @@ _CONTENT_TYPES = {
     ".m4s": "video/iso.segment",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for an http(s) URL whose host is a loopback address or ``localhost``."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RealtimeApi:
@@ -152,15 +129,14 @@ class RealtimeApi:
         key = request.headers.get("x-api-key", "").strip()
         auth = request.headers.get("authorization", "").strip()
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        for credential in (key, token):
+        for credential, bearer in ((key, False), (token, True)):
             if not credential:
                 continue
             if self.api_keys is None or credential in self.api_keys:
                 return credential
-            if credential is token:
-                owner = self.bearer_owner(token)
-                if owner is not None:
-                    return owner
+            owner = self.bearer_owner(credential) if bearer else None
+            if owner is not None:
+                return owner
         raise V3Error(401, "unauthorized", "Missing or invalid API key")
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
@@ -208,41 +184,14 @@ class RealtimeApi:
         self, stream: RealtimeStream, body: AudioCreate, data: bytes | None
     ) -> None:
         """Fetch/decode the audio off the event loop, then start the worker (or fail)."""
-        source = body.audio
         try:
-            if isinstance(source, AssetAudio):
-                raise ValueError(
-                    f"unknown asset_id {source.asset_id!r} (the emulator has no assets)"
-                )
-            if data is None:
-                data = await self._fetch(source.url)  # type: ignore[union-attr]
-            clip = await asyncio.to_thread(decode_audio, io.BytesIO(data), self.options.max_length)
+            clip = await load_audio(body.audio, data, self.options.max_length)
         except ValueError as exc:
             self.registry.fail(stream, f"audio could not be used: {exc}")
             return
         if stream.live:
             stream.script.add_clip(clip)
             self.registry.start_worker(stream)
-
-    async def _fetch(self, url: str) -> bytes:
-        if not is_loopback_url(url):
-            raise ValueError("the emulator only fetches loopback (127.0.0.1/localhost) URLs")
-        timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(url, allow_redirects=False) as response,
-            ):
-                if response.status != 200:
-                    raise ValueError(f"fetching the audio URL answered HTTP {response.status}")
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    data += chunk
-                    if len(data) > MAX_FETCH_BYTES:
-                        raise ValueError("the audio file is too large")
-                return bytes(data)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ValueError(f"fetching the audio URL failed ({type(exc).__name__})") from None
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         """Status; ``hls_url`` only while streaming."""

@@ -7,8 +7,7 @@ words are separated by silence, and punctuation marks are zero-length words foll
 pause. The word boundaries returned by `Speech.words` are therefore exact sample
 positions of the same synthesis that produces the audio.
 
-`AudioClip` is user audio (``audio`` mode) decoded to 48 kHz mono with PyAV; its
-``level_gain`` scales its loudness so that the mouth opens like it does for speech.
+User audio (``audio`` mode) is in `.audio`.
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-import av
 import numpy as np
 import numpy.typing as npt
 
@@ -27,11 +25,10 @@ from ..speech import SAMPLE_RATE
 
 __all__ = [
     "SAMPLE_RATE",
-    "AudioClip",
+    "SPEECH_LEVEL",
     "Clip",
     "Speech",
     "SpokenWord",
-    "decode_audio",
     "split_tokens",
     "voice_pitch",
 ]
@@ -44,7 +41,6 @@ PAUSES = {",": 0.18, ";": 0.18, ":": 0.18, ".": 0.3, "!": 0.3, "?": 0.3}
 OTHER_PAUSE = 0.1
 SPEECH_LEVEL = 0.06
 """RMS at which the avatar's mouth is fully open (as `..avatar` maps speech levels)."""
-MAX_AUDIO_SECONDS = 3600.0
 _AMPLITUDE = 0.9
 _VOWELS = ((730.0, 1090.0), (530.0, 1840.0), (270.0, 2290.0), (570.0, 840.0), (300.0, 870.0))
 _TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
@@ -164,61 +160,3 @@ class Speech:
         wave = np.einsum("ij,ij->i", waves, self._amps[syl])
         out[voiced] = (_AMPLITUDE * envelope * wave).astype(np.float32)
         return out
-
-
-class AudioClip:
-    """Decoded user audio (48 kHz mono float)."""
-
-    def __init__(self, samples: Samples) -> None:
-        self._samples = samples
-        # Loud parts of the clip open the mouth fully, like speech does.
-        windows = samples[: samples.size // 1920 * 1920].reshape(-1, 1920)
-        rms = np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1)) if windows.size else []
-        loud = float(np.percentile(rms, 90)) if len(rms) else 0.0
-        self.level_gain = SPEECH_LEVEL * 1.2 / loud if loud > 1e-4 else 1.0
-
-    @property
-    def total(self) -> int:
-        """Length in samples."""
-        return int(self._samples.size)
-
-    def words(self) -> list[SpokenWord]:
-        """No words: the emulator does not transcribe audio."""
-        return []
-
-    def take(self, start: int, count: int) -> Samples:
-        """Samples [start, start + count) (zero-padded)."""
-        out = np.zeros(count, np.float32)
-        part = self._samples[start : start + count]
-        out[: part.size] = part
-        return out
-
-
-def decode_audio(source: Any, max_seconds: float = MAX_AUDIO_SECONDS) -> AudioClip:
-    """Decode a file path or file-like object with PyAV into an `AudioClip`.
-
-    Raises ValueError when there is no decodable audio.
-    """
-    limit = int(max_seconds * SAMPLE_RATE)
-    chunks: list[Samples] = []
-    size = 0
-    try:
-        with av.open(source, "r") as container:
-            if not container.streams.audio:
-                raise ValueError("no audio stream")
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-            stream = container.streams.audio[0]
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1).astype(np.float32))
-                    size += chunks[-1].size
-                if size >= limit:
-                    break
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1).astype(np.float32))
-    except av.FFmpegError as exc:
-        raise ValueError(f"cannot decode audio ({type(exc).__name__})") from None
-    samples = np.concatenate(chunks)[:limit] if chunks else np.zeros(0, np.float32)
-    if not samples.size:
-        raise ValueError("no audio samples")
-    return AudioClip(samples)
