@@ -22,8 +22,9 @@ PARTIAL_FLUSH = 0.5
 class Script:
     """Thread-safe queue of clips plus the text not yet turned into speech."""
 
-    def __init__(self, pitch: float = 1.0) -> None:
+    def __init__(self, pitch: float = 1.0, *, partial_flush: float = PARTIAL_FLUSH) -> None:
         self._lock = threading.Lock()
+        self._partial_flush = partial_flush
         self._pitch = pitch
         self._clips: collections.deque[Clip] = collections.deque()
         self._partial = ""
@@ -71,7 +72,7 @@ class Script:
         with self._lock:
             if not self._clips and self._partial:
                 idle = time.monotonic() - self.last_input
-                if self._closed or idle >= PARTIAL_FLUSH:
+                if self._closed or idle >= self._partial_flush:
                     partial, self._partial = self._partial, ""
                     self._queue_text(partial)
             return self._clips.popleft() if self._clips else None
