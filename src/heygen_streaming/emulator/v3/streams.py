@@ -30,7 +30,7 @@ from typing import Any
 from .options import RealtimeOptions
 from .script import Script
 from .voice import voice_pitch
-from .wire import V3Error
+from .wire import v3_error
 from .words import WordLog
 from .worker import Finished, Idle, Started, StreamWorker, Words, WorkerEvent
 
@@ -188,9 +188,9 @@ class RealtimeRegistry:
     def create(self, owner: str, mode: str, avatar_id: str, voice_id: str | None) -> RealtimeStream:
         """A new pending stream (429 beyond the per-key limit); its worker is not started."""
         if self._closed:
-            raise V3Error(503, "service_unavailable", "The emulator is shutting down")
+            raise v3_error(503, "service_unavailable", "The emulator is shutting down")
         if len(self.live_for(owner)) >= self.options.max_streams:
-            raise V3Error(
+            raise v3_error(
                 429,
                 "rate_limit_exceeded",
                 f"At most {self.options.max_streams} concurrent Avatar Realtime sessions",
@@ -215,7 +215,7 @@ class RealtimeRegistry:
         """``owner``'s stream, else 404 (unknown and foreign streams look the same)."""
         stream = self.streams.get(stream_id)
         if stream is None or stream.owner != owner:
-            raise V3Error(404, "resource_not_found", "Avatar Realtime session not found")
+            raise v3_error(404, "resource_not_found", "Avatar Realtime session not found")
         return stream
 
     def start_worker(self, stream: RealtimeStream) -> None:

@@ -13,7 +13,7 @@ unknown stream, or another key's stream    404     ``resource_not_found``
 append after ``final`` or after the end    410     ``stream_closed`` *
 more than N live streams for this key      429     ``rate_limit_exceeded``
                                                    (with ``Retry-After``)
-body too large                             413     ``payload_too_large`` *
+body too large (> 1 MiB)                   413     ``payload_too_large`` *
 unknown route / wrong method               404/405 ``not_found`` / ``method_not_allowed`` *
 unexpected failure                         500     ``internal_error`` *
 =========================================  ======  ===========================
@@ -26,6 +26,8 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
+from ..routes import EmulatorError
+
 __all__ = [
     "DOC_URL",
     "AppendTextRequest",
@@ -35,48 +37,56 @@ __all__ = [
     "CreateRequest",
     "TextCreate",
     "UrlAudio",
-    "V3Error",
     "data_response",
+    "error_body",
     "parse_append",
     "parse_create",
+    "v3_error",
 ]
 
 DOC_URL = "https://developers.heygen.com/docs/error-codes"
 MAX_TEXT_LENGTH = 20_000
 
 
-class V3Error(Exception):
-    """An error answer in the v3 envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.param = param
-        self.headers = headers or {}
-
-    def response(self, extra_headers: dict[str, str] | None = None) -> web.Response:
-        """The error as an HTTP response."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.param is not None:
-            error["param"] = self.param
-        error["doc_url"] = f"{DOC_URL}#{self.code.replace('_', '-')}"
-        headers = {**(extra_headers or {}), **self.headers}
-        return web.json_response({"error": error}, status=self.status, headers=headers)
+def v3_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmulatorError:
+    """An error answer rendered in the v3 envelope (`error_body`)."""
+    extra = {"param": param} if param is not None else None
+    return EmulatorError(status, code, message, headers=headers, extra=extra)
 
 
-def invalid(message: str, param: str | None = None) -> V3Error:
+def error_body(err: EmulatorError) -> dict[str, Any]:
+    """``{"error": {"code", "message", "param"?, "doc_url"}}``.
+
+    Errors raised by the emulator's core carry the HTTP status as their code; they get a
+    v3 code by status.
+    """
+    code = err.code if isinstance(err.code, str) else _CORE_CODES.get(err.status, "internal_error")
+    error: dict[str, Any] = {"code": code, "message": err.message}
+    if err.extra.get("param") is not None:
+        error["param"] = err.extra["param"]
+    error["doc_url"] = f"{DOC_URL}#{code.replace('_', '-')}"
+    return {"error": error}
+
+
+_CORE_CODES = {
+    400: "invalid_parameter",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def invalid(message: str, param: str | None = None) -> EmulatorError:
     """A 400 ``invalid_parameter`` error."""
-    return V3Error(400, "invalid_parameter", message, param=param)
+    return v3_error(400, "invalid_parameter", message, param=param)
 
 
 def data_response(data: dict[str, Any], status: int = 200) -> web.Response:
