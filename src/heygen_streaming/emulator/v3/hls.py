@@ -18,12 +18,11 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from .frames import HEIGHT, WIDTH
+from .frames import FPS, HEIGHT, WIDTH
 from .voice import SAMPLE_RATE
 
 __all__ = ["AAC_FRAME", "FPS", "PLAYLIST", "HlsWriter", "fix_playlist", "is_servable"]
 
-FPS = 25
 AAC_FRAME = 1024
 PLAYLIST = "stream.m3u8"
 INIT = "init.mp4"
