@@ -292,3 +292,19 @@ def test_options_are_validated() -> None:
     ):
         with pytest.raises(ValueError):
             RealtimeOptions(**bad)  # type: ignore[arg-type]
+
+
+async def test_shutdown_ends_open_word_streams_and_live_streams() -> None:
+    async with v3_emulator() as emu, client(emu) as http:
+        stream_id = await create(http, text_stream("Hello"))
+        words = asyncio.create_task(read_sse(http, stream_id))
+        stream = stream_of(emu, stream_id)
+        await stream.wait_status(Status.STREAMING)
+        await emu.close()
+        events = await asyncio.wait_for(words, 10)
+    assert events[-1] == (
+        "end",
+        {"stream_id": stream_id, "status": "completed", "end_reason": "cancelled",
+         "word_count": stream.words.count},
+    )  # fmt: skip
+    assert stream.worker is not None and not stream.worker.alive

@@ -83,7 +83,11 @@ class V3Api(ApiVersion):
         options = getattr(app.options, "realtime", None)
         self.options = options if isinstance(options, RealtimeOptions) else RealtimeOptions()
         self.registry = RealtimeRegistry(self.options)
+        app.app.on_shutdown.append(self._shutdown)
         app.app.on_cleanup.append(self._cleanup)
+
+    async def _shutdown(self, _: web.Application) -> None:
+        self.registry.end_all()  # open /words streams get their end event and finish
 
     async def _cleanup(self, _: web.Application) -> None:
         await self.registry.close()

@@ -298,19 +298,21 @@ class RealtimeRegistry:
         for stream in ended[: max(0, len(ended) - MAX_TOMBSTONES)]:
             del self.streams[stream.stream_id]
 
+    def end_all(self) -> None:
+        """Shutdown, first step: end every live stream (word streams get their end event)."""
+        self._closed = True
+        for stream in self.streams.values():
+            stream.transition(Status.COMPLETED, end_reason="cancelled")
+
     async def close(self) -> None:
         """Shutdown: end every stream, stop the workers, delete all files."""
-        self._closed = True
+        self.end_all()
         for task in list(self._tasks):
             task.cancel()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        workers = []
-        for stream in self.streams.values():
-            stream.transition(Status.COMPLETED, end_reason="cancelled")
-            if stream.worker is not None:
-                workers.append(stream.worker)
+        workers = [s.worker for s in self.streams.values() if s.worker is not None]
         for worker in workers:
             worker.stop("cancelled")
         await asyncio.gather(*(asyncio.to_thread(w.join, 10.0) for w in workers))
