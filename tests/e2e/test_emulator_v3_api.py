@@ -308,3 +308,18 @@ async def test_shutdown_ends_open_word_streams_and_live_streams() -> None:
          "word_count": stream.words.count},
     )  # fmt: skip
     assert stream.worker is not None and not stream.worker.alive
+
+
+async def test_injected_faults_use_the_v3_envelope() -> None:
+    async with v3_emulator() as emu, client(emu) as http:
+        emu.faults.fail("realtime_create", 429, retry_after=2)
+        response = await http.post(BASE, json=tts())
+        error_of(response, 429, "rate_limit_exceeded")
+        assert response.headers["retry-after"] == "2"
+        assert emu.realtime.registry.streams == {}  # failed before the handler ran
+        emu.faults.fail("realtime_cancel", 500, after=True)
+        stream_id = await create(http, tts())
+        error_of(await http.post(f"{BASE}/{stream_id}/cancel"), 500, "internal_error")
+        assert stream_of(emu, stream_id).end_reason == "cancelled"  # the cancel happened
+        emu.faults.fail("realtime_get", kind="bad_envelope")
+        assert (await http.get(f"{BASE}/{stream_id}")).json() == {"data": "???"}
