@@ -210,6 +210,18 @@ async def test_three_live_streams_per_key_then_429_with_retry_after() -> None:
         await create(http, tts())  # a slot is free again
 
 
+async def test_emulator_wide_stream_limit_bounds_any_key_mode() -> None:
+    realtime = RealtimeOptions(max_total_streams=2)
+    async with Emulator(api_key=None, realtime=realtime) as emu:
+        for key in ("a", "b"):
+            async with client(emu, key) as http:
+                await create(http, text_stream())
+        async with client(emu, "c") as http:
+            response = await http.post(BASE, json=tts())
+            error_of(response, 429, "rate_limit_exceeded")
+            assert "in all" in response.json()["error"]["message"]
+
+
 async def test_idle_timeout_completes_text_stream() -> None:
     async with v3_emulator(idle_timeout=0.4) as emu, client(emu) as http:
         stream_id = await create(http, text_stream("Hi."))

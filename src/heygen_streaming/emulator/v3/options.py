@@ -14,6 +14,8 @@ class RealtimeOptions:
 
     Args:
         max_streams: live (pending or streaming) streams per key; beyond: 429.
+        max_total_streams: live streams in all (what bounds any-key mode, where every key
+            is an account); beyond: 429. Each live stream costs about 11 % of a core.
         idle_timeout: seconds without new text (and nothing left to say) before a
             ``text_stream`` completes with ``end_reason: "idle_timeout"``.
         max_length: seconds of media after which a stream completes (``max_duration``).
@@ -26,6 +28,7 @@ class RealtimeOptions:
     """
 
     max_streams: int = 3
+    max_total_streams: int = 24
     idle_timeout: float = 30.0
     max_length: float = 3600.0
     segment_seconds: float = 1.0
@@ -34,8 +37,8 @@ class RealtimeOptions:
     end_linger: float = 1.5
 
     def __post_init__(self) -> None:
-        if self.max_streams < 1:
-            raise ValueError("max_streams must be at least 1")
+        if self.max_streams < 1 or self.max_total_streams < 1:
+            raise ValueError("max_streams and max_total_streams must be at least 1")
         for name in ("idle_timeout", "max_length", "segment_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")

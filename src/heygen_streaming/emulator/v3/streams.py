@@ -196,6 +196,13 @@ class RealtimeRegistry:
                 f"At most {self.options.max_streams} concurrent Avatar Realtime sessions",
                 headers={"Retry-After": f"{self.options.retry_after:g}"},
             )
+        if sum(1 for s in self.streams.values() if s.live) >= self.options.max_total_streams:
+            raise v3_error(
+                429,
+                "rate_limit_exceeded",
+                f"The emulator runs at most {self.options.max_total_streams} streams in all",
+                headers={"Retry-After": f"{self.options.retry_after:g}"},
+            )
         stream_id = str(uuid.uuid4())
         directory = self.root / stream_id
         directory.mkdir()
