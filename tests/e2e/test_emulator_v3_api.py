@@ -162,7 +162,7 @@ async def test_text_stream_appends_final_then_410() -> None:
 
 
 async def test_partial_word_across_deltas_is_one_word() -> None:
-    async with v3_emulator() as emu, client(emu) as http:
+    async with v3_emulator(partial_word_wait=30) as emu, client(emu) as http:
         stream_id = await create(http, text_stream("Good morn"))
         url = f"{BASE}/{stream_id}/text"
         await http.post(url, json={"delta": "ing every"})
@@ -242,7 +242,7 @@ async def test_appends_keep_text_stream_alive_past_idle_timeout() -> None:
         stream_id = await create(http, text_stream("One"))
         stream = stream_of(emu, stream_id)
         await stream.wait_status(Status.STREAMING)
-        for spoken, word in enumerate((" two", " three"), start=1):
+        for spoken, word in enumerate((" two", " three", " four", " five", " six"), start=1):
             # Wait until everything so far was spoken (the avatar idles), then append.
             while stream.words.count < spoken or stream.words._open:
                 await asyncio.wait_for(stream.words._changed.wait(), 10)
@@ -250,7 +250,8 @@ async def test_appends_keep_text_stream_alive_past_idle_timeout() -> None:
             assert response.status_code == 202
         await http.post(f"{BASE}/{stream_id}/text", json={"delta": "", "final": True})
         assert await stream.wait_ended() is Status.COMPLETED
-        assert stream.end_reason == "final_marker"
+        assert stream.end_reason == "final_marker" and stream.words.count == 6
+        assert stream.seconds > 1.0  # lived longer than the idle timeout
 
 
 async def test_max_length_completes_stream() -> None:

@@ -22,6 +22,8 @@ class RealtimeOptions:
         segment_seconds: HLS segment (and GOP) length.
         file_grace: seconds the files of an ended stream stay servable.
         retry_after: the ``Retry-After`` of the 429 answer, seconds.
+        partial_word_wait: seconds a trailing partial word of a ``text_stream`` (``"Hel"``
+            of ``"Hel"`` + ``"lo"``) waits for the rest when the avatar has nothing else to say.
         end_linger: seconds a finished stream stays ``streaming`` (its playlist already
             ends with ``#EXT-X-ENDLIST``) before it is ``completed``, so that pollers see
             ``hls_url`` even for streams shorter than a segment.
@@ -35,6 +37,7 @@ class RealtimeOptions:
     file_grace: float = 60.0
     retry_after: float = 5.0
     end_linger: float = 1.5
+    partial_word_wait: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_streams < 1 or self.max_total_streams < 1:
@@ -42,7 +45,7 @@ class RealtimeOptions:
         for name in ("idle_timeout", "max_length", "segment_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("file_grace", "retry_after", "end_linger"):
+        for name in ("file_grace", "retry_after", "end_linger", "partial_word_wait"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 

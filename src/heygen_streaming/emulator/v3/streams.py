@@ -79,8 +79,11 @@ class RealtimeStream:
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _removed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
+    partial_word_wait: float = field(default=0.5, repr=False)
+
     def __post_init__(self) -> None:
-        self.script = Script(voice_pitch(self.voice_id or self.avatar_id))
+        pitch = voice_pitch(self.voice_id or self.avatar_id)
+        self.script = Script(pitch, partial_flush=self.partial_word_wait)
 
     @property
     def live(self) -> bool:
@@ -213,6 +216,7 @@ class RealtimeRegistry:
             avatar_id=avatar_id,
             voice_id=voice_id,
             directory=directory,
+            partial_word_wait=self.options.partial_word_wait,
         )
         self.streams[stream_id] = stream
         self._prune()
