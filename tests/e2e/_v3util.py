@@ -18,13 +18,12 @@ from heygen_streaming.emulator.v3 import RealtimeOptions, RealtimeStream
 BASE = "/v3/avatar-realtime"
 KEY = "v3-key"
 OTHER_KEY = "v3-other-key"
-FAST = RealtimeOptions(file_grace=30.0, idle_timeout=30.0)
 
 
 @asynccontextmanager
 async def v3_emulator(**options: Any) -> AsyncIterator[Emulator]:
     """An emulator accepting `KEY` and `OTHER_KEY` with the given v3 options."""
-    realtime = RealtimeOptions(**{"file_grace": 30.0, **options})
+    realtime = RealtimeOptions(**{"file_grace": 30.0, "end_linger": 0.2, **options})
     async with Emulator(api_key=KEY, extra_keys=[OTHER_KEY], realtime=realtime) as emu:
         yield emu
 
