@@ -273,12 +273,19 @@ def test_cli_flags_set_v3_options() -> None:
             "0.5",
             "--v3-max-streams",
             "5",
+            "--v3-max-total-streams",
+            "7",
             "--v3-file-grace",
             "1",
         ]
     )
     assert options_from_args(args) == RealtimeOptions(
-        max_streams=5, idle_timeout=2.0, max_length=10.0, segment_seconds=0.5, file_grace=1.0
+        max_streams=5,
+        max_total_streams=7,
+        idle_timeout=2.0,
+        max_length=10.0,
+        segment_seconds=0.5,
+        file_grace=1.0,
     )
     assert options_from_args(build_parser().parse_args([])) == RealtimeOptions()
 

@@ -55,6 +55,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     d = RealtimeOptions()
     group = parser.add_argument_group("Avatar Realtime (v3)")
     group.add_argument("--v3-max-streams", type=int, default=d.max_streams, help="per key")
+    group.add_argument(
+        "--v3-max-total-streams", type=int, default=d.max_total_streams, help="in all"
+    )
     group.add_argument("--v3-idle-timeout", type=float, default=d.idle_timeout, help="seconds")
     group.add_argument("--v3-max-length", type=float, default=d.max_length, help="seconds")
     group.add_argument(
@@ -69,6 +72,7 @@ def options_from_args(args: argparse.Namespace) -> RealtimeOptions:
     """`RealtimeOptions` from parsed ``--v3-*`` flags."""
     return RealtimeOptions(
         max_streams=args.v3_max_streams,
+        max_total_streams=args.v3_max_total_streams,
         idle_timeout=args.v3_idle_timeout,
         max_length=args.v3_max_length,
         segment_seconds=args.v3_segment_seconds,
