@@ -286,7 +286,7 @@ async def test_playback_url_is_authorised_by_its_token_only() -> None:
 
 
 async def test_files_removed_after_cancel_and_grace_and_on_shutdown() -> None:
-    async with v3_emulator(file_grace=0.3) as emu, client(emu) as http:
+    async with v3_emulator(file_grace=1.0) as emu, client(emu) as http:
         stream = stream_of(emu, await create(http, text_stream("Hello there")))
         await stream.wait_status(Status.STREAMING)
         url = emu.base_url + stream.hls_path()
