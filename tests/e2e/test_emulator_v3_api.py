@@ -343,3 +343,15 @@ async def test_injected_faults_use_the_v3_envelope() -> None:
         assert stream_of(emu, stream_id).end_reason == "cancelled"  # the cancel happened
         emu.faults.fail("realtime_get", kind="bad_envelope")
         assert (await http.get(f"{BASE}/{stream_id}")).json() == {"data": "???"}
+
+
+async def test_unexpected_failure_is_a_v3_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with v3_emulator() as emu, client(emu) as http:
+        stream_id = await create(http, tts())
+
+        def broken(origin: str) -> dict[str, object]:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(stream_of(emu, stream_id), "as_data", broken)
+        error = error_of(await http.get(f"{BASE}/{stream_id}"), 500, "internal_error")
+        assert "boom" not in error["message"]

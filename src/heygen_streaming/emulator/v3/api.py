@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from ..routes import ApiVersion, Call, EmulatorError, Principal, Route
+from ..routes import ApiVersion, Call, EmulatorError, Handler, Principal, Route
 from .audio import load_audio
 from .hls import fix_playlist, is_servable
 from .options import RealtimeOptions
@@ -95,18 +95,21 @@ class V3Api(ApiVersion):
     def routes(self) -> Sequence[Route]:
         """The v3 route table (the last route answers unknown ``/v3/...`` paths)."""
         stream = BASE + "/{stream_id}"
+        g = _guard
         return [
-            Route(("POST",), BASE, "realtime_create", self.create),
-            Route(("GET",), stream, "realtime_get", self.get, "none"),
-            Route(("POST",), stream + "/text", "realtime_text", self.append_text),
-            Route(("GET",), stream + "/words", "realtime_words", self.words, "none"),
-            Route(("POST",), stream + "/cancel", "realtime_cancel", self.cancel, "optional"),
-            Route(("GET",), stream + "/hls/{token}/{name}", "realtime_hls", self.hls_file, "none"),
+            Route(("POST",), BASE, "realtime_create", g(self.create)),
+            Route(("GET",), stream, "realtime_get", g(self.get), "none"),
+            Route(("POST",), stream + "/text", "realtime_text", g(self.append_text)),
+            Route(("GET",), stream + "/words", "realtime_words", g(self.words), "none"),
+            Route(("POST",), stream + "/cancel", "realtime_cancel", g(self.cancel), "optional"),
+            Route(
+                ("GET",), stream + "/hls/{token}/{name}", "realtime_hls", g(self.hls_file), "none"
+            ),
             Route(
                 ("GET", "POST", "PUT", "PATCH", "DELETE"),
                 "/v3/{tail:.*}",
                 "realtime_unknown",
-                self.unknown,
+                g(self.unknown),
                 "none",
             ),
         ]
@@ -272,6 +275,21 @@ class V3Api(ApiVersion):
         headers = {"Cache-Control": "no-cache" if name.endswith(".m3u8") else "max-age=60"}
         content_type = _CONTENT_TYPES[name[name.rfind(".") :]]
         return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+def _guard(handler: Handler) -> Handler:
+    """Unexpected failures become a v3 ``500 internal_error`` (never a traceback)."""
+
+    async def guarded(call: Call) -> web.StreamResponse:
+        try:
+            return await handler(call)
+        except (EmulatorError, asyncio.CancelledError):
+            raise
+        except Exception:
+            logger.exception("v3 handler failed")
+            raise v3_error(500, "internal_error", "Internal error") from None
+
+    return guarded
 
 
 def _origin(request: web.Request) -> str:

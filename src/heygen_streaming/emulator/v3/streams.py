@@ -9,8 +9,10 @@ Status (one enum, one transition function `RealtimeStream.transition`)::
 End reasons: ``final_marker`` (all input spoken), ``idle_timeout`` (text_stream, no new
 text), ``max_duration`` (length limit) and ``cancelled`` (a cancelled stream reports
 ``completed``; the last two are inferred, the reference does not name them).
-Files of a terminal stream are deleted `RealtimeOptions.file_grace` seconds after its
-worker finished, and all of them on shutdown.
+A stream that finished by itself stays ``streaming`` `RealtimeOptions.end_linger` seconds
+more (its playlist already complete), so that a poller sees its ``hls_url``. Files of a
+terminal stream are deleted `RealtimeOptions.file_grace` seconds after it ended, and all
+of them on shutdown.
 """
 
 from __future__ import annotations

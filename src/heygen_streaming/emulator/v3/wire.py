@@ -1,6 +1,7 @@
 """v3 wire shapes: the ``{"data": ...}`` / ``{"error": {...}}`` envelopes and request bodies.
 
-Error answers of ``/v3/avatar-realtime`` (codes marked * are inferred, see docs/emulator.md):
+Error answers of ``/v3/avatar-realtime`` (codes marked * are inferred; see
+docs/emulator-realtime.md):
 
 =========================================  ======  ===========================
 case                                       HTTP    ``error.code``
