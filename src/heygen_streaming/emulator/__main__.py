@@ -12,6 +12,7 @@ import sys
 
 from .faults import Faults, parse_fault_spec
 from .server import Emulator
+from .v3 import add_cli_arguments, options_from_args
 
 __all__ = ["build_parser", "main"]
 
@@ -74,6 +75,7 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         metavar="SPEC",
         help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
     )
+    add_cli_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -95,6 +97,7 @@ async def _serve(args: argparse.Namespace) -> int:
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
+        realtime=options_from_args(args),
     )
     for spec in args.fault:
         parse_fault_spec(spec, emulator.faults)

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from .faults import Faults
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
+from .v3.options import RealtimeOptions
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]
 
@@ -53,6 +54,7 @@ class EmulatorOptions:
     retransmit: bool = True
     retired: bool = False
     avatars: frozenset[str] | None = None
+    realtime: RealtimeOptions = field(default_factory=RealtimeOptions)
 
 
 class EmulatorApp:

@@ -15,6 +15,7 @@ from .faults import Faults
 from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
 from .sessions import EmulatedSession
 from .stun import StunResponder
+from .v3 import RealtimeOptions, V3Api
 from .versions import API_VERSIONS
 
 __all__ = ["Emulator"]
@@ -59,6 +60,7 @@ class Emulator:
             captured offers negotiated no RTCP feedback at all.
         keyframe_interval: seconds between forced VP8 key frames when ``rtcp_feedback`` is
             off (the receiver cannot ask for one after loss).
+        realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Emulator:
         stun: bool = True,
         retransmit: bool = True,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        realtime: RealtimeOptions | None = None,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -98,6 +101,7 @@ class Emulator:
             keyframe_interval=keyframe_interval,
             retransmit=retransmit,
             avatars=None if avatars is None else frozenset(avatars),
+            realtime=realtime or RealtimeOptions(),
         )
         self._app = EmulatorApp(
             api_keys=keys,
@@ -128,6 +132,11 @@ class Emulator:
     def faults(self) -> Faults:
         """Fault-injection switches (see `heygen_streaming.emulator.faults`)."""
         return self._app.faults
+
+    @property
+    def realtime(self) -> V3Api:
+        """The Avatar Realtime (v3) side: ``realtime.registry.streams`` by id."""
+        return next(v for v in self._app.versions if isinstance(v, V3Api))
 
     @property
     def sessions(self) -> list[EmulatedSession]:
