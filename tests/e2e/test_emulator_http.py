@@ -366,3 +366,30 @@ async def test_sdk_reports_the_retired_emulator_as_retired() -> None:
             await client.new_session(quality="low")
         with pytest.raises(EndpointRetiredError):
             await client.list_sessions()
+
+
+async def test_requests_real_clients_sent_are_accepted(http: httpx.AsyncClient) -> None:
+    """Bodies from REQUESTS.md: empty strings, ``avatar_id``, a flat ``voice_id`` and a
+    ``token`` field (ignored), capitalised or lowercase emotions, ``task_type: "talk"``,
+    unknown extras (``"interrupt": true``), a Postman-style string ``sdpMLineIndex``."""
+    bodies: list[dict[str, Any]] = [
+        {"avatar_name": "", "quality": "", "voice": {"voice_id": ""}},
+        {"avatar_name": "Anna", "token": "x", "voice_id": "e3f0"},
+        {"quality": "medium", "voice": {"rate": 1}, "video_encoding": "VP8",
+         "disable_idle_timeout": False, "avatar_id": "Abigail_standing_office_front"},
+        {"quality": "low", "voice": {"emotion": "Friendly"}},
+        {"quality": "low", "voice": {"emotion": "soothing"}},
+    ]  # fmt: skip
+    for body in bodies:
+        data = ok(await call(http, "new", body))
+        ok(await call(http, "stop", {"session_id": data["session_id"]}))
+    client = RawClient(http)
+    try:
+        await client.connect()
+        sid = client.session_id
+        candidate = {**BROWSER_CANDIDATE, "sdpMLineIndex": "0"}
+        ok(await call(http, "ice", {"session_id": sid, "candidate": candidate}))
+        body = {"session_id": sid, "text": "Hey, there!", "task_type": "talk", "interrupt": True}
+        assert ok(await call(http, "task", body))["task_id"]
+    finally:
+        await client.close()
