@@ -48,8 +48,9 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         default = action.default
         if (
             action.option_strings
+            and action.nargs != 0  # flags have no value to default
             and "default" not in text
-            and default not in (None, False, "", [], argparse.SUPPRESS)
+            and default not in (None, "", [], argparse.SUPPRESS)
         ):
             text += " (default: %(default)s)"
         return text
