@@ -58,6 +58,16 @@ def _median(values: list[float]) -> float:
 def findings(results: dict[str, Any]) -> list[str]:
     """Plain-language reading of the figures (computed from this run)."""
     out: list[str] = []
+    c = results.get("cold")
+    if c:
+        sdk, raw = _median(c["sdk"]), _median(c["raw"])
+        sdk_imp, raw_imp = _median(c["sdk_imported"]), _median(c["raw_imported"])
+        out.append(
+            f"- **Cold start** (a fresh process, launch to first frame): {sdk:.0f} ms for the "
+            f"SDK script against {raw:.0f} ms for the raw one ({sdk / raw:.2f}×); launch and "
+            f"imports took {sdk_imp:.0f} vs {raw_imp:.0f} ms, the rest (connect, including "
+            f"the SDK's deferred imports) {sdk - sdk_imp:.0f} vs {raw - raw_imp:.0f} ms."
+        )
     t = results.get("ttff")
     if t:
         first, entered, raw = (_median(t[k]) for k in ("sdk", "sdk_entered", "raw"))
