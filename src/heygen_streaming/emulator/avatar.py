@@ -278,11 +278,18 @@ class AvatarVideoTrack(_PacedTrack):
         self._encoder: FastVp8Encoder | None = None
         self._keyframe = True
 
-    def encode_vp8(self) -> None:
-        """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8)."""
+    def encode_vp8(self, keyframe_interval: float = 2.0) -> None:
+        """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8).
+
+        A keyframe goes out at least every ``keyframe_interval`` seconds (loss recovery
+        for receivers that send no PLI), besides the first frame and on request.
+        """
         width, height = self._state.width, self._state.height
         self._encoder = FastVp8Encoder(
-            width, height, bitrate=1_000_000 if width >= 1280 else 500_000
+            width,
+            height,
+            bitrate=1_000_000 if width >= 1280 else 500_000,
+            keyframe_interval=max(1, round(keyframe_interval * FPS)),
         )
         self._keyframe = True
 
