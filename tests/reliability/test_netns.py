@@ -51,7 +51,9 @@ def link(request: pytest.FixtureRequest) -> Iterator[VethPair | TunLink]:
 
 
 def _run_client(net: VethPair | TunLink) -> dict[str, Any]:
-    with EmulatorProcess(KEY, host=net.server_ip, prefix=tuple(net.exec_args(net.ns_a))) as emu:
+    with EmulatorProcess(
+        KEY, host=net.server_ip, prefix=tuple(net.exec_args(net.ns_a)), stamp=True
+    ) as emu:
         proc = subprocess.run(
             [*net.exec_args(net.ns_b), sys.executable, str(CLIENT), emu.base_url, KEY,
              str(SECONDS)],

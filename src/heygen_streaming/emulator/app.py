@@ -120,8 +120,10 @@ class EmulatorApp:
         ice_servers: list[dict[str, Any]] | None,
         max_text_length: int = MAX_TEXT_LENGTH,
         tts_latency: float = 0.05,
+        stamp: bool = False,
     ) -> None:
         self.tts_latency = tts_latency
+        self.stamp = stamp
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
         self.registry = SessionRegistry(
             max_sessions=max_sessions, idle_timeout=idle_timeout, duration_limit=duration_limit
@@ -307,7 +309,7 @@ class EmulatorApp:
             width, height = RESOLUTIONS[quality]
             loop = asyncio.get_running_loop()  # draw a new avatar off the event loop
             await loop.run_in_executor(None, face_layers, width, height, avatar)
-            state = AvatarState(quality=quality, avatar=avatar, seed=seed)
+            state = AvatarState(quality=quality, avatar=avatar, seed=seed, stamp=self.stamp)
             state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
             state.voice_pitch = 0.8 + (seed % 64) / 100.0
             v2 = (request.version or "").lower() == "v2"

@@ -35,6 +35,8 @@ class Emulator:
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
+        stamp: write the frame stamp (`read_stamp`) into every video frame, for loss and
+            latency measurements in tests and benchmarks; off by default (a clean picture).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Emulator:
         ice_servers: list[dict[str, Any]] | None = None,
         max_text_length: int = MAX_TEXT_LENGTH,
         tts_latency: float = 0.05,
+        stamp: bool = False,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -64,6 +67,7 @@ class Emulator:
             ice_servers=ice_servers,
             max_text_length=max_text_length,
             tts_latency=tts_latency,
+            stamp=stamp,
         )
         self._runner: web.AppRunner | None = None
 
