@@ -87,10 +87,10 @@ async def test_stamp_is_off_by_default_and_on_with_the_emulator_option() -> None
     assert all(s is not None for s in stamps)
 
 
-def _mouth_darkness(frame: av.VideoFrame, track: AvatarVideoTrack, index: int) -> int:
+def _mouth_darkness(frame: av.VideoFrame, track: AvatarVideoTrack) -> int:
     """Dark (open-mouth) pixels in the mouth area, wherever the head has moved."""
     layers = track._renderer.layers
-    pose = track._renderer.pose(index / 25)
+    pose = track.last_pose
     x = layers.head_xy[0] + layers.mouth_xy[0] + pose.dx
     y = layers.head_xy[1] + layers.mouth_xy[1] + pose.dy
     h, w = layers.variants[0].mouths[0][0].y.shape
@@ -104,13 +104,13 @@ def test_mouth_follows_the_speech_being_played() -> None:
     silent = []
     for i in range(10):
         state.speech.next_chunk(960)
-        silent.append(_mouth_darkness(track.render(i), track, i))
+        silent.append(_mouth_darkness(track.render(i), track))
     state.speech.push(Utterance("t", "Open wide, please, and say aah", 3000))
     levels, darkness = [], []
     for i in range(10, 80):  # two 20 ms audio chunks per 40 ms video frame
         chunk = np.concatenate([state.speech.next_chunk(960), state.speech.next_chunk(960)])
         levels.append(_rms(chunk[-960:]))
-        darkness.append(_mouth_darkness(track.render(i), track, i))
+        darkness.append(_mouth_darkness(track.render(i), track))
     track.stop()
     assert silent == [0] * 10  # closed while silent
     assert max(darkness) > 100  # wide open at the loud parts
@@ -132,13 +132,13 @@ def test_blinks_come_at_natural_random_intervals() -> None:
     assert np.count_nonzero(open_ > 220) - np.count_nonzero(shut > 220) > 100  # no sclera
 
 
-def test_head_sways_slowly_and_nods_with_speech() -> None:
+def test_head_sways_slowly_and_leans_in_while_talking() -> None:
     renderer = AvatarRenderer(1280, 720)
     poses = [renderer.pose(i / 25) for i in range(250)]
     dx, dy = np.array([p.dx for p in poses]), np.array([p.dy for p in poses])
     assert np.ptp(dx) >= 4 and np.ptp(dy) >= 2  # it moves
     assert np.abs(np.diff(dx)).max() <= 2 and np.abs(np.diff(dy)).max() <= 2  # gently
-    assert renderer.pose(3.0, 1.0).dy > renderer.pose(3.0, 0.0).dy  # dips while talking
+    assert renderer.pose(3.0, lean=1.0).dy > renderer.pose(3.0).dy  # leans in while talking
 
 
 def test_offline_renderer_and_speech_for_other_streams() -> None:

@@ -177,6 +177,8 @@ class AvatarVideoTrack(_PacedTrack):
         )
         self._encoder: FastVp8Encoder | None = None
         self._keyframe = True
+        self._lean = 0.0
+        self.last_pose = Pose()
 
     def encode_vp8(self, keyframe_interval: float = 2.0) -> None:
         """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8).
@@ -201,11 +203,13 @@ class AvatarVideoTrack(_PacedTrack):
         """The pose of frame ``index``: the mouth follows the speech playing now."""
         speech = self._state.speech
         mouth: MouthPose = speech.mouth if speech.talking else CLOSED
-        return self._renderer.pose(index / FPS, mouth)
+        self._lean += (mouth.open - self._lean) * 0.08  # about half a second to settle
+        return self._renderer.pose(index / FPS, mouth, lean=self._lean)
 
     def render(self, index: int) -> av.VideoFrame:
-        """Compose frame ``index`` (without stamp)."""
-        return self._renderer.render_pose(self.pose(index))
+        """Compose frame ``index`` (without stamp); its pose is kept in `last_pose`."""
+        self.last_pose = self.pose(index)
+        return self._renderer.render_pose(self.last_pose)
 
     def _frame(self, index: int) -> av.VideoFrame:
         frame = self.render(index)

@@ -647,9 +647,10 @@ def _draw_head(canvas: _Canvas, geo: _Geometry) -> tuple[_Canvas, _Canvas, tuple
         return _coverage(np.hypot((xx - cx) / rx, dy / ry) - 1.0)
 
     canvas.paint(_box(cx, cy, 78 * s, 100 * s), face, geo.skin_at)
+    blush = np.minimum(geo.skin * np.asarray((1.1, 0.78, 0.8), np.float32), 255)
     tints: list[tuple[float, float, float, float, float, Any]] = [
-        (cx - 40 * s, cy + 26 * s, 11 * s, 9 * s, 0.20, np.asarray((226, 112, 112), np.float32)),
-        (cx + 40 * s, cy + 26 * s, 11 * s, 9 * s, 0.20, np.asarray((226, 112, 112), np.float32)),
+        (cx - 40 * s, cy + 26 * s, 11 * s, 9 * s, 0.20, blush),
+        (cx + 40 * s, cy + 26 * s, 11 * s, 9 * s, 0.20, blush),
         (cx - geo.eye_dx, geo.eye_y - 1 * s, 17 * s, 10 * s, 0.25, geo.skin * 0.72),
         (cx + geo.eye_dx, geo.eye_y - 1 * s, 17 * s, 10 * s, 0.25, geo.skin * 0.72),
         (cx + 6 * s, cy + 10 * s, 3.2 * s, 11 * s, 0.28, geo.skin * 0.68),

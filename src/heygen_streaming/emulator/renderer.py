@@ -1,9 +1,10 @@
 """`AvatarRenderer`: compose avatar frames from the cached layers, for any time and mouth.
 
-Motion is a pure function of time: a slow sway and bob (sums of incommensurate sines, phases
-from the seed), a small nod while the mouth opens, and blinks at random intervals (1.2 s
-plus a gamma-distributed wait, mean about 3.8 s; sometimes a double blink). So a renderer
-can draw frame ``t`` for any ``t``, in any order, as fast as the CPU allows.
+Motion is a pure function of time: a slow sway and bob (sums of incommensurate sines,
+phases from the seed), a slight lean while talking (a smoothed level the caller passes),
+and blinks at random intervals (1.2 s plus a gamma-distributed wait, mean about 3.8 s;
+sometimes a double blink). So a renderer can draw frame ``t`` for any ``t``, in any order,
+as fast as the CPU allows.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class AvatarRenderer:
         seed: varies blinks and head motion (default: from the avatar's name).
 
     The layers are drawn on first use of a (width, height, avatar) and cached for the
-    process; rendering a frame then costs well under a millisecond at 720p.
+    process; rendering a frame then costs well under a millisecond at 720p. A renderer keeps
+    its last background+head composite: use one renderer from one thread at a time.
     """
 
     def __init__(
@@ -106,9 +108,16 @@ class AvatarRenderer:
         self._phases = tuple(float(p) for p in rng.uniform(0, 2 * math.pi, 4))
         self._blinks = _Blinks(seed)
         self.layers: FaceLayers = face_layers(width, height, avatar)
+        bg = self.layers.background
+        self._composite = Planes(bg.y.copy(), bg.u.copy(), bg.v.copy())
+        self._composite_at: tuple[int, int] | None = None
 
-    def pose(self, t: float, mouth: MouthPose | float = CLOSED) -> Pose:
-        """The pose at ``t`` seconds with the mouth at ``mouth`` (a pose or an openness)."""
+    def pose(self, t: float, mouth: MouthPose | float = CLOSED, *, lean: float = 0.0) -> Pose:
+        """The pose at ``t`` seconds with the mouth at ``mouth`` (a pose or an openness).
+
+        ``lean`` (0..1) lowers the head a little, for a slowly varying "how much is being
+        said" level (the live track passes a smoothed mouth openness).
+        """
         if not isinstance(mouth, MouthPose):
             mouth = MouthPose(open=min(1.0, max(0.0, float(mouth))))
         s = self.layers.scale
@@ -116,7 +125,7 @@ class AvatarRenderer:
         tau = 2 * math.pi * t
         sway = 4.0 * s * (0.65 * math.sin(tau / 7.7 + p[0]) + 0.35 * math.sin(tau / 3.3 + p[1]))
         bob = 2.2 * s * (0.6 * math.sin(tau / 5.3 + p[2]) + 0.4 * math.sin(tau / 2.9 + p[3]))
-        bob += 1.5 * s * mouth.open
+        bob += 3.0 * s * min(1.0, max(0.0, lean))
         return Pose(round(sway), round(bob), self._blinks.lid(t), mouth)
 
     def render(
@@ -138,13 +147,20 @@ class AvatarRenderer:
     def draw(self, dst: Planes, pose: Pose) -> None:
         """Draw ``pose`` into ``dst`` (yuv420p planes of this renderer's size), unstamped."""
         layers = self.layers
-        np.copyto(dst.y, layers.background.y)
-        np.copyto(dst.u, layers.background.u)
-        np.copyto(dst.v, layers.background.v)
         variant = layers.variants[2 * (pose.dy & 1) + (pose.dx & 1)]
         x = layers.head_xy[0] + pose.dx - (pose.dx & 1)
         y = layers.head_xy[1] + pose.dy - (pose.dy & 1)
-        variant.head.blend_into(dst, x, y)
+        # The head moves in 1 px steps a few times a second: keep the last background+head.
+        if self._composite_at != (pose.dx, pose.dy):
+            composite = self._composite
+            np.copyto(composite.y, layers.background.y)
+            np.copyto(composite.u, layers.background.u)
+            np.copyto(composite.v, layers.background.v)
+            variant.head.blend_into(composite, x, y)
+            self._composite_at = (pose.dx, pose.dy)
+        np.copyto(dst.y, self._composite.y)
+        np.copyto(dst.u, self._composite.u)
+        np.copyto(dst.v, self._composite.v)
         if pose.lid:
             variant.lids[pose.lid - 1].paste_into(dst, x + layers.eyes_xy[0], y + layers.eyes_xy[1])
         level = min(MOUTH_LEVELS - 1, round(pose.mouth.open * (MOUTH_LEVELS - 1)))
