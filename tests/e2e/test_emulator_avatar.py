@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 
 import av
 import httpx
@@ -130,6 +131,18 @@ def test_blinks_come_at_natural_random_intervals() -> None:
     shut = renderer.render_pose(pose).to_ndarray(format="gray")
     open_ = renderer.render_pose(dataclasses.replace(pose, lid=0)).to_ndarray(format="gray")
     assert np.count_nonzero(open_ > 220) - np.count_nonzero(shut > 220) > 100  # no sclera
+
+
+def test_eyes_mostly_look_ahead_with_glances_aside() -> None:
+    renderer = AvatarRenderer(640, 360, avatar="emulator")
+    gazes = [renderer.pose(i / 25).gaze for i in range(60 * 25)]
+    glances = sum(1 for a, b in itertools.pairwise(gazes) if b and not a)
+    assert glances >= 4 and gazes.count(0) > 0.6 * len(gazes)
+    pose = renderer.pose(0.0)
+    ahead = renderer.render_pose(dataclasses.replace(pose, gaze=0)).to_ndarray(format="gray")
+    left = renderer.render_pose(dataclasses.replace(pose, gaze=-1)).to_ndarray(format="gray")
+    dark = np.argwhere(ahead < 40)[:, 1].mean(), np.argwhere(left < 40)[:, 1].mean()
+    assert dark[1] < dark[0] - 1  # the pupils moved left
 
 
 def test_head_sways_slowly_and_leans_in_while_talking() -> None:

@@ -177,8 +177,9 @@ def background(geo: Geometry) -> Planes:
     return planes(canvas.rgb)  # opaque: premultiplied is straight
 
 
-def draw_eye(canvas: Canvas, geo: Geometry, ex: float) -> None:
-    """An open eye centred at ``ex``: sclera, iris, pupil, highlight, lashes, crease."""
+def draw_eye(canvas: Canvas, geo: Geometry, ex: float, gaze: int = 0) -> None:
+    """An open eye at ``ex``: sclera, iris (looking ``gaze`` -1 left, 0 ahead, 1 right),
+    pupil, highlight, lashes, crease."""
     s, ey = geo.s, geo.eye_y
     rx, ry = 13.5 * s, 8 * s
     sclera = ellipse(ex, ey, rx, ry)
@@ -189,7 +190,7 @@ def draw_eye(canvas: Canvas, geo: Geometry, ex: float) -> None:
         return out
 
     canvas.paint(box(ex, ey, rx, ry), sclera, white)
-    ix, iy, ir = ex + 0.5 * s, ey + 0.5 * s, 6.3 * s
+    ix, iy, ir = ex + (0.5 + 2.8 * gaze) * s, ey + 0.5 * s, 6.3 * s
 
     def iris_color(xx: F32, yy: F32) -> F32:
         r = np.hypot(xx - ix, yy - iy) / ir

@@ -7,9 +7,9 @@ composes per frame:
 - ``background``: backdrop, shoulders and neck (static);
 - per phase variant (the head shifted by 0 or 1 px in x and y, so it moves in 1 px steps
   although yuv420p only allows even positions): the ``head`` sprite (hair, ears, face,
-  brows, open eyes, closed mouth) with an alpha edge, two eyelid patches (half closed,
-  closed) and one mouth patch per `MouthShape` and openness level; patches are opaque
-  and pasted inside the face.
+  brows, open eyes looking ahead, closed mouth) with an alpha edge, eye patches (three
+  lid states times three gaze directions) and one mouth patch per `MouthShape` and
+  openness level; patches are opaque and pasted inside the face.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class HeadVariant:
     """The head and its patches for one sub-position (shift of 0/1 px in x and y)."""
 
     head: Sprite
-    lids: tuple[Planes, Planes]
-    """Half-closed and closed eyes."""
+    eyes: tuple[tuple[Planes, ...], ...]
+    """``eyes[lid][gaze + 1]``: lids open, half closed, closed; looking left, ahead, right."""
     mouths: tuple[tuple[Planes, ...], ...]
     """``mouths[shape][level]`` for each `MouthShape` and openness level."""
 
@@ -71,13 +71,17 @@ def face_layers(width: int, height: int, avatar: str = "emulator") -> FaceLayers
     head = Canvas(hx - 1, hy - 1, hw + 2, hh + 2)
     pre_eyes, pre_mouth, boxes = draw_head(head, geo)
     ex, ey, _, _, mx, my, _, _ = boxes
-    lids = []
-    for closure in (0.5, 1.0):
-        patch = pre_eyes.copy(pre_eyes.x0, pre_eyes.y0, *pre_eyes.a.shape[::-1])
-        for side in (-1, 1):
-            draw_eye(patch, geo, cx + side * geo.eye_dx)
-            draw_lid(patch, pre_eyes, geo, cx + side * geo.eye_dx, closure)
-        lids.append(patch)
+    eyes: list[list[Canvas]] = []  # [lid][gaze + 1]
+    for closure in (0.0, 0.5, 1.0):
+        row = []
+        for gaze in (-1, 0, 1):
+            patch = pre_eyes.copy(pre_eyes.x0, pre_eyes.y0, *pre_eyes.a.shape[::-1])
+            for side in (-1, 1):
+                draw_eye(patch, geo, cx + side * geo.eye_dx, gaze)
+                if closure:
+                    draw_lid(patch, pre_eyes, geo, cx + side * geo.eye_dx, closure)
+            row.append(patch)
+        eyes.append(row)
     mouths: list[list[Canvas]] = []
     for shape in MouthShape:
         row = []
@@ -92,9 +96,8 @@ def face_layers(width: int, height: int, avatar: str = "emulator") -> FaceLayers
             variants.append(
                 HeadVariant(
                     head=sprite(shifted(head, px, py)),
-                    lids=(
-                        opaque_planes(shifted(lids[0], px, py)),
-                        opaque_planes(shifted(lids[1], px, py)),
+                    eyes=tuple(
+                        tuple(opaque_planes(shifted(p, px, py)) for p in row) for row in eyes
                     ),
                     mouths=tuple(
                         tuple(opaque_planes(shifted(p, px, py)) for p in row) for row in mouths

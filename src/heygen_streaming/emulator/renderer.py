@@ -2,9 +2,9 @@
 
 Motion is a pure function of time: a slow sway and bob (sums of incommensurate sines,
 phases from the seed), a slight lean while talking (a smoothed level the caller passes),
-and blinks at random intervals (1.2 s plus a gamma-distributed wait, mean about 3.8 s;
-sometimes a double blink). So a renderer can draw frame ``t`` for any ``t``, in any order,
-as fast as the CPU allows.
+blinks at random intervals (1.2 s plus a gamma-distributed wait, mean about 3.8 s;
+sometimes a double blink) and now and then a glance aside. So a renderer can draw frame
+``t`` for any ``t``, in any order, as fast as the CPU allows.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ _BLINK = ((0.04, 1), (0.12, 2), (0.20, 1))  # (until seconds after the start, li
 
 @dataclass(frozen=True)
 class Pose:
-    """Everything that varies between frames: head offset (px), eyelids, mouth."""
+    """Everything that varies between frames: head offset (px), eyelids, gaze, mouth."""
 
     dx: int = 0
     dy: int = 0
     lid: int = 0
     """0 open, 1 half closed, 2 closed."""
+    gaze: int = 0
+    """-1 looking left, 0 ahead, 1 right."""
     mouth: MouthPose = CLOSED
 
 
@@ -76,6 +78,23 @@ class _Blinks:
         return 0
 
 
+class _Glances:
+    """Where the eyes look: mostly ahead, now and then a short glance aside."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed ^ 0x5EED)
+        self.starts: list[float] = [0.0]
+        self.gazes: list[int] = [0]
+
+    def gaze(self, t: float) -> int:
+        while self.starts[-1] <= t:
+            aside = self.gazes[-1] != 0
+            hold = self._rng.uniform(0.4, 1.2) if aside else self._rng.uniform(1.5, 5.0)
+            self.starts.append(self.starts[-1] + float(hold))
+            self.gazes.append(0 if aside else int(self._rng.choice((-1, 1))))
+        return self.gazes[bisect.bisect_right(self.starts, t) - 1]
+
+
 class AvatarRenderer:
     """Draws the avatar's frames: ``render(t, mouth)`` gives a yuv420p ``av.VideoFrame``.
 
@@ -107,6 +126,7 @@ class AvatarRenderer:
         rng = np.random.default_rng(seed)
         self._phases = tuple(float(p) for p in rng.uniform(0, 2 * math.pi, 4))
         self._blinks = _Blinks(seed)
+        self._glances = _Glances(seed)
         self.layers: FaceLayers = face_layers(width, height, avatar)
         bg = self.layers.background
         self._composite = Planes(bg.y.copy(), bg.u.copy(), bg.v.copy())
@@ -126,7 +146,7 @@ class AvatarRenderer:
         sway = 4.0 * s * (0.65 * math.sin(tau / 7.7 + p[0]) + 0.35 * math.sin(tau / 3.3 + p[1]))
         bob = 2.2 * s * (0.6 * math.sin(tau / 5.3 + p[2]) + 0.4 * math.sin(tau / 2.9 + p[3]))
         bob += 3.0 * s * min(1.0, max(0.0, lean))
-        return Pose(round(sway), round(bob), self._blinks.lid(t), mouth)
+        return Pose(round(sway), round(bob), self._blinks.lid(t), self._glances.gaze(t), mouth)
 
     def render(
         self, t: float, mouth: MouthPose | float = CLOSED, *, index: int | None = None
@@ -161,8 +181,9 @@ class AvatarRenderer:
         np.copyto(dst.y, self._composite.y)
         np.copyto(dst.u, self._composite.u)
         np.copyto(dst.v, self._composite.v)
-        if pose.lid:
-            variant.lids[pose.lid - 1].paste_into(dst, x + layers.eyes_xy[0], y + layers.eyes_xy[1])
+        if pose.lid or pose.gaze:
+            eyes = variant.eyes[pose.lid][pose.gaze + 1]
+            eyes.paste_into(dst, x + layers.eyes_xy[0], y + layers.eyes_xy[1])
         level = min(MOUTH_LEVELS - 1, round(pose.mouth.open * (MOUTH_LEVELS - 1)))
         if level:
             patch = variant.mouths[pose.mouth.shape][level]
