@@ -12,7 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from .canvas import F32, Canvas, Planes, band, box, clip01, coverage, ellipse, gauss, planes, times
+from .canvas import (
+    F32,
+    Canvas,
+    Planes,
+    band,
+    box,
+    clip01,
+    coverage,
+    ellipse,
+    gauss,
+    planes,
+    times,
+    yuv,
+)
 from .speech import MouthShape
 
 __all__ = [
@@ -109,22 +122,49 @@ def geometry(width: int, height: int, avatar: str) -> Geometry:
     )
 
 
+def _backdrop(geo: Geometry, xs: F32, ys: F32) -> tuple[F32, F32]:
+    """Backdrop weights at pixel centres ``xs`` x ``ys``: (shade of the backdrop colour, glow).
+
+    Darker downwards, a soft light behind the head, a vignette; separable, so cheap.
+    """
+    w, h = geo.width, geo.height
+    t = (ys / h)[:, None]
+    u = ((xs - geo.cx) / (w / 2))[None, :]
+    vignette = 1 - 0.28 * u**2 - 0.12 * t**2
+    sigma = 0.3 * w
+    glow_x = np.exp(-0.5 * ((xs - geo.cx + 0.12 * w) / sigma) ** 2)[None, :]
+    glow_y = np.exp(-0.5 * ((ys - 0.35 * h) / sigma) ** 2)[:, None]
+    shade: F32 = (1.15 - 0.5 * t) * vignette
+    glow: F32 = glow_x * glow_y * vignette
+    return shade, glow
+
+
 def background(geo: Geometry) -> Planes:
     """The static picture: backdrop, neck, shoulders and shirt."""
     w, h, s, cx, cy = geo.width, geo.height, geo.s, geo.cx, geo.cy
     bg, shirt = geo.backdrop, geo.shirt
-    canvas = Canvas(0, 0, w, h)
-    # Backdrop: darker downwards, a soft light behind the head, a vignette (separable terms).
-    t = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
-    u = ((np.arange(w, dtype=np.float32) + 0.5 - cx) / (w / 2))[None, :]
-    vignette = 1 - 0.28 * u**2 - 0.12 * t**2
-    sigma = 0.3 * w
-    glow_x = np.exp(-0.5 * ((u * (w / 2) + 0.12 * w) / sigma) ** 2)
-    glow_y = np.exp(-0.5 * ((t * h - 0.35 * h) / sigma) ** 2)
-    shade = (1.15 - 0.5 * t) * vignette
-    glow = glow_x * glow_y * vignette
-    canvas.rgb[:] = shade[..., None] * bg + glow[..., None] * (bg * 0.22 + 14)
-    np.clip(canvas.rgb, 0, 255, out=canvas.rgb)
+    light = bg * 0.22 + 14
+    # The backdrop straight in yuv420p (it is affine in RGB): 2-D arithmetic only.
+    yuv_of = [p[0] for p in yuv(np.stack([bg, light])[None].astype(np.float32))]
+    out = []
+    for i, step in enumerate((1, 2, 2)):
+        xs = np.arange(0, w, step, dtype=np.float32) + step / 2
+        ys = np.arange(0, h, step, dtype=np.float32) + step / 2
+        shade, glow = _backdrop(geo, xs, ys)
+        offset = 16.0 if i == 0 else 128.0
+        plane = offset + shade * (yuv_of[i][0] - offset) + glow * (yuv_of[i][1] - offset)
+        out.append(np.clip(np.rint(plane), 0, 255).astype(np.uint8))
+    result = Planes(out[0], out[1], out[2])
+    # The figure below the head, painted in RGB on its own box and pasted in.
+    x0, y0 = max(0, even(cx - 240 * s)), even(cy + 40 * s)
+    x1 = min(w, even(cx + 240 * s) + 2)
+    canvas = Canvas(x0, y0, x1 - x0, h - y0)
+    shade, glow = _backdrop(
+        geo,
+        np.arange(x0, x1, dtype=np.float32) + 0.5,
+        np.arange(y0, h, dtype=np.float32) + 0.5,
+    )
+    canvas.rgb[:] = shade[..., None] * bg + glow[..., None] * light
     canvas.a[:] = 1.0
 
     # Neck: behind the chin, shaded at its sides and under the jaw.
@@ -174,7 +214,8 @@ def background(geo: Geometry) -> Planes:
         ),
         geo.skin * 0.6,
     )
-    return planes(canvas.rgb)  # opaque: premultiplied is straight
+    planes(canvas.rgb).paste_into(result, x0, y0)  # opaque: premultiplied is straight
+    return result
 
 
 def draw_eye(canvas: Canvas, geo: Geometry, ex: float, gaze: int = 0) -> None:
