@@ -19,6 +19,7 @@ import numpy.typing as npt
 __all__ = [
     "Canvas",
     "Planes",
+    "Shifts",
     "Sprite",
     "band",
     "box",
@@ -26,10 +27,7 @@ __all__ = [
     "coverage",
     "ellipse",
     "gauss",
-    "opaque_planes",
     "planes",
-    "shifted",
-    "sprite",
     "times",
 ]
 
@@ -252,37 +250,57 @@ def planes(rgb: F32) -> Planes:
     return Planes(q[0], q[1], q[2])
 
 
-def sprite(canvas: Canvas) -> Sprite:
-    """The canvas as a yuv420p sprite; chroma is alpha-weighted so edges keep their colour."""
-    a = canvas.a
-    y, u, v = yuv(canvas.straight())
-    h, w = a.shape
-    a4 = a.reshape(h // 2, 2, w // 2, 2)
-    weight = a4.sum(axis=(1, 3))
-
-    def chroma(plane: F32) -> F32:
-        total = (plane * a).reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
-        out: F32 = total / np.maximum(weight, 1e-6)
-        return out
-
-    return Sprite(
-        AlphaPlane.build(y, a),
-        AlphaPlane.build(chroma(u), weight / 4),
-        AlphaPlane.build(chroma(v), weight / 4),
-    )
-
-
-def shifted(canvas: Canvas, px: int, py: int) -> Canvas:
-    """The canvas (drawn with a 1 px margin) as seen shifted right ``px`` and down ``py``."""
-    h, w = canvas.a.shape
-    out = Canvas(canvas.x0 + 1, canvas.y0 + 1, w - 2, h - 2)
-    out.rgb[:] = canvas.rgb[1 - py : h - 1 - py, 1 - px : w - 1 - px]
-    out.a[:] = canvas.a[1 - py : h - 1 - py, 1 - px : w - 1 - px]
+def _quarter_sums(plane: F32) -> F32:
+    out: F32 = plane[0::2, 0::2] + plane[1::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 1::2]
     return out
 
 
-def opaque_planes(canvas: Canvas) -> Planes:
-    """A patch that must be fully opaque (inside the face) as yuv420p planes."""
-    if float(canvas.a.min()) < 0.999:
-        raise ValueError("a face patch reaches outside the face")
-    return planes(canvas.straight())
+@dataclass(frozen=True)
+class Shifts:
+    """A canvas drawn with a 1 px margin, converted to full-resolution Y, Cb, Cr once and
+    cut into yuv420p variants shifted right ``px`` and down ``py`` (0 or 1 each)."""
+
+    y: F32
+    u: F32
+    v: F32
+    a: F32
+
+    @classmethod
+    def of(cls, canvas: Canvas) -> Shifts:
+        """Convert ``canvas`` (its straight colour and alpha)."""
+        y, u, v = yuv(canvas.straight())
+        return cls(y, u, v, canvas.a)
+
+    def _cut(self, plane: F32, px: int, py: int) -> F32:
+        h, w = plane.shape
+        out: F32 = plane[1 - py : h - 1 - py, 1 - px : w - 1 - px]
+        return out
+
+    def sprite(self, px: int, py: int) -> Sprite:
+        """The shifted variant as a sprite; chroma is alpha-weighted so edges keep colour."""
+        a = self._cut(self.a, px, py)
+        weight = _quarter_sums(a)
+
+        def chroma(plane: F32) -> F32:
+            out: F32 = _quarter_sums(self._cut(plane, px, py) * a) / np.maximum(weight, 1e-6)
+            return out
+
+        return Sprite(
+            AlphaPlane.build(self._cut(self.y, px, py), a),
+            AlphaPlane.build(chroma(self.u), weight / 4),
+            AlphaPlane.build(chroma(self.v), weight / 4),
+        )
+
+    def opaque(self, px: int, py: int) -> Planes:
+        """The shifted variant of a patch that must be fully opaque (inside the face)."""
+        if float(self._cut(self.a, px, py).min()) < 0.999:
+            raise ValueError("a face patch reaches outside the face")
+        q = [
+            np.clip(np.rint(p), 0, 255).astype(np.uint8)
+            for p in (
+                self._cut(self.y, px, py),
+                halve(self._cut(self.u, px, py)),
+                halve(self._cut(self.v, px, py)),
+            )
+        ]
+        return Planes(q[0], q[1], q[2])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from .canvas import Canvas, Planes, Sprite, opaque_planes, shifted, sprite
+from .canvas import Canvas, Planes, Shifts, Sprite
 from .drawing import background as draw_background
 from .drawing import draw_eye, draw_head, draw_lid, draw_mouth, even, geometry
 from .speech import MouthShape
@@ -90,20 +90,18 @@ def face_layers(width: int, height: int, avatar: str = "emulator") -> FaceLayers
             draw_mouth(patch, geo, shape, level / (MOUTH_LEVELS - 1))
             row.append(patch)
         mouths.append(row)
-    variants = []
-    for py in (0, 1):
-        for px in (0, 1):
-            variants.append(
-                HeadVariant(
-                    head=sprite(shifted(head, px, py)),
-                    eyes=tuple(
-                        tuple(opaque_planes(shifted(p, px, py)) for p in row) for row in eyes
-                    ),
-                    mouths=tuple(
-                        tuple(opaque_planes(shifted(p, px, py)) for p in row) for row in mouths
-                    ),
-                )
-            )
+    head_yuv = Shifts.of(head)
+    eyes_yuv = [[Shifts.of(p) for p in row] for row in eyes]
+    mouths_yuv = [[Shifts.of(p) for p in row] for row in mouths]
+    variants = [
+        HeadVariant(
+            head=head_yuv.sprite(px, py),
+            eyes=tuple(tuple(p.opaque(px, py) for p in row) for row in eyes_yuv),
+            mouths=tuple(tuple(p.opaque(px, py) for p in row) for row in mouths_yuv),
+        )
+        for py in (0, 1)
+        for px in (0, 1)
+    ]
     return FaceLayers(
         width=width,
         height=height,
