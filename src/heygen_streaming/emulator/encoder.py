@@ -22,10 +22,14 @@ from typing import Any
 
 import av
 
-__all__ = ["KEYFRAME_INTERVAL", "FastVp8Encoder", "watch_keyframe_requests"]
+__all__ = ["KEYFRAME_INTERVAL", "STATIC_THRESHOLD", "FastVp8Encoder", "watch_keyframe_requests"]
 
 BITRATE = 500_000
 KEYFRAME_INTERVAL = 50  # frames: 2 s at 25 fps
+STATIC_THRESHOLD = 400
+"""Macroblocks whose SAD against the last frame is below this are skipped. At 1 the encoder
+spends spare CBR bits re-coding the static backdrop every frame (2-2.7x the bits and +35-50 %
+encode time for an unstamped picture, with no gain in fidelity)."""
 
 
 class FastVp8Encoder:
@@ -62,7 +66,7 @@ class FastVp8Encoder:
             "noise-sensitivity": "0",
             "overshoot-pct": "15",
             "partitions": "0",
-            "static-thresh": "1",
+            "static-thresh": str(STATIC_THRESHOLD),
             "undershoot-pct": "100",
         }
         self._codec = codec
