@@ -24,9 +24,10 @@ Off-line API (draw frames faster than real time, e.g. for an HLS stream)::
   emulator plays for ``text``; ``clip.mouth_at(t)`` is the mouth pose the live avatar shows
   at that instant (driven by the speech's amplitude envelope and vowel).
 
-Cost on the 2-core reference machine: a frame takes about 0.1/0.2/0.4 ms at
-640x360/854x480/1280x720 (drawing only); the layers are drawn once per (size, avatar) and
-cached (about 60/90/180 ms).
+Cost on the 2-core reference machine: drawing a frame takes about 0.1/0.2/0.3 ms at
+640x360/854x480/1280x720; the layers are drawn once per (size, avatar) and cached (about
+70/100/200 ms). A live VP8 session (draw + encode, talking or idle) takes about
+0.5/0.7/1.7 ms per frame for about 150/230/420 kbps.
 
 Live sessions: `AvatarState` holds a session's speech queue and switches; `AvatarVideoTrack`
 renders with an `AvatarRenderer` at 25 fps (the mouth follows the sample the audio track
