@@ -259,9 +259,8 @@ async def test_own_vp8_encoder_sends_keyframes_first_and_on_request() -> None:
 
 
 def test_own_vp8_encoder_sends_periodic_keyframes() -> None:
-    from heygen_streaming.emulator.encoder import KEYFRAME_INTERVAL, FastVp8Encoder
+    from heygen_streaming.emulator.encoder import FastVp8Encoder
 
-    assert KEYFRAME_INTERVAL == 50  # 2 s at 25 fps
     state = AvatarState(quality="low")
     track = AvatarVideoTrack(state)
     encoder = FastVp8Encoder(state.width, state.height, keyframe_interval=5)
@@ -270,12 +269,12 @@ def test_own_vp8_encoder_sends_periodic_keyframes() -> None:
         data = encoder.encode(track.render(i), keyframe=(i == 7))  # 7: a PLI restarts it
         flags.append(_is_vp8_keyframe(data))
     assert [i for i, key in enumerate(flags) if key] == [0, 5, 7, 12]
-    track.encode_vp8(keyframe_interval=0.2)  # seconds -> 5 frames at 25 fps
-    keys = [_is_vp8_keyframe(track._encoded(i, False)[0]) for i in range(11)]
-    assert [i for i, key in enumerate(keys) if key] == [0, 5, 10]
+    track.encode_vp8(keyframe_interval=50)  # 2 s at 25 fps, what a session without PLI gets
+    keys = [_is_vp8_keyframe(track._encoded(i, False)[0]) for i in range(101)]
+    assert [i for i, key in enumerate(keys) if key] == [0, 50, 100]
     track.stop()
     with pytest.raises(ValueError):
-        FastVp8Encoder(64, 64, keyframe_interval=0)
+        FastVp8Encoder(64, 64, keyframe_interval=-1)
 
 
 def test_own_vp8_encoder_does_not_keep_recoding_a_static_picture() -> None:

@@ -181,18 +181,19 @@ class AvatarVideoTrack(_PacedTrack):
         self._lean = 0.0
         self.last_pose = Pose()
 
-    def encode_vp8(self, keyframe_interval: float = 2.0) -> None:
+    def encode_vp8(self, keyframe_interval: int = 0) -> None:
         """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8).
 
-        A keyframe goes out at least every ``keyframe_interval`` seconds (loss recovery
-        for receivers that send no PLI), besides the first frame and on request.
+        ``keyframe_interval`` > 0 forces a key frame at least every that many frames (how
+        a receiver that cannot ask for one, e.g. without RTCP feedback, recovers from
+        loss), besides the first frame and those asked for (`request_keyframe`).
         """
         width, height = self._state.width, self._state.height
         self._encoder = FastVp8Encoder(
             width,
             height,
             bitrate=1_000_000 if width >= 1280 else 500_000,
-            keyframe_interval=max(1, round(keyframe_interval * FPS)),
+            keyframe_interval=keyframe_interval,
         )
         self._keyframe = True
 

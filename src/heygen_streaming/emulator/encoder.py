@@ -7,11 +7,11 @@ hands aiortc ready ``av.Packet`` objects (aiortc only packetizes them). Measured
 2-core reference machine for 640x360 avatar frames: 1.55 ms -> 0.60 ms per frame, with the
 same CBR bitrate (500 kbps, aiortc's default).
 
-Keyframes: the first frame, then at least every ``keyframe_interval`` frames (default
-`KEYFRAME_INTERVAL`, 2 s at 25 fps: a receiver that cannot send PLI recovers from loss
-within that time), and whenever the receiver asks (PLI/FIR: aiortc calls
-``RTCRtpSender._send_keyframe``, which `watch_keyframe_requests` hooks). A requested
-keyframe restarts the interval.
+Keyframes: the first frame, whenever the receiver asks (PLI/FIR: aiortc calls
+``RTCRtpSender._send_keyframe``, which `watch_keyframe_requests` hooks) and, with
+``keyframe_interval`` > 0, at least every that many frames (a receiver that cannot send
+PLI recovers from loss within that time; a requested keyframe restarts the count).
+Otherwise libvpx adds one every `KEYFRAME_INTERVAL` frames.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import av
 __all__ = ["KEYFRAME_INTERVAL", "STATIC_THRESHOLD", "FastVp8Encoder", "watch_keyframe_requests"]
 
 BITRATE = 500_000
-KEYFRAME_INTERVAL = 50  # frames: 2 s at 25 fps
+KEYFRAME_INTERVAL = 125  # frames: libvpx's own maximum distance (5 s at 25 fps)
 STATIC_THRESHOLD = 400
 """Macroblocks whose SAD against the last frame is below this are skipped. At 1 the encoder
 spends spare CBR bits re-coding the static backdrop every frame (2-2.7x the bits and +35-50 %
@@ -41,10 +41,10 @@ class FastVp8Encoder:
         height: int,
         *,
         bitrate: int = BITRATE,
-        keyframe_interval: int = KEYFRAME_INTERVAL,
+        keyframe_interval: int = 0,
     ) -> None:
-        if keyframe_interval < 1:
-            raise ValueError("keyframe_interval must be at least 1 frame")
+        if keyframe_interval < 0:
+            raise ValueError("keyframe_interval must be 0 (off) or a number of frames")
         self.keyframe_interval = keyframe_interval
         self._since_keyframe: int | None = None  # frames since the last keyframe
         codec: Any = av.CodecContext.create("libvpx", "w")
@@ -52,7 +52,7 @@ class FastVp8Encoder:
         codec.height = height
         codec.bit_rate = bitrate
         codec.pix_fmt = "yuv420p"
-        codec.gop_size = keyframe_interval
+        codec.gop_size = keyframe_interval or KEYFRAME_INTERVAL
         codec.qmin = 2
         codec.qmax = 56
         codec.thread_count = 1
@@ -75,10 +75,11 @@ class FastVp8Encoder:
         """Encode one frame; returns the VP8 frame (empty if the encoder held it back).
 
         The frame is a keyframe when ``keyframe`` is true, when it is the first, or when
-        ``keyframe_interval`` frames have passed since the last one.
+        ``keyframe_interval`` (> 0) frames have passed since the last one.
         """
         since = self._since_keyframe
-        if keyframe or since is None or since + 1 >= self.keyframe_interval:
+        every = self.keyframe_interval
+        if keyframe or since is None or (every and since + 1 >= every):
             frame.pict_type = av.video.frame.PictureType.I
             self._since_keyframe = 0
         else:
