@@ -42,7 +42,8 @@ low        640 x 360    25   500 kbps
 =========  ===========  ===  ==============================
 
 H.264 sessions (``video_encoding="H264"``) are encoded by aiortc from raw frames; VP8 by
-the emulator's own encoder (`.encoder`), with a keyframe at least every 2 s.
+the emulator's own encoder (`.encoder`), with forced periodic keyframes when the offer has
+no RTCP feedback (`encode_vp8(keyframe_interval)`).
 """
 
 from __future__ import annotations
