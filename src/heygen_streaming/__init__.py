@@ -22,6 +22,7 @@ from ._errors import (
     ResponseValidationError,
     SessionClosed,
     SessionError,
+    SessionNotStopped,
     UnsupportedSessionError,
 )
 from ._events import (
@@ -51,6 +52,7 @@ from ._models import (
 )
 from ._recording import Recorder, RecordingInfo
 from ._session import Session
+from ._state import EndReason, SessionState
 from ._stats import InboundStats, SessionStats
 from ._version import __version__
 
@@ -67,6 +69,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionStateChanged",
     "Emotion",
+    "EndReason",
     "EventStream",
     "FrameStream",
     "HeyGenError",
@@ -90,6 +93,8 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionEvent",
+    "SessionNotStopped",
+    "SessionState",
     "SessionStats",
     "SessionSummary",
     "StreamingClient",

@@ -44,6 +44,7 @@ from ._models import (
     VoiceSettings,
 )
 from ._response import decode, parse
+from ._stop import SessionRegistry
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class StreamingClient:
         )
         self._entered = False
         self._closed = False
+        self._sessions = SessionRegistry()  # sessions close before the client does
 
     # -- properties -------------------------------------------------------------------
 
@@ -195,6 +197,7 @@ class StreamingClient:
         """Close the client (idempotent). An injected ``http_client`` stays open."""
         if self._closed:
             return
+        await self._sessions.aclose()
         self._closed = True
         if self._owns_http:
             await self._http.aclose()

@@ -1,16 +1,12 @@
 """Session: one streaming avatar over WebRTC, from ``streaming.new`` to ``streaming.stop``.
 
-Lifecycle::
+The facade users hold. Its parts: `Lifecycle` (the state and every wait), `Connector`
+(the connect steps), `MediaHub` (pumps, streams, events, watchdog, recorders),
+`SpeechTracker` (``speak(wait=True)``) and `stop_on_server` (cleanup's stop).
 
-    new --connect()--> connecting --first frame--> connected --aclose()--> closing -> closed
-                           |                          |
-                           +-- timeout / failure --+  +-- watchdog / ICE failure / server gone
-                                                   v                      v
-                                        (stopped, closed, raised)       failed --aclose()--> closed
-
-A session is single use. After `Session.aclose` every command, a new stream and a
-second ``async with`` raise `heygen_streaming.SessionClosed` (``reason="closed"``);
-after an abnormal end they raise it with the reason of that end.
+A session is single use. After `Session.aclose` every command, a new stream and a second
+``async with`` raise `SessionClosed` (``reason="closed"``); after an abnormal end they
+raise it with the reason of that end.
 """
 
 from __future__ import annotations
@@ -19,11 +15,13 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from ._channel import read_message
+from ._connect import Connector
 from ._errors import (
     ConnectionFailed,
     ConnectTimeout,
@@ -31,24 +29,23 @@ from ._errors import (
     NotFoundError,
     SessionClosed,
     SessionError,
-    UnsupportedSessionError,
+    SessionNotStopped,
 )
 from ._events import (
     ConnectionStateChanged,
-    EventHub,
     EventStream,
-    MediaStarted,
     SessionEnded,
     TalkingStarted,
     TalkingStopped,
-    parse_server_message,
 )
-from ._media import FrameFanout, FrameStream, audio_resampler, pump_track
+from ._hub import MediaHub, cancel_task
+from ._media import FrameStream
 from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
 from ._recording import Recorder, RecordingInfo
-from ._rtc import Peer, Watchdog, ice_servers_for, local_candidates, post_candidates
 from ._speech import SpeechTracker
+from ._state import EndReason, Lifecycle, SessionState
 from ._stats import SessionStats, collect_stats
+from ._stop import SessionRegistry, finish, stop_on_server
 
 if TYPE_CHECKING:
     import av
@@ -58,13 +55,15 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 logger = logging.getLogger("heygen_streaming")
+S = SessionState
 
 
 class Session:
     """A streaming avatar session; use ``async with client.session(...) as s``.
 
     Args:
-        client: the `StreamingClient` that makes the REST calls.
+        client: the `StreamingClient` that makes the REST calls (and owns the session:
+            its ``aclose()`` closes the session first).
         avatar, voice, quality: sent to ``streaming.new`` (other keyword arguments too).
         connect_timeout: seconds for the whole connect (``streaming.new`` to the first
             frame); on expiry `ConnectTimeout` is raised and the session is stopped.
@@ -96,80 +95,93 @@ class Session:
         **extra: Any,
     ) -> None:
         self._client = client
-        self._new_args: dict[str, Any] = {
-            "avatar": avatar,
-            "voice": voice,
-            "quality": quality,
-            **extra,
-        }
         self.connect_timeout = connect_timeout
         self.watchdog_timeout = watchdog_timeout
         self.keep_alive_interval = keep_alive_interval
         self.stop_timeout = stop_timeout
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
-        self._ice_override = ice_servers
-        self.ice_gather_timeout = ice_gather_timeout
-        self._state = "new"
-        self._info: NewSessionInfo | None = None
-        self._new_task: asyncio.Task[NewSessionInfo] | None = None
-        self._peer: Peer | None = None
-        self._events = EventHub()
-        self._fanouts = {
-            "video": FrameFanout("video", self._on_first_frame, replay_latest=True),
-            "audio": FrameFanout("audio", self._on_first_frame),
-        }
-        self._pumps: list[asyncio.Task[None]] = []
-        self._channels: list[Any] = []
-        self._watchdog: Watchdog | None = None
+        self._life = Lifecycle(self._sid)
+        self._hub = MediaHub(self._on_track_end)
+        self._speech = SpeechTracker(self._life)
+        self._connector = Connector(
+            client,
+            {"avatar": avatar, "voice": voice, "quality": quality, **extra},
+            hub=self._hub,
+            life=self._life,
+            ice_override=ice_servers,
+            gather_timeout=ice_gather_timeout,
+            on_state=self._on_state,
+            on_channel=self._on_channel,
+        )
+        registry = getattr(client, "_sessions", None)
+        self._registry = registry if isinstance(registry, SessionRegistry) else SessionRegistry()
+        self._registry.add(self)
         self._keep_alive_task: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[SessionNotStopped | None] | None = None
         self._close_task: asyncio.Task[None] | None = None
-        self._recorders: set[Recorder] = set()
-        self._speech = SpeechTracker()
-        self._progress = asyncio.Event()
-        self._ended = asyncio.Event()
-        self._failure: tuple[str, str] | None = None
-        self._started_at = 0.0
-        self._entered = False
+        self.stop_error: SessionNotStopped | None = None
+        """Set when cleanup could not confirm ``streaming.stop`` (the session may be billed)."""
 
     def __repr__(self) -> str:
-        sid = self._info.session_id if self._info else None
-        return f"<Session id={sid!r} state={self._state}>"
+        return f"<Session id={self._sid()!r} state={self._life.state}>"
 
-    # -- properties ------------------------------------------------------------------------
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        life = getattr(self, "_life", None)
+        if life is not None and life.state not in (S.NEW, S.CLOSED):
+            _warn(
+                f"unclosed Session {self._sid()} ({life.state}): use `async with "
+                "client.session()` or `await session.aclose()`; it may still be open and "
+                f"billed: stop it with `heygen-streaming sessions stop {self._sid()}`",
+                ResourceWarning,
+                source=self,
+            )
+
+    # -- properties ------------------------------------------------------------------
 
     @property
     def session_id(self) -> str:
-        """The service's session id (``SessionError`` before ``streaming.new`` answered)."""
-        if self._info is None:
-            raise SessionError("the session has no id yet: connect it first")
-        return self._info.session_id
+        """The service's session id (`SessionError` before ``streaming.new`` answered)."""
+        return self.info.session_id
 
     @property
     def info(self) -> NewSessionInfo:
-        """The ``streaming.new`` data (``SessionError`` before it answered)."""
-        if self._info is None:
-            raise SessionError("the session has no info yet: connect it first")
-        return self._info
+        """The ``streaming.new`` data (`SessionError` before it answered)."""
+        if self._connector.info is None:
+            raise SessionError("the session has no id yet: connect it first")
+        return self._connector.info
 
     @property
-    def state(self) -> str:
-        """``new``, ``connecting``, ``connected``, ``failed``, ``closing`` or ``closed``."""
-        return self._state
+    def state(self) -> SessionState:
+        """The `SessionState` (compares equal to ``"new"``, ``"connected"``, ...)."""
+        return self._life.state
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        """Why the session ended (`EndReason.CLOSED` for a normal close), None while alive."""
+        return self._life.end_reason
+
+    @property
+    def closed_reason(self) -> str | None:
+        """`end_reason` as a string (kept for compatibility)."""
+        return self._life.end_reason
+
+    @property
+    def closed(self) -> bool:
+        """True once cleanup started (or finished)."""
+        return self._life.state in (S.CLOSING, S.CLOSED)
 
     @property
     def connection_states(self) -> list[str]:
         """aiortc connection states seen so far, oldest first."""
-        return list(self._peer.states) if self._peer else []
+        return self._connector.states
 
-    @property
-    def closed_reason(self) -> str | None:
-        """Why the session ended (``"closed"`` for a normal close), or None while alive."""
-        final = self._events.final
-        return final.reason if final else None
+    def _sid(self) -> str:
+        info = self._connector.info
+        return info.session_id if info is not None else "(no id yet)"
 
-    # -- connect ---------------------------------------------------------------------------
+    # -- connect ---------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -181,249 +193,192 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc is None:
+            await self.aclose()
+            return
+        try:
+            await self._close()
+        finally:
+            if self.stop_error is not None:
+                exc.add_note(str(self.stop_error))
 
     async def connect(self) -> None:
         """Create the session and wait for its first frame (``__aenter__`` calls this)."""
-        if self._entered or self._close_task is not None:
+        if not self._life.transition(S.CONNECTING):
             raise SessionClosed(
                 "a Session is single use: create a new one with client.session()",
-                reason=self.closed_reason or "reused",
+                reason=self._life.end_reason or "reused",
             )
-        self._entered = True
-        self._state = "connecting"
-        self._started_at = time.monotonic()
         deadline = asyncio.timeout(self.connect_timeout)
         try:
             async with deadline:
-                await self._connect_steps()
+                await self._connector.run()
         except BaseException as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
-                message = (
-                    f"no media within connect_timeout={self.connect_timeout:g} s "
-                    f"(states: {' -> '.join(self.connection_states) or 'none'})"
-                )
-                self._die("connect-timeout", message)
-                await self.aclose()
-                raise ConnectTimeout(message) from None
-            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "connect-failed"
-            self._die(reason, f"connect failed: {type(exc).__name__}")
-            await self.aclose()
-            if isinstance(exc, HeyGenError | asyncio.CancelledError):
+            error = self._connect_error(exc, deadline.expired())
+            await self._close()
+            if self.stop_error is not None:
+                error.add_note(str(self.stop_error))
+            if error is exc:
                 raise
-            raise ConnectionFailed(
-                f"connect failed: {type(exc).__name__}: {exc}", states=self.connection_states
-            ) from exc
-        self._state = "connected"
-        logger.info(
-            "session %s connected in %.3f s",
-            self.session_id,
-            time.monotonic() - self._started_at,
-        )
+            raise error from (None if isinstance(error, ConnectTimeout) else exc)
+        if not self._life.transition(S.CONNECTED):  # ended just as the first frame came
+            raise ConnectionFailed(self._life.end_message, states=self.connection_states)
         if self.watchdog_timeout is not None:
-            self._watchdog = Watchdog(self.watchdog_timeout, self._last_media, self._on_stall)
-            self._watchdog.start()
+            self._hub.start_watchdog(self.watchdog_timeout, self._on_stall)
         if self.keep_alive_interval is not None:
             self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
 
-    async def _connect_steps(self) -> None:
-        self._new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
-        info = await asyncio.shield(self._new_task)
-        self._info = info
-        if info.sdp is None or not info.sdp.sdp:
-            raise UnsupportedSessionError(
-                "the service returned a session without an SDP offer (a v2/LiveKit session); "
-                "this SDK drives WebRTC v1 sessions only"
-            )
-        peer = Peer(
-            ice_servers_for(info, self._ice_override),
-            gather_timeout=self.ice_gather_timeout,
-            on_track=self._on_track,
-            on_state=self._on_state,
-            on_channel=self._on_channel,
+    def _connect_error(self, exc: BaseException, expired: bool) -> BaseException:
+        """Record why the connect failed; the exception to raise."""
+        if isinstance(exc, TimeoutError) and expired:
+            states = " -> ".join(self.connection_states) or "none"
+            limit = f"connect_timeout={self.connect_timeout:g} s"
+            message = f"no media within {limit} (states: {states})"
+            self._die(EndReason.CONNECT_TIMEOUT, message)
+            return ConnectTimeout(message)
+        if isinstance(exc, asyncio.CancelledError):
+            self._die(EndReason.CANCELLED, "the connect was cancelled")
+            return exc
+        self._die(EndReason.CONNECT_FAILED, f"connect failed: {type(exc).__name__}")
+        if isinstance(exc, HeyGenError):
+            return exc
+        return ConnectionFailed(
+            f"connect failed: {type(exc).__name__}: {exc}", states=self.connection_states
         )
-        self._peer = peer
-        answer = await peer.answer(info.sdp)
-        candidates = local_candidates(answer)
-        # streaming.start and streaming.ice in parallel; the first error wins, as raised.
-        calls = [
-            asyncio.ensure_future(self._client.start_session(info.session_id, answer)),
-            asyncio.ensure_future(post_candidates(self._client, info.session_id, candidates)),
-        ]
-        try:
-            await asyncio.gather(*calls)
-        finally:
-            for call in calls:
-                call.cancel()
-            await asyncio.gather(*calls, return_exceptions=True)
-        wanted = "video" if "m=video" in info.sdp.sdp else "audio"
-        while not self._fanouts[wanted].first_frame.is_set():
-            if self._failure is not None:
-                _, message = self._failure
-                raise ConnectionFailed(message, states=peer.states)
-            self._progress.clear()
-            await self._progress.wait()
 
-    # -- peer callbacks --------------------------------------------------------------------
-
-    def _on_track(self, track: Any) -> None:
-        fanout = self._fanouts.get(track.kind)
-        if fanout is None:
-            return
-        self._pumps.append(asyncio.ensure_future(pump_track(track, fanout, self._on_track_end)))
-
-    def _on_first_frame(self, kind: str) -> None:
-        self._events.emit(MediaStarted(kind=kind, elapsed=time.monotonic() - self._started_at))
-        self._progress.set()
+    # -- peer callbacks ----------------------------------------------------------------
 
     def _on_track_end(self, kind: str, error: BaseException | None) -> None:
-        if self._state in ("closing", "closed"):
-            return
         detail = f": {type(error).__name__}" if error else ""
-        self._die("remote-closed", f"the {kind} track ended{detail}")
+        self._die(EndReason.REMOTE_CLOSED, f"the {kind} track ended{detail}")
 
     def _on_state(self, state: str, previous: str | None) -> None:
-        self._events.emit(ConnectionStateChanged(state=state, previous=previous))
-        if state in ("failed", "closed") and self._state in ("connecting", "connected"):
+        self._hub.emit(ConnectionStateChanged(state=state, previous=previous))
+        if state in ("failed", "closed"):
+            reason = EndReason.CONNECTION_FAILED if state == "failed" else EndReason.REMOTE_CLOSED
             states = " -> ".join(self.connection_states)
-            reason = "connection-failed" if state == "failed" else "remote-closed"
             self._die(reason, f"peer connection {state} (states: {states})")
 
     def _on_channel(self, channel: Any) -> None:
-        self._channels.append(channel)
-
         @channel.on("message")  # type: ignore[untyped-decorator]
         def _message(message: Any) -> None:
-            self._on_message(message)
-
-    def _on_message(self, message: Any) -> None:
-        event = parse_server_message(message)
-        if isinstance(event, TalkingStarted):
-            self._speech.talking_started(event.task_id)
-        elif isinstance(event, TalkingStopped):
-            self._speech.talking_stopped(event.task_id)
-        self._events.emit(event)
-
-    # -- death and cleanup -----------------------------------------------------------------
-
-    def _last_media(self) -> float | None:
-        times = [f.last_frame_at for f in self._fanouts.values() if f.last_frame_at is not None]
-        return max(times) if times else None
+            event = read_message(message)
+            if isinstance(event, TalkingStarted):
+                self._speech.talking_started(event.task_id)
+            elif isinstance(event, TalkingStopped):
+                self._speech.talking_stopped(event.task_id)
+            if event is not None:
+                self._hub.emit(event)
 
     def _on_stall(self, idle: float) -> None:
-        self._die(
-            "watchdog", f"no media for {idle:.1f} s (watchdog_timeout={self.watchdog_timeout})"
-        )
+        message = f"no media for {idle:.1f} s (watchdog_timeout={self.watchdog_timeout})"
+        self._die(EndReason.WATCHDOG, message)
 
-    def _die(self, reason: str, message: str) -> None:
-        """Abnormal end: wake everyone, end streams with SessionClosed, release the peer."""
-        if self._failure is not None or self._state in ("closing", "closed"):
+    # -- death and cleanup -------------------------------------------------------------
+
+    def _die(self, reason: EndReason, message: str) -> None:
+        """Abnormal end: streams raise `SessionClosed`, the stop is sent, media released."""
+        was_connected = self._life.state is S.CONNECTED
+        if not self._life.transition(S.FAILED, reason, message):
             return
-        was_connected = self._state == "connected"
-        self._failure = (reason, message)
-        self._state = "failed"
         logger.warning("session %s ended: %s", self._sid(), message)
-        for fanout in self._fanouts.values():
-            fanout.end(reason=reason, message=f"session ended ({reason}): {message}")
-        self._speech.fail(reason, message)
-        self._events.emit(SessionEnded(reason=reason, abnormal=True, message=message))
-        self._ended.set()
-        self._progress.set()
+        self._hub.end(reason=reason, message=f"session ended ({reason}): {message}")
+        self._hub.emit(SessionEnded(reason=reason, abnormal=True, message=message))
         if was_connected:
+            self._start_stop()
             self._reaper = asyncio.ensure_future(self._release_media())
 
     async def _release_media(self) -> None:
-        """Stop background work and close the peer (threads, sockets) after a failure."""
-        if self._watchdog is not None:
-            await self._watchdog.stop()
-        await _cancel(self._keep_alive_task)
-        if self._peer is not None:
-            await self._peer.close()
+        """Stop background work and close the peer (threads, sockets)."""
+        await self._hub.stop_watchdog()
+        await cancel_task(self._keep_alive_task)
+        if self._connector.peer is not None:
+            await self._connector.peer.close()
 
-    def _sid(self) -> str:
-        return self._info.session_id if self._info else "(none)"
+    def _start_stop(self) -> asyncio.Task[SessionNotStopped | None] | None:
+        """Send ``streaming.stop`` now (once), if the session has an id."""
+        info = self._connector.info
+        if self._stop_task is None and info is not None:
+            self._stop_task = asyncio.ensure_future(
+                stop_on_server(self._client, info.session_id, self.stop_timeout)
+            )
+        return self._stop_task
 
     async def aclose(self) -> None:
-        """Stop the session and release everything; idempotent, never masks an exception.
+        """Stop the session and release everything; idempotent.
 
-        Calls ``streaming.stop`` (bounded by ``stop_timeout``; a failure is logged) and
-        closes the peer connection (bounded); ends every stream; waits for background tasks.
+        Sends ``streaming.stop`` at once (shielded; sent again if cancelled, bounded by
+        ``stop_timeout``), concurrently with closing the peer connection (bounded); ends
+        every stream. Raises `SessionNotStopped` if the stop could not be confirmed.
         """
-        if self._close_task is None:
-            self._close_task = asyncio.ensure_future(self._cleanup())
-        await asyncio.shield(self._close_task)
+        await self._close()
+        if self.stop_error is not None:
+            raise self.stop_error
+
+    async def aclose_quietly(self) -> None:
+        """`aclose` that only logs a failed stop (for the client's own cleanup)."""
+        await self._close()
 
     async def stop(self) -> None:
         """Alias of `aclose`."""
         await self.aclose()
 
-    async def _cleanup(self) -> None:
-        normal = self._failure is None
-        self._state = "closing"
-        self._ended.set()
-        self._speech.fail("closed", "the session was closed")
-        for fanout in self._fanouts.values():
-            fanout.end()
-        for recorder in list(self._recorders):
-            with contextlib.suppress(Exception):
-                await recorder.stop()
-        if self._watchdog is not None:
-            await self._watchdog.stop()
-        await _cancel(self._keep_alive_task)
-        if self._reaper is not None:
-            await asyncio.gather(self._reaper, return_exceptions=True)
-        info = self._info
-        if info is None and self._new_task is not None:
-            # streaming.new was in flight when connect gave up: wait for it, then stop it.
-            try:
-                info = await asyncio.wait_for(asyncio.shield(self._new_task), self.stop_timeout)
-            except BaseException:
-                self._new_task.cancel()
-                info = None
-        tasks = [self._stop_on_server(info.session_id)] if info is not None else []
-        if self._peer is not None:
-            tasks.append(self._peer.close())
-        await asyncio.gather(*tasks)
-        for pump in self._pumps:
-            pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
-        self._state = "closed"
-        if normal:
-            self._events.emit(SessionEnded(reason="closed"))
-        logger.info("session %s closed", self._sid())
+    async def _close(self) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._cleanup())
+        await asyncio.shield(self._close_task)
 
-    async def _stop_on_server(self, session_id: str) -> None:
+    async def _cleanup(self) -> None:
+        failed = self._life.state is S.FAILED
+        self._life.transition(S.CLOSING)
+        stop = self._start_stop()
+        new_task = self._connector.new_task
+        if stop is None and new_task is not None and not new_task.done():
+            self._registry.spawn(lambda: self._stop_late(new_task))
+        self._hub.end()
+        peer = self._connector.peer
+        release: list[Awaitable[Any]] = [self._hub.aclose(), cancel_task(self._keep_alive_task)]
+        if self._reaper is not None:
+            release.append(self._reaper)
+        if peer is not None:
+            release.append(peer.close())
+        cancelled = await finish(asyncio.gather(*release, return_exceptions=True))
+        if stop is not None:
+            cancelled |= await finish(stop)
+            self.stop_error = stop.result() if not stop.cancelled() else None
+        self._life.transition(S.CLOSED)
+        if not failed:
+            self._hub.emit(SessionEnded(reason=EndReason.CLOSED))
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _stop_late(self, new_task: asyncio.Task[NewSessionInfo]) -> None:
+        """The connect gave up while ``streaming.new`` was in flight: stop what it created."""
         try:
-            await asyncio.wait_for(
-                self._client.stop_session(session_id, timeout=self.stop_timeout),
-                self.stop_timeout + 1.0,
-            )
-        except NotFoundError:
-            logger.debug("streaming.stop: session %s was already gone", session_id)
-        except Exception as exc:
-            logger.warning(
-                "streaming.stop failed for session %s: %s: %s",
-                session_id,
-                type(exc).__name__,
-                exc,
-            )
+            info = await new_task
+        except BaseException:
+            return
+        sid = info.session_id
+        logger.info("session %s was created after its connect gave up: stopping it", sid)
+        await stop_on_server(self._client, info.session_id, self.stop_timeout)
 
     def _check_usable(self) -> None:
-        if self._state in ("closing", "closed"):
-            raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
-        if self._failure is not None:
-            reason, message = self._failure
-            raise SessionClosed(f"session ended ({reason}): {message}", reason=reason)
-        if self._state != "connected":
-            raise SessionError("the session is not connected: use `async with client.session()`")
+        state = self._life.state
+        if state is S.CONNECTED:
+            return
+        if state in (S.FAILED, S.CLOSING, S.CLOSED):
+            reason = self._life.end_reason or EndReason.CLOSED
+            if reason is EndReason.CLOSED:
+                raise SessionClosed("the session is closed", reason=reason)
+            message = f"session ended ({reason}): {self._life.end_message}"
+            raise SessionClosed(message, reason=reason)
+        raise SessionError("the session is not connected: use `async with client.session()`")
 
-    # -- commands --------------------------------------------------------------------------
+    # -- commands ----------------------------------------------------------------------
 
     async def wait_connected(self) -> None:
-        """Return once connected (at once if already); raise SessionClosed if it ended."""
-        while self._state in ("new", "connecting"):
-            self._progress.clear()
-            await self._progress.wait()
+        """Return once connected (at once if already); raise `SessionClosed` if it ended."""
+        await self._life.wait_for(lambda: self._life.state not in (S.NEW, S.CONNECTING))
         self._check_usable()
 
     async def speak(
@@ -466,16 +421,16 @@ class Session:
             try:
                 await self._client.keep_alive(self.session_id)
             except NotFoundError:
-                self._die("remote-closed", "streaming.keep_alive: the session is gone")
+                self._die(EndReason.REMOTE_CLOSED, "streaming.keep_alive: the session is gone")
                 return
             except HeyGenError as exc:
                 logger.warning("background keep_alive failed: %s", exc)
 
-    # -- media -----------------------------------------------------------------------------
+    # -- media -------------------------------------------------------------------------
 
     def _check_streamable(self) -> None:
-        if self._state in ("closing", "closed"):
-            raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
+        if self.closed:
+            raise SessionClosed("the session is closed", reason=self._life.end_reason or "closed")
 
     def video(self, capacity: int | None = None) -> FrameStream[av.VideoFrame]:
         """A new bounded stream of the avatar's video frames (drop-oldest).
@@ -484,7 +439,7 @@ class Session:
         subscribing after connect does not wait a frame interval; then every later frame.
         """
         self._check_streamable()
-        return self._fanouts["video"].subscribe(capacity or self.video_capacity)
+        return self._hub.video(capacity or self.video_capacity)
 
     def audio(
         self,
@@ -500,8 +455,7 @@ class Session:
         with `av.AudioResampler`, on the reader's side.
         """
         self._check_streamable()
-        transform = audio_resampler(sample_rate, layout, format)
-        return self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
+        return self._hub.audio(capacity or self.audio_capacity, sample_rate, layout, format)
 
     def events(self, capacity: int = 256) -> EventStream:
         """A new stream of `SessionEvent`: the events so far, then live ones.
@@ -509,16 +463,13 @@ class Session:
         It ends after `SessionEnded` (always the last event).
         """
         self._check_streamable()
-        return self._events.subscribe(capacity)
+        return self._hub.event_stream(capacity)
 
-    # -- recording and stats -----------------------------------------------------------------
+    # -- recording and stats -----------------------------------------------------------
 
     def _recorder(self, path: str | os.PathLike[str]) -> Recorder:
         self._check_usable()
-        recorder = Recorder(path, self._fanouts["video"], self._fanouts["audio"])
-        recorder.start()
-        self._recorders.add(recorder)
-        return recorder
+        return self._hub.recorder(path)
 
     async def record(self, path: str | os.PathLike[str], duration: float) -> RecordingInfo:
         """Record ``duration`` seconds to ``path`` (.mp4/.mkv/.mov: H.264+AAC, .webm: VP8+Opus).
@@ -530,12 +481,13 @@ class Session:
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(duration):
-                    await self._ended.wait()
+                    await self._life.wait_for(lambda: self._life.ended)
         finally:
-            self._recorders.discard(recorder)
+            self._hub.forget(recorder)
             info = await recorder.stop()
-        if self._failure is not None:
-            reason, message = self._failure
+        if self._life.end_reason not in (None, EndReason.CLOSED):
+            message = self._life.end_message
+            reason = self._life.end_reason or "closed"
             raise SessionClosed(f"session ended during recording: {message}", reason=reason)
         return info
 
@@ -546,16 +498,9 @@ class Session:
         try:
             yield recorder
         finally:
-            self._recorders.discard(recorder)
+            self._hub.forget(recorder)
             await recorder.stop()
 
     async def stats(self) -> SessionStats:
         """A snapshot of inbound RTP statistics per kind, plus the SDK's frame counters."""
-        return await collect_stats(self._peer, self._fanouts, self._started_at)
-
-
-async def _cancel(task: asyncio.Task[Any] | None) -> None:
-    if task is None or task.done() or task is asyncio.current_task():
-        return
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+        return await collect_stats(self._connector.peer, self._hub.fanouts, self._hub.started_at)

@@ -124,7 +124,7 @@ async def test_slow_consumer_drops_and_stays_bounded(emulator: Emulator, api_key
         assert slow.dropped >= 60 - 4
         assert slow.dropped + len(slow) == slow.received
         # aiortc's own (unbounded) track queues are drained by the pump
-        for receiver in s._peer.pc.getReceivers():  # type: ignore[union-attr]
+        for receiver in s._connector.peer.pc.getReceivers():  # type: ignore[union-attr]
             assert receiver.track._queue.qsize() < 10
         stats = await s.stats()
         assert stats.video.frames_dropped >= slow.dropped
