@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import NotFoundError, SessionNotStopped
+from ._errors import APIConnectionError, NotFoundError, SessionNotStopped
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -36,16 +36,19 @@ async def stop_on_server(
 ) -> SessionNotStopped | None:
     """Send ``streaming.stop`` until confirmed (None) or ``timeout`` passed (the error).
 
-    "Not found" counts as stopped. Cancelling the running task aborts the call in flight,
-    which is then sent again (the cancellation is absorbed: this is cleanup).
+    "Not found" counts as stopped; a call that got no answer is sent again. Cancelling the
+    running task aborts the call in flight, which is then sent again (the cancellation is
+    absorbed: this is cleanup).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     task = asyncio.current_task()
     cause = f"no answer within stop_timeout={timeout:g} s"
+    pause = 0.0
     while (remaining := deadline - loop.time()) > 0:
         try:
             async with asyncio.timeout(remaining):
+                await asyncio.sleep(pause)
                 await client.stop_session(session_id, timeout=remaining)
             return None
         except NotFoundError:
@@ -59,7 +62,10 @@ async def stop_on_server(
             logger.info("streaming.stop for session %s was cancelled: sending it again", session_id)
         except TimeoutError:
             break
-        except Exception as exc:  # the client already retried what can be retried
+        except APIConnectionError as exc:  # no answer; stop is idempotent: send it again
+            cause = f"{type(exc).__name__}: {exc}"
+            pause = min(max(pause * 2, 0.05), 1.0)
+        except Exception as exc:  # an answer: the client already retried what it could
             cause = f"{type(exc).__name__}: {exc}"
             break
     error = SessionNotStopped(session_id, cause)
@@ -109,7 +115,7 @@ class SessionRegistry:
 
     async def aclose(self) -> None:
         """Close every open session and wait for background stops, bounded."""
-        sessions = [s for s in list(self._sessions) if not s.closed]
+        sessions = [s for s in list(self._sessions) if s.state not in ("new", "closed")]
         closes = [s.aclose_quietly() for s in sessions]
         if not closes and not self._tasks:
             return

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 
 from heygen_streaming import StreamingClient
@@ -70,3 +72,37 @@ async def emulator_process(api_key: str, *extra: str) -> AsyncIterator[tuple[str
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+class RewriteNew(httpx.AsyncBaseTransport):
+    """Forwards every call to the emulator, passing ``streaming.new``'s data through
+    ``rewrite`` (a hostile or unusual server without a special emulator)."""
+
+    def __init__(self, rewrite: Callable[[dict[str, Any]], None]) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.rewrite = rewrite
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/streaming.new"):
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        if isinstance(body.get("data"), dict):
+            self.rewrite(body["data"])
+        return httpx.Response(response.status_code, json=body, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@contextlib.asynccontextmanager
+async def rewriting_client(
+    base_url: str, api_key: str, rewrite: Callable[[dict[str, Any]], None]
+) -> AsyncIterator[StreamingClient]:
+    """A StreamingClient whose ``streaming.new`` answers pass through ``rewrite``."""
+    async with (
+        httpx.AsyncClient(transport=RewriteNew(rewrite)) as http,
+        StreamingClient(api_key=api_key, base_url=base_url, http_client=http) as client,
+    ):
+        yield client
