@@ -157,7 +157,6 @@ class EventHub:
     def __init__(self, history: int = 256) -> None:
         self._history: collections.deque[SessionEvent] = collections.deque(maxlen=history)
         self._streams: list[EventStream] = []
-        self._listeners: list[Any] = []
         self.final: SessionEnded | None = None
 
     def subscribe(self, capacity: int = 256) -> EventStream:
@@ -174,21 +173,10 @@ class EventHub:
         if stream in self._streams:
             self._streams.remove(stream)
 
-    def add_listener(self, callback: Any) -> None:
-        """Call ``callback(event)`` synchronously for every event (internal use)."""
-        self._listeners.append(callback)
-
-    def remove_listener(self, callback: Any) -> None:
-        """Undo `add_listener`."""
-        if callback in self._listeners:
-            self._listeners.remove(callback)
-
     def emit(self, event: SessionEvent) -> None:
         """Deliver an event; after `SessionEnded` nothing more is delivered."""
         if self.final is not None:
             return
-        for callback in list(self._listeners):
-            callback(event)
         self._history.append(event)
         if isinstance(event, SessionEnded):
             self.final = event

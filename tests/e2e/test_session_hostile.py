@@ -75,7 +75,7 @@ async def test_an_offer_with_thousands_of_candidates_is_capped(
         client.session(quality="low", connect_timeout=WAIT) as s,
     ):
         await asyncio.wait_for(anext(s.video()), WAIT)
-        peer = s._connector.peer
+        peer = s._core.connector.peer
         assert peer is not None
         applied = peer.pc.remoteDescription.sdp.count("a=candidate:")
         assert 0 < applied <= MAX_REMOTE_CANDIDATES
