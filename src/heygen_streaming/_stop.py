@@ -36,9 +36,9 @@ async def stop_on_server(
 ) -> SessionNotStopped | None:
     """Send ``streaming.stop`` until confirmed (None) or ``timeout`` passed (the error).
 
-    "Not found" counts as stopped; a call that got no answer is sent again. Cancelling the
-    running task aborts the call in flight, which is then sent again (the cancellation is
-    absorbed: this is cleanup).
+    "Not found" counts as stopped; a call that got no answer is sent again (a few times).
+    Cancelling the running task aborts the call in flight, which is then sent again (the
+    cancellation is absorbed: this is cleanup).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -64,7 +64,9 @@ async def stop_on_server(
             break
         except APIConnectionError as exc:  # no answer; stop is idempotent: send it again
             cause = f"{type(exc).__name__}: {exc}"
-            pause = min(max(pause * 2, 0.05), 1.0)
+            if pause >= 0.2:  # a few times only: the server may be gone for good
+                break
+            pause = max(pause * 2, 0.05)
         except Exception as exc:  # an answer: the client already retried what it could
             cause = f"{type(exc).__name__}: {exc}"
             break
