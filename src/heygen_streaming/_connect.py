@@ -1,7 +1,9 @@
 """The connect steps of a session, from ``streaming.new`` to its first frame.
 
 1. ``streaming.new``: never retried, so it is awaited shielded (a session the server
-   created is always known, to be stopped); meanwhile aiortc is imported.
+   created is always known, to be stopped). aiortc is imported after it answered: an
+   import in a thread meanwhile was measured slower on loopback (it holds the GIL the
+   answer's processing needs).
 2. The peer applies the offer and answers; ``streaming.start`` and the candidates
    (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
 3. Wait for the first frame of the offer's main kind (video, else audio), or the end.
@@ -12,8 +14,6 @@ The caller bounds the whole with ``connect_timeout``.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,7 +67,6 @@ class Connector:
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
         self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
-        await _preload_aiortc()
         info = await asyncio.shield(self.new_task)
         self.info = info
         if info.sdp is None or not info.sdp.sdp:
@@ -110,9 +109,3 @@ class Connector:
             await asyncio.gather(media, ended, return_exceptions=True)
         if life.ended:
             raise ConnectionFailed(life.end_message or "the session ended", states=self.states)
-
-
-async def _preload_aiortc() -> None:
-    """Import aiortc while ``streaming.new`` is in flight (a thread: it takes ~100 ms)."""
-    if "aiortc" not in sys.modules:
-        await asyncio.to_thread(importlib.import_module, "aiortc")
