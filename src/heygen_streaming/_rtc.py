@@ -75,8 +75,9 @@ def ice_servers_for(
                 continue
             usable.append(url)
         if usable:
+            kept: str | list[str] = model.urls if usable == [model.urls] else usable
             result.append(
-                RTCIceServer(urls=usable, username=model.username, credential=model.credential)
+                RTCIceServer(urls=kept, username=model.username, credential=model.credential)
             )
     return result
 

@@ -43,5 +43,5 @@ def test_ice_servers_skip_what_aiortc_would_reject(caplog: pytest.LogCaptureFixt
         }
     )
     servers = ice_servers_for(info)
-    assert [s.urls for s in servers] == [["stun:127.0.0.1:3478"], ["turn:127.0.0.1?transport=udp"]]
+    assert [s.urls for s in servers] == [["stun:127.0.0.1:3478"], "turn:127.0.0.1?transport=udp"]
     assert "'stun:host:port'" in caplog.text and "'nonsense'" in caplog.text

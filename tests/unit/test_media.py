@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,12 @@ import av
 import numpy as np
 import pytest
 
-from heygen_streaming import SessionClosed, TaskInfo
+from heygen_streaming import SessionClosed
 from heygen_streaming._events import EventHub, SessionEnded, TalkingStarted
 from heygen_streaming._media import FrameFanout, FrameStream
 from heygen_streaming._models import NewSessionInfo
 from heygen_streaming._recording import Recorder, container_codecs
 from heygen_streaming._rtc import ice_servers_for, local_candidates
-from heygen_streaming._speech import SpeechTracker
 
 
 def test_stream_drops_oldest_and_counts() -> None:
@@ -101,54 +99,6 @@ async def test_event_hub_fanout_and_final_event() -> None:
     assert [type(e) for e in got] == [TalkingStarted, SessionEnded]
     after = [e async for e in hub.subscribe()]  # history replayed to late subscribers
     assert after == got
-
-
-async def test_speech_wait_uses_duration_and_interrupt() -> None:
-    tracker = SpeechTracker()
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    tracker.interrupted()
-    async with asyncio.timeout(5):
-        await waiter
-
-
-async def test_speech_wait_prefers_server_events() -> None:
-    tracker = SpeechTracker()
-    tracker.talking_started("a")
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=0)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0.05)
-    assert not waiter.done()  # duration passed, but the server has not said "stopped"
-    tracker.talking_stopped("a")
-    async with asyncio.timeout(5):
-        await waiter
-
-
-async def test_speech_wait_raises_when_session_ends() -> None:
-    tracker = SpeechTracker()
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    tracker.fail("watchdog", "no media")
-    with pytest.raises(SessionClosed):
-        async with asyncio.timeout(5):
-            await waiter
-
-
-def test_speech_queues_durations() -> None:
-    tracker = SpeechTracker()
-    t0 = time.monotonic()
-    tracker.queued(TaskInfo(task_id="a", duration_ms=1000))
-    tracker.queued(TaskInfo(task_id="b", duration_ms=1000))
-    assert tracker.speaking_until - t0 >= 2.0
 
 
 SDP = """v=0
@@ -252,19 +202,6 @@ async def test_recorder_writes_both_streams_in_sync(tmp_path: Path, suffix: str)
         check=True,
     )
     assert "video" in probe.stdout and "audio" in probe.stdout
-
-
-async def test_speak_wait_is_cancellable() -> None:
-    tracker = SpeechTracker()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    mark = tracker.mark()
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert not tracker._waiters
 
 
 async def test_ndarrays_helper() -> None:
