@@ -106,3 +106,41 @@ async def rewriting_client(
         StreamingClient(api_key=api_key, base_url=base_url, http_client=http) as client,
     ):
         yield client
+
+
+class VideoOnlyServer:
+    """A duck-typed StreamingClient whose 'service' is a local aiortc peer offering video
+    only (no audio, no data channel): the smallest offer a session must handle."""
+
+    def __init__(self) -> None:
+        self.peers: dict[str, Any] = {}
+        self.stopped: list[str] = []
+
+    async def new_session(self, **kwargs: Any) -> Any:
+        from aiortc import RTCConfiguration, RTCPeerConnection, VideoStreamTrack
+
+        from heygen_streaming import NewSessionInfo
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        session_id = f"video-only-{len(self.peers)}"
+        self.peers[session_id] = pc
+        offer = {"type": "offer", "sdp": pc.localDescription.sdp}
+        return NewSessionInfo.model_validate({"session_id": session_id, "sdp": offer})
+
+    async def start_session(self, session_id: str, sdp: str, **kwargs: Any) -> None:
+        from aiortc import RTCSessionDescription
+
+        await self.peers[session_id].setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def submit_ice(self, session_id: str, candidate: Any, **kwargs: Any) -> None:
+        """Candidates are in the answer SDP already."""
+
+    async def stop_session(self, session_id: str, **kwargs: Any) -> None:
+        self.stopped.append(session_id)
+        await self.peers.pop(session_id).close()
+
+    async def aclose(self) -> None:
+        for pc in self.peers.values():
+            await pc.close()

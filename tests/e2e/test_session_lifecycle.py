@@ -17,6 +17,7 @@ from heygen_streaming import (
     APIError,
     ConnectTimeout,
     EndReason,
+    Session,
     SessionClosed,
     SessionEnded,
     SessionNotStopped,
@@ -25,7 +26,7 @@ from heygen_streaming import (
 )
 from heygen_streaming.emulator import Emulator
 
-from ._session_util import WAIT, emulator_process, make_client
+from ._session_util import WAIT, VideoOnlyServer, emulator_process, make_client
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -239,6 +240,19 @@ async def test_wait_connected_from_another_task_wakes_on_connect_and_on_close(
         with pytest.raises(SessionClosed):
             await asyncio.wait_for(waiter, 10)
         assert never.state is SessionState.CLOSED and never.end_reason is EndReason.CLOSED
+
+
+async def test_wait_connected_wakes_for_a_video_only_offer() -> None:
+    server = VideoOnlyServer()
+    try:
+        s = Session(server, connect_timeout=WAIT)  # type: ignore[arg-type]
+        waiter = asyncio.ensure_future(s.wait_connected())  # waits before connect starts
+        await s.connect()
+        await asyncio.wait_for(waiter, 10)  # no audio track will wake it a second time
+        await s.aclose()
+        assert server.stopped == [s.session_id]
+    finally:
+        await server.aclose()
 
 
 async def test_state_transitions_are_logged_once_each_without_the_key(
