@@ -59,6 +59,13 @@ class Connector:
         self.peer: Peer | None = None
         self.new_task: asyncio.Task[NewSessionInfo] | None = None
 
+    def created(self) -> NewSessionInfo | None:
+        """The session ``streaming.new`` created, once known (even if ``run`` gave up)."""
+        task = self.new_task
+        if self.info is None and task is not None and task.done() and not task.cancelled():
+            self.info = None if task.exception() else task.result()
+        return self.info
+
     @property
     def states(self) -> list[str]:
         """The peer's connection states so far."""

@@ -188,7 +188,7 @@ class SessionCore:
 
     def _start_stop(self) -> asyncio.Task[SessionNotStopped | None] | None:
         """Send ``streaming.stop`` now (once), if the session has an id."""
-        info = self.connector.info
+        info = self.connector.created()
         if self._stop_task is None and info is not None:
             self._stop_task = asyncio.ensure_future(
                 stop_on_server(self.client, info.session_id, self.options.stop_timeout)
@@ -233,13 +233,14 @@ class SessionCore:
         """The connect gave up while ``streaming.new`` was in flight: stop what it created."""
         try:
             info = await new_task
-        except BaseException:
+        except (Exception, asyncio.CancelledError):
             return
         sid = info.session_id
         logger.info("session %s was created after its connect gave up: stopping it", sid)
         await stop_on_server(self.client, info.session_id, self.options.stop_timeout)
 
     def check_usable(self) -> None:
+        """Raise unless connected: `SessionClosed` once ended, else `SessionError`."""
         state = self.life.state
         if state is S.CONNECTED:
             return
