@@ -3,19 +3,22 @@
 The tree::
 
     HeyGenError
-     ├─ ConfigurationError           no API key / token, bad client arguments
+     ├─ ConfigurationError           bad arguments, raised before any request (also ValueError)
      ├─ ClientClosedError            the client (or session) was closed and cannot be reused
      ├─ APIError                     the service answered with an error
-     │   ├─ BadRequestError          400 (and 422)
-     │   ├─ AuthenticationError      401, envelope code 400112
-     │   ├─ PermissionDeniedError    403, envelope code 400599 (no API access)
-     │   ├─ NotFoundError            404, unknown or closed session
-     │   ├─ RateLimitError           429
-     │   ├─ ConcurrencyLimitError    too many concurrent sessions
+     │   ├─ BadRequestError          400 / 422, invalid parameters, avatar not found (10013)
+     │   │   └─ SessionStateError    "session state wrong: ..." (10001-10004)
+     │   ├─ AuthenticationError      401, code 400112
+     │   ├─ PermissionDeniedError    403, code 400599 (no API access), 400562
+     │   ├─ NotFoundError            404, unknown (10006) or closed (10005) session
+     │   ├─ RateLimitError           429 (carries ``retry_after``)
+     │   ├─ ConcurrencyLimitError    too many concurrent sessions (10007)
+     │   ├─ EndpointRetiredError     410: HeyGen retired the endpoint (``endpoint_sunset``)
      │   └─ InternalServerError      5xx
      ├─ APIConnectionError           the request did not complete
-     │   └─ APITimeoutError          ... because it timed out
+     │   └─ APITimeoutError          ... because the call's deadline passed
      ├─ ResponseValidationError      the service answered something we cannot parse
+     │   └─ ResponseTooLargeError    ... a body over the size cap (not read)
      └─ SessionError                 the WebRTC side
          ├─ ConnectTimeout           no media within ``connect_timeout``
          ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
@@ -23,11 +26,13 @@ The tree::
          ├─ SessionNotStopped        streaming.stop was not confirmed: the session may be billed
          └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
 
-Messages never contain the API key or an access token.
+Messages never contain the API key or an access token; server text in them is passed
+through `sanitize` (no terminal escapes or control characters, bounded length).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -41,44 +46,95 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionFailed",
+    "EndpointRetiredError",
     "ErrorCode",
     "HeyGenError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "SessionClosed",
     "SessionError",
     "SessionNotStopped",
+    "SessionStateError",
     "UnsupportedSessionError",
     "error_for",
+    "sanitize",
 ]
+
+# Terminal escape sequences (CSI, OSC, two-byte ESC), C0/C1 controls, bidi/zero-width marks.
+_UNSAFE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])?"
+    r"|[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def sanitize(text: str, *, limit: int = 500) -> str:
+    """Server text made safe to print: no escapes or control characters, one line, bounded.
+
+    Newlines and tabs become spaces; anything past ``limit`` characters becomes ``...``.
+    """
+    cleaned = _UNSAFE.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[: max(limit - 3, 0)] + "..."
+    return cleaned
 
 
 class ErrorCode:
-    """Envelope ``code`` values shared by the SDK and the emulator."""
+    """Envelope ``code`` values of HeyGen's v1 API (``shared/wire/v1/SOURCES.md``).
+
+    Captured: `SUCCESS`, `UNAUTHORIZED`, `INVALID_PARAMS`, `SESSION_CLOSED`, `AVATAR`,
+    `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `PERMISSION_DENIED` and
+    the access-token codes. From an unofficial SDK only (unverified): the other ``100xx``
+    session codes and `RATE_LIMITED`.
+    """
 
     SUCCESS = 100
-    INVALID_PARAMETER = 400100
+    # Session (1000x): captured 10005 "session state wrong: closed"; the rest unverified.
+    SESSION_STATE_NEW = 10001
+    SESSION_STATE_CONNECTING = 10002
+    SESSION_STATE_CONNECTED = 10003  # captured meaning: "avatar version is deprecated"
+    SESSION_STATE_CLOSING = 10004
+    SESSION_CLOSED = 10005
+    SESSION_NOT_FOUND = 10006
+    CONCURRENT_LIMIT = 10007
+    AVATAR = 10013  # captured: "avatar not found" and "avatar not allow"
+    # Account and request codes.
+    INVALID_PARAMS = 400006
     UNAUTHORIZED = 400112
+    RATE_LIMITED = 400123
+    ACCESS_TOKEN_EXPIRED = 401056
+    INVALID_ACCESS_TOKEN = 401057
+    FORBIDDEN = 400562
+    PERMISSION_DENIED = 400573
     NO_API_ACCESS = 400599
-    SESSION_NOT_FOUND = 400113
-    CONCURRENCY_LIMIT = 400114
-    RATE_LIMITED = 400115
-    SESSION_STATE = 400116
-    INTERNAL = 500000
 
 
-CONCURRENCY_CODES = frozenset({ErrorCode.CONCURRENCY_LIMIT, 10004, 10007})
+_AUTH_CODES = frozenset(
+    {ErrorCode.UNAUTHORIZED, 40102, ErrorCode.ACCESS_TOKEN_EXPIRED, ErrorCode.INVALID_ACCESS_TOKEN}
+)
+_PERMISSION_CODES = frozenset(
+    {ErrorCode.NO_API_ACCESS, ErrorCode.FORBIDDEN, ErrorCode.PERMISSION_DENIED}
+)
+_NOT_FOUND_CODES = frozenset({ErrorCode.SESSION_NOT_FOUND, ErrorCode.SESSION_CLOSED})
+_STATE_CODES = frozenset(
+    {
+        ErrorCode.SESSION_STATE_NEW,
+        ErrorCode.SESSION_STATE_CONNECTING,
+        ErrorCode.SESSION_STATE_CLOSING,
+    }
+)
 
 
 class HeyGenError(Exception):
     """Base class of every exception raised by this package."""
 
 
-class ConfigurationError(HeyGenError):
-    """The client was configured wrongly (for example no API key and no token)."""
+class ConfigurationError(HeyGenError, ValueError):
+    """Bad arguments (no API key, an unknown quality, empty text...), raised before any request."""
 
 
 class ClientClosedError(HeyGenError, RuntimeError):
@@ -91,10 +147,10 @@ class APIError(HeyGenError):
     Attributes:
         status: HTTP status code (200 when the envelope carried an error code).
         code: the envelope ``code``, when present.
-        message: the service's message.
+        message: the service's message (sanitized: printable, bounded).
         endpoint: e.g. ``"streaming.new"``.
         request_id: the ``X-Request-Id`` (or similar) response header, when present.
-        body: the decoded JSON body, when it was JSON.
+        body: the decoded JSON body, when it was JSON (raw: sanitize before printing).
     """
 
     def __init__(
@@ -107,11 +163,11 @@ class APIError(HeyGenError):
         request_id: str | None = None,
         body: Any = None,
     ) -> None:
-        self.message = message
+        self.message = sanitize(message, limit=1000)
         self.status = status
         self.code = code
         self.endpoint = endpoint
-        self.request_id = request_id
+        self.request_id = sanitize(request_id, limit=100) if request_id else None
         self.body = body
         super().__init__(self._format())
 
@@ -132,7 +188,11 @@ class APIError(HeyGenError):
 
 
 class BadRequestError(APIError):
-    """HTTP 400 / 422: the request was rejected as invalid."""
+    """HTTP 400 / 422: the request was rejected as invalid (or named an unusable avatar)."""
+
+
+class SessionStateError(BadRequestError):
+    """The session is in the wrong state for this call ("session state wrong: new", ...)."""
 
 
 class AuthenticationError(APIError):
@@ -144,15 +204,38 @@ class PermissionDeniedError(APIError):
 
 
 class NotFoundError(APIError):
-    """HTTP 404: unknown or already closed session."""
+    """HTTP 404, code 10006 or 10005: unknown or already closed session (or a wrong URL)."""
 
 
 class RateLimitError(APIError):
-    """HTTP 429: too many requests."""
+    """HTTP 429: too many requests.
+
+    Attributes:
+        retry_after: seconds the service asked to wait (``Retry-After``), when it said.
+    """
+
+    retry_after: float | None = None
 
 
 class ConcurrencyLimitError(APIError):
     """Too many concurrent streaming sessions for this account."""
+
+
+class EndpointRetiredError(APIError):
+    """HTTP 410 (``endpoint_sunset``): HeyGen retired this endpoint.
+
+    HeyGen turned off ``/v1/streaming.*`` and ``/v2/streaming.*`` in 2026. The message says
+    what still works: the offline emulator, or HeyGen's Avatar Realtime API.
+    """
+
+    def _format(self) -> str:
+        return (
+            f"{super()._format()}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
+            "streaming API no longer serves sessions. Run against the offline emulator "
+            "(`heygen-streaming emulator`, or `heygen_streaming.emulator.Emulator` in code, "
+            "then pass its base URL), or use HeyGen's current Avatar Realtime API "
+            "(`client.realtime()`)."
+        )
 
 
 class InternalServerError(APIError):
@@ -174,6 +257,10 @@ class ResponseValidationError(HeyGenError):
         self.endpoint = endpoint
         self.body = body
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """The response body exceeded the size cap; it was not read (nor kept)."""
 
 
 class SessionError(HeyGenError):
@@ -240,26 +327,12 @@ def error_for(
     request_id: str | None = None,
     body: Any = None,
 ) -> APIError:
-    """Build the most specific `APIError` for an HTTP status and envelope code."""
-    cls: type[APIError]
-    lowered = message.lower()
-    if code in CONCURRENCY_CODES or "concurren" in lowered:
-        cls = ConcurrencyLimitError
-    elif status == 401 or code == ErrorCode.UNAUTHORIZED:
-        cls = AuthenticationError
-    elif status == 403 or code == ErrorCode.NO_API_ACCESS:
-        cls = PermissionDeniedError
-    elif status == 404 or code == ErrorCode.SESSION_NOT_FOUND:
-        cls = NotFoundError
-    elif status == 429 or code == ErrorCode.RATE_LIMITED:
-        cls = RateLimitError
-    elif status >= 500 or code == ErrorCode.INTERNAL:
-        cls = InternalServerError
-    elif status in (400, 422) or 400 <= status < 500 or code is not None:
-        cls = BadRequestError
-    else:
-        cls = APIError
-    return cls(
+    """Build the most specific `APIError` for an HTTP status and envelope code.
+
+    A known envelope code wins over the HTTP status (HeyGen sent codes with 200 and 400);
+    410 always means the endpoint was retired.
+    """
+    return _class_for(status, code, message.lower())(
         message or "unknown error",
         status=status,
         code=code,
@@ -267,3 +340,33 @@ def error_for(
         request_id=request_id,
         body=body,
     )
+
+
+def _class_for(status: int, code: int | None, lowered: str) -> type[APIError]:
+    if status == 410 or "endpoint_sunset" in lowered:
+        return EndpointRetiredError
+    if code == ErrorCode.CONCURRENT_LIMIT or "concurren" in lowered:
+        return ConcurrencyLimitError
+    if code in _AUTH_CODES:
+        return AuthenticationError
+    if code in _PERMISSION_CODES:
+        return PermissionDeniedError
+    if code in _NOT_FOUND_CODES or "session state wrong: closed" in lowered:
+        return NotFoundError
+    if code in _STATE_CODES or "session state wrong" in lowered:
+        return SessionStateError
+    if code == ErrorCode.RATE_LIMITED:
+        return RateLimitError
+    by_status: dict[int, type[APIError]] = {
+        401: AuthenticationError,
+        403: PermissionDeniedError,
+        404: NotFoundError,
+        429: RateLimitError,
+    }
+    if status in by_status:
+        return by_status[status]
+    if status >= 500:
+        return InternalServerError
+    if 400 <= status < 500 or code is not None:
+        return BadRequestError
+    return APIError

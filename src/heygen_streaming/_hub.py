@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._events import EventHub, EventStream, MediaStarted, SessionEvent
-from ._media import FrameFanout, FrameStream, audio_resampler, pump_track
+from ._media import FrameFanout, FrameStream, Transform, pump_track
 from ._recording import Recorder
 
 __all__ = ["MediaHub", "Watchdog"]
@@ -118,16 +118,15 @@ class MediaHub:
 
     # -- consumer side ---------------------------------------------------------------
 
-    def video(self, capacity: int) -> FrameStream[Any]:
+    def video(self, capacity: int, max_bytes: int | None) -> FrameStream[Any]:
         """A new video stream (starting with the picture currently shown)."""
-        return self.fanouts["video"].subscribe(capacity)
+        return self.fanouts["video"].subscribe(capacity, max_bytes=max_bytes)
 
     def audio(
-        self, capacity: int, sample_rate: int | None, layout: str | None, format: str | None
+        self, capacity: int, transform: Transform | None, max_bytes: int | None
     ) -> FrameStream[Any]:
-        """A new audio stream, resampled on the reader's side when asked."""
-        transform = audio_resampler(sample_rate, layout, format)
-        return self.fanouts["audio"].subscribe(capacity, transform)
+        """A new audio stream, ``transform`` applied on the reader's side."""
+        return self.fanouts["audio"].subscribe(capacity, transform, max_bytes=max_bytes)
 
     def event_stream(self, capacity: int) -> EventStream:
         """A new event stream: the history so far, then live events."""

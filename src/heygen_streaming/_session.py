@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Self
 from ._core import SessionCore
 from ._errors import SessionClosed, SessionError, SessionNotStopped
 from ._events import EventStream
-from ._media import FrameStream
+from ._media import FrameStream, audio_resampler
 from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
+from ._options import TaskModeName, TaskTypeName
 from ._recording import Recorder, RecordingInfo
 from ._state import EndReason, SessionState
 from ._stats import SessionStats, collect_stats
@@ -197,8 +198,8 @@ class Session:
         self,
         text: str,
         *,
-        task_type: TaskType | str = "repeat",
-        task_mode: TaskMode | str = "sync",
+        task_type: TaskType | TaskTypeName = "repeat",
+        task_mode: TaskMode | TaskModeName = "sync",
         wait: bool = False,
     ) -> TaskInfo:
         """Send ``streaming.task``; with ``wait=True`` return once the avatar finished.
@@ -233,14 +234,18 @@ class Session:
         if life.state in (S.CLOSING, S.CLOSED):
             raise SessionClosed("the session is closed", reason=life.end_reason or "closed")
 
-    def video(self, capacity: int | None = None) -> FrameStream[av.VideoFrame]:
+    def video(
+        self, capacity: int | None = None, *, max_bytes: int | None = None
+    ) -> FrameStream[av.VideoFrame]:
         """A new bounded stream of the avatar's video frames (drop-oldest).
 
         It starts with the most recent frame (the picture currently shown), so a reader
         subscribing after connect does not wait a frame interval; then every later frame.
+        ``max_bytes`` bounds the decoded bytes queued (default 32 MiB).
         """
         self._check_streamable()
-        return self._core.hub.video(capacity or self.video_capacity)
+        capacity = self.video_capacity if capacity is None else capacity
+        return self._core.hub.video(capacity, max_bytes)
 
     def audio(
         self,
@@ -249,14 +254,18 @@ class Session:
         sample_rate: int | None = None,
         layout: str | None = None,
         format: str | None = None,
+        max_bytes: int | None = None,
     ) -> FrameStream[av.AudioFrame]:
         """A new bounded stream of audio frames (48 kHz stereo s16 as decoded by aiortc).
 
         ``sample_rate`` / ``layout`` / ``format`` (e.g. ``16000, "mono", "s16"``) resample
-        with `av.AudioResampler`, on the reader's side.
+        with `av.AudioResampler`, on the reader's side. ``max_bytes`` bounds the decoded
+        bytes queued (default 1 MiB).
         """
         self._check_streamable()
-        return self._core.hub.audio(capacity or self.audio_capacity, sample_rate, layout, format)
+        capacity = self.audio_capacity if capacity is None else capacity
+        transform = audio_resampler(sample_rate, layout, format)
+        return self._core.hub.audio(capacity, transform, max_bytes)
 
     def events(self, capacity: int = 256) -> EventStream:
         """A new stream of `SessionEvent`: the events so far, then live ones.
