@@ -1,9 +1,9 @@
 """The connect steps of a session, from ``streaming.new`` to its first frame.
 
 1. ``streaming.new``: never retried, so it is awaited shielded (a session the server
-   created is always known, to be stopped). aiortc is imported after it answered: an
-   import in a thread meanwhile was measured slower on loopback (it holds the GIL the
-   answer's processing needs).
+   created is always known, to be stopped). Meanwhile, in a thread, aiortc is imported
+   and OpenSSL initialised (100 ms or more in a fresh process); the import is Python
+   code that holds the GIL, so it overlaps only the time the service takes to answer.
 2. The peer applies the offer and answers; ``streaming.start`` and the candidates
    (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
 3. Wait for the first frame of the offer's main kind (video, else audio), or the end.
@@ -14,6 +14,7 @@ The caller bounds the whole with ``connect_timeout``.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,6 +75,8 @@ class Connector:
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
         self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
+        if "aiortc" not in sys.modules:  # the first session of a process
+            await asyncio.to_thread(_load_aiortc)
         info = await asyncio.shield(self.new_task)
         self.info = info
         if info.sdp is None or not info.sdp.sdp:
@@ -116,3 +119,9 @@ class Connector:
             await asyncio.gather(media, ended, return_exceptions=True)
         if life.ended:
             raise ConnectionFailed(life.end_message or "the session ended", states=self.states)
+
+
+def _load_aiortc() -> None:
+    import aiortc
+
+    aiortc.RTCCertificate.generateCertificate()  # the first one initialises OpenSSL
