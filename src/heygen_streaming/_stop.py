@@ -124,7 +124,8 @@ class SessionRegistry:
         bound = max([s.stop_timeout for s in sessions] + [0.0]) + CLOSE_MARGIN
         pending = [asyncio.ensure_future(c) for c in closes] + list(self._tasks)
         _, late = await asyncio.wait(pending, timeout=bound)
-        for task in late:
-            task.cancel()
         if late:
             logger.warning("%d session(s) did not close within %.1f s", len(late), bound)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
