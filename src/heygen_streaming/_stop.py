@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import APIConnectionError, NotFoundError, SessionNotStopped
+from ._errors import NotFoundError, SessionNotStopped
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -36,19 +36,17 @@ async def stop_on_server(
 ) -> SessionNotStopped | None:
     """Send ``streaming.stop`` until confirmed (None) or ``timeout`` passed (the error).
 
-    "Not found" counts as stopped; a call that got no answer is sent again (a few times).
-    Cancelling the running task aborts the call in flight, which is then sent again (the
-    cancellation is absorbed: this is cleanup).
+    "Not found" counts as stopped; the client retries what it can. Cancelling the running
+    task aborts the call in flight, which is then sent again (the cancellation is absorbed:
+    this is cleanup).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     task = asyncio.current_task()
     cause = f"no answer within stop_timeout={timeout:g} s"
-    pause = 0.0
     while (remaining := deadline - loop.time()) > 0:
         try:
             async with asyncio.timeout(remaining):
-                await asyncio.sleep(pause)
                 await client.stop_session(session_id, timeout=remaining)
             return None
         except NotFoundError:
@@ -62,12 +60,7 @@ async def stop_on_server(
             logger.info("streaming.stop for session %s was cancelled: sending it again", session_id)
         except TimeoutError:
             break
-        except APIConnectionError as exc:  # no answer; stop is idempotent: send it again
-            cause = f"{type(exc).__name__}: {exc}"
-            if pause >= 0.2:  # a few times only: the server may be gone for good
-                break
-            pause = max(pause * 2, 0.05)
-        except Exception as exc:  # an answer: the client already retried what it could
+        except Exception as exc:  # the client already retried what it could
             cause = f"{type(exc).__name__}: {exc}"
             break
     error = SessionNotStopped(session_id, cause)
