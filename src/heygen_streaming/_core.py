@@ -113,6 +113,7 @@ class SessionCore:
                 raise
             raise error from (None if isinstance(error, ConnectTimeout) else exc)
         if not self.life.transition(S.CONNECTED):  # ended just as the first frame came
+            await self.close()
             raise ConnectionFailed(self.life.end_message, states=self.connection_states)
         if self.options.watchdog_timeout is not None:
             self.hub.start_watchdog(self.options.watchdog_timeout, self._on_stall)
