@@ -6,9 +6,9 @@
    code that holds the GIL, so it overlaps only the time the service takes to answer.
 2. The peer applies the offer and answers; ``streaming.start`` and the candidates
    (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
-3. Wait for the first frame of the offer's main kind (video, else audio), or the end.
+3. Wait for the first frame of the offer's main kind (video, else audio).
 
-The caller bounds the whole with ``connect_timeout``.
+The caller bounds the whole with ``connect_timeout`` and stops it when the session ends.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import ConnectionFailed, UnsupportedSessionError
+from ._errors import UnsupportedSessionError
 from ._hub import MediaHub
 from ._models import IceServer, NewSessionInfo
 from ._rtc import Peer, ice_servers_for, local_candidates, post_candidates
-from ._state import Lifecycle
 
 __all__ = ["Connector"]
 
@@ -42,7 +41,6 @@ class Connector:
         new_args: dict[str, Any],
         *,
         hub: MediaHub,
-        life: Lifecycle,
         ice_override: Sequence[IceServer | dict[str, Any]] | None,
         gather_timeout: float | None,
         on_state: Callable[[str, str | None], None],
@@ -51,7 +49,6 @@ class Connector:
         self._client = client
         self._new_args = new_args
         self._hub = hub
-        self._life = life
         self._ice_override = ice_override
         self._gather_timeout = gather_timeout
         self._on_state = on_state
@@ -108,17 +105,7 @@ class Connector:
         await self._first_media("video" if "m=video" in info.sdp.sdp else "audio")
 
     async def _first_media(self, kind: str) -> None:
-        life = self._life
-        media = asyncio.ensure_future(self._hub.first_frame(kind))
-        ended = asyncio.ensure_future(life.wait_for(lambda: life.ended))
-        try:
-            await asyncio.wait({media, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (media, ended):
-                waiter.cancel()
-            await asyncio.gather(media, ended, return_exceptions=True)
-        if life.ended:
-            raise ConnectionFailed(life.end_message or "the session ended", states=self.states)
+        await self._hub.first_frame(kind)
 
 
 def _load_aiortc() -> None:

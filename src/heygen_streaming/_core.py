@@ -67,7 +67,6 @@ class SessionCore:
             client,
             new_args,
             hub=self.hub,
-            life=self.life,
             ice_override=ice_servers,
             gather_timeout=ice_gather_timeout,
             on_state=self._on_state,
@@ -103,7 +102,7 @@ class SessionCore:
         deadline = asyncio.timeout(self.options.connect_timeout)
         try:
             async with deadline:
-                await self.connector.run()
+                await self._run_until_ended()
         except BaseException as exc:
             error = self._connect_error(exc, deadline.expired())
             await self.close()
@@ -119,6 +118,25 @@ class SessionCore:
             self.hub.start_watchdog(self.options.watchdog_timeout, self._on_stall)
         if self.options.keep_alive_interval is not None:
             self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
+
+    async def _run_until_ended(self) -> None:
+        """The connect steps, given up as soon as the session ends (closed, failed)."""
+        life = self.life
+        run = asyncio.ensure_future(self.connector.run())
+        ended = asyncio.ensure_future(life.wait_for(lambda: life.ended))
+        try:
+            await asyncio.wait({run, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (run, ended):
+                task.cancel()
+            await asyncio.gather(run, ended, return_exceptions=True)
+        if life.end_reason is EndReason.CLOSED:
+            raise SessionClosed("the session was closed while connecting", reason="closed")
+        if life.ended:
+            raise ConnectionFailed(
+                life.end_message or "the session ended", states=self.connection_states
+            )
+        run.result()
 
     def _connect_error(self, exc: BaseException, expired: bool) -> BaseException:
         """Record why the connect failed; the exception to raise."""

@@ -411,3 +411,18 @@ async def test_a_second_ctrl_c_cannot_abort_the_stop(emulator: Emulator, api_key
             proc.kill()
             await proc.wait()
     await emulator.wait_no_sessions(within=10)
+
+
+async def test_aclose_from_another_task_while_connecting(emulator: Emulator, api_key: str) -> None:
+    emulator.faults.delay("start", 60, times=1)
+    async with make_client(emulator.base_url, api_key) as client:
+        s = client.session(quality="low", connect_timeout=WAIT)
+        connecting = asyncio.ensure_future(s.connect())
+        async with asyncio.timeout(WAIT):
+            while not emulator.sessions:  # noqa: ASYNC110 - polls the emulator's registry
+                await asyncio.sleep(0.02)
+        await s.aclose()
+        with pytest.raises(SessionClosed):
+            await asyncio.wait_for(connecting, WAIT)
+        assert s.state is SessionState.CLOSED and s.end_reason is EndReason.CLOSED
+    await emulator.wait_no_sessions(within=WAIT)
