@@ -3,13 +3,13 @@
 Every wait of a session (``wait_connected()``, the connect steps, recordings) is a
 predicate over the state, re-checked after each transition, so no waiter can miss one.
 
-Transitions::
+Transitions (any other is refused, so a late callback cannot undo an end)::
 
-    new --> connecting --> connected --> closing --> closed
-     |          |              |            ^
-     |          +-> failed <---+            |
-     |                |                     |
-     +----------------+---------------------+
+    new        -> connecting | closing
+    connecting -> connected | failed | closing
+    connected  -> failed | closing
+    failed     -> closing
+    closing    -> closed
 """
 
 from __future__ import annotations
