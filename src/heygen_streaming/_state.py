@@ -3,7 +3,7 @@
 Every wait of a session (``wait_connected()``, the connect steps, recordings) is a
 predicate over the state, re-checked after each transition, so no waiter can miss one.
 
-Transitions (any other is refused, so a late callback cannot undo an end)::
+Transitions (any other is refused, so a late callback cannot undo an end):
 
     new        -> connecting | closing
     connecting -> connected | failed | closing
