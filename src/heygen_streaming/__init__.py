@@ -24,6 +24,7 @@ from ._errors import (
     ResponseValidationError,
     SessionClosed,
     SessionError,
+    SessionNotStopped,
     SessionStateError,
     UnsupportedSessionError,
 )
@@ -54,6 +55,7 @@ from ._models import (
 )
 from ._recording import Recorder, RecordingInfo
 from ._session import Session
+from ._state import EndReason, SessionState
 from ._stats import InboundStats, SessionStats
 from ._version import __version__
 
@@ -70,6 +72,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionStateChanged",
     "Emotion",
+    "EndReason",
     "EndpointRetiredError",
     "EventStream",
     "FrameStream",
@@ -95,6 +98,8 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionEvent",
+    "SessionNotStopped",
+    "SessionState",
     "SessionStateError",
     "SessionStats",
     "SessionSummary",

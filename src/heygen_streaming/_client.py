@@ -33,6 +33,7 @@ from ._options import (
     check_credential,
     new_session_body,
 )
+from ._stop import SessionRegistry
 from ._transport import HttpCore
 from ._v1 import V1Endpoints
 from ._version import __version__
@@ -145,6 +146,7 @@ class StreamingClient(V1Endpoints):
         )
         self._entered = False
         self._closed = False
+        self._sessions = SessionRegistry()  # sessions close before the client does
 
     # -- properties -------------------------------------------------------------------
 
@@ -197,6 +199,7 @@ class StreamingClient(V1Endpoints):
         """Close the client (idempotent). An injected ``http_client`` stays open."""
         if self._closed:
             return
+        await self._sessions.aclose()
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
