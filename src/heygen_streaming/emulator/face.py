@@ -1,8 +1,8 @@
 """The synthetic avatar's cached layers, drawn once per (width, height, avatar).
 
 Everything is painted in floating-point RGB with anti-aliased edges and soft shading
-(`.drawing` on a `.canvas`), then converted to yuv420p and cut into what `AvatarRenderer`
-composes per frame:
+(`.drawing` and `.features` on a `.canvas`, laid out by `.geometry`), then converted to
+yuv420p and cut into what `AvatarRenderer` composes per frame:
 
 - ``background``: backdrop, shoulders and neck (static);
 - per phase variant (the head shifted by 0 or 1 px in x and y, so it moves in 1 px steps
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from .canvas import Canvas, Planes, Shifts, Sprite
 from .drawing import background as draw_background
-from .drawing import draw_eye, draw_head, draw_lid, draw_mouth, even, geometry
+from .drawing import draw_head
+from .features import draw_eye, draw_lid, draw_mouth
+from .geometry import even, geometry
 from .speech import MouthShape
 
 __all__ = ["MOUTH_LEVELS", "FaceLayers", "HeadVariant", "Planes", "Sprite", "face_layers"]
