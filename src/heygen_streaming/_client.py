@@ -43,6 +43,7 @@ from ._models import (
     VideoEncoding,
     VoiceSettings,
 )
+from ._realtime_api import RealtimeAPI
 from ._response import decode, parse
 from ._version import __version__
 
@@ -73,7 +74,7 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient:
+class StreamingClient(RealtimeAPI):
     """Async client for HeyGen's Streaming API v1.
 
     Args:

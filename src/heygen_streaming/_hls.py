@@ -1,0 +1,384 @@
+"""HLS playback, the network half: playlist parsing, a blocking byte pipe, a live fetcher.
+
+`HlsFetcher` polls a live media playlist and streams every segment (after the ``EXT-X-MAP``
+init section, for fMP4) in order into a `BytePipe`, as soon as the segment is listed; a
+worker thread reads the pipe as one continuous file (MPEG-TS or fragmented MP4) with PyAV.
+It ends at ``#EXT-X-ENDLIST``, or after one last reload once told the stream is over.
+
+The playlist URL authorises itself: the fetcher uses its own HTTP client, which sends no
+API key and no ``Authorization`` header (the URL may be on another host). Redirects are
+followed, for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import httpx
+
+from ._errors import HeyGenError
+
+__all__ = [
+    "BytePipe",
+    "HlsError",
+    "HlsFetcher",
+    "Playlist",
+    "Segment",
+    "hls_http_client",
+    "parse_playlist",
+]
+
+logger = logging.getLogger("heygen_streaming")
+
+MAX_PLAYLIST_BYTES = 1 << 20
+MAX_SEGMENT_BYTES = 256 << 20
+PIPE_LIMIT = 8 << 20
+"""Bytes a pipe holds before the fetcher waits for the decoder."""
+
+
+class HlsError(HeyGenError):
+    """The HLS stream could not be read (playlist or segments failing, not a playlist)."""
+
+
+# -- playlist ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One media segment: its media sequence number, absolute URI and duration."""
+
+    sequence: int
+    uri: str
+    duration: float
+
+
+@dataclass
+class Playlist:
+    """A parsed playlist: a master playlist has ``variants``, a media playlist ``segments``."""
+
+    target_duration: float | None = None
+    media_sequence: int = 0
+    init_uri: str | None = None
+    ended: bool = False
+    segments: list[Segment] = field(default_factory=list)
+    variants: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def container(self) -> str | None:
+        """``"mp4"`` (fMP4, with an init section), ``"mpegts"``, or None when unknown."""
+        if self.init_uri is not None:
+            return "mp4"
+        if self.segments:
+            path = self.segments[0].uri.split("?", 1)[0].lower()
+            if path.endswith((".m4s", ".mp4", ".m4v", ".cmfv")):
+                return "mp4"
+            if path.endswith(".ts"):
+                return "mpegts"
+        return None
+
+
+def _attributes(text: str) -> dict[str, str]:
+    """``KEY=VALUE,KEY="quoted, value"`` as a dict (quotes removed)."""
+    attrs: dict[str, str] = {}
+    key, value, quoted, in_value = "", "", False, False
+    for char in text + ",":
+        if in_value:
+            if char == '"':
+                quoted = not quoted
+            elif char == "," and not quoted:
+                attrs[key.strip().upper()] = value.strip()
+                key, value, in_value = "", "", False
+            else:
+                value += char
+        elif char == "=":
+            in_value = True
+        elif char != ",":
+            key += char
+    return attrs
+
+
+def parse_playlist(text: str, base_url: str) -> Playlist:
+    """Parse an M3U8 playlist; relative URIs are resolved against ``base_url``."""
+    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise HlsError("not an HLS playlist (no #EXTM3U header)")
+    playlist = Playlist()
+    duration: float | None = None
+    bandwidth: int | None = None
+    sequence: int | None = None
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line.startswith("#"):
+            tag, _, value = line.partition(":")
+            if tag == "#EXT-X-TARGETDURATION":
+                playlist.target_duration = _number(value)
+            elif tag == "#EXT-X-MEDIA-SEQUENCE":
+                playlist.media_sequence = int(_number(value) or 0)
+            elif tag == "#EXT-X-MAP":
+                uri = _attributes(value).get("URI")
+                if uri:
+                    playlist.init_uri = urljoin(base_url, uri)
+            elif tag == "#EXTINF":
+                duration = _number(value.split(",", 1)[0]) or 0.0
+            elif tag == "#EXT-X-ENDLIST":
+                playlist.ended = True
+            elif tag == "#EXT-X-STREAM-INF":
+                bandwidth = int(_number(_attributes(value).get("BANDWIDTH", "0")) or 0)
+            continue
+        uri = urljoin(base_url, line)
+        if bandwidth is not None:
+            playlist.variants.append((bandwidth, uri))
+            bandwidth = None
+        else:
+            if sequence is None:
+                sequence = playlist.media_sequence
+            playlist.segments.append(Segment(sequence, uri, duration or 0.0))
+            sequence += 1
+            duration = None
+    return playlist
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+# -- pipe ----------------------------------------------------------------------------------
+
+
+class BytePipe:
+    """Bytes from the event loop to one reader thread, bounded.
+
+    The thread calls `read` (blocking, file-like, for ``av.open``); the loop calls
+    ``await write(data)``, which waits while more than ``limit`` bytes are unread. `close`
+    is a normal end of file; `abort` also drops what is unread and wakes the reader.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int = PIPE_LIMIT) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.total = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written and not yet read."""
+        return self._size
+
+    async def write(self, data: bytes) -> None:
+        """Queue ``data``; waits while the reader is more than ``limit`` bytes behind."""
+        if not data:
+            return
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                if self._size < self._limit:
+                    self._chunks.append(data)
+                    self._size += len(data)
+                    self.total += len(data)
+                    self._cond.notify_all()
+                    return
+                self._room.clear()
+            await self._room.wait()
+
+    def close(self) -> None:
+        """End of file once the unread bytes are read."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._room.set()
+
+    def abort(self) -> None:
+        """End of file now: unread bytes are dropped."""
+        with self._cond:
+            self._closed = True
+            self._chunks.clear()
+            self._size = 0
+            self._cond.notify_all()
+        self._room.set()
+
+    def read(self, size: int = -1) -> bytes:
+        """Blocking read for the worker thread; ``b""`` at end of file."""
+        with self._cond:
+            while not self._chunks and not self._closed:
+                self._cond.wait()
+            if not self._chunks:
+                return b""
+            if size < 0:
+                size = self._size
+            out = bytearray()
+            while self._chunks and len(out) < size:
+                chunk = self._chunks.popleft()
+                take = size - len(out)
+                if len(chunk) > take:
+                    self._chunks.appendleft(chunk[take:])
+                    chunk = chunk[:take]
+                out += chunk
+            self._size -= len(out)
+            if self._size < self._limit:
+                self._loop.call_soon_threadsafe(self._room.set)
+            return bytes(out)
+
+
+# -- fetcher -------------------------------------------------------------------------------
+
+
+def hls_http_client() -> httpx.AsyncClient:
+    """An HTTP client for playlists and segments: no credentials, redirects followed."""
+    from ._client import _ssl_context
+
+    return httpx.AsyncClient(
+        verify=_ssl_context(),
+        follow_redirects=True,
+        timeout=httpx.Timeout(10.0),
+        headers={"Accept": "*/*"},
+    )
+
+
+class HlsFetcher:
+    """Streams a live HLS playlist's segments, in order, into a `BytePipe`.
+
+    Args:
+        url: the playlist URL (a master playlist picks its highest-bandwidth variant).
+        http: the client for playlist and segment requests (see `hls_http_client`).
+        pipe: where the bytes go; closed at the end, aborted on failure.
+        min_poll: shortest interval between playlist reloads.
+        attempts: consecutive failures of one request before giving up.
+
+    Attributes:
+        container: ``"mp4"`` or ``"mpegts"`` once known (see `wait_container`).
+        segments: segments written so far.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient,
+        pipe: BytePipe,
+        *,
+        min_poll: float = 0.1,
+        attempts: int = 5,
+    ) -> None:
+        self.url = url
+        self._http = http
+        self._pipe = pipe
+        self._min_poll = min_poll
+        self._attempts = attempts
+        self._finish = asyncio.Event()
+        self._container_known = asyncio.Event()
+        self.container: str | None = None
+        self.segments = 0
+
+    def finish(self) -> None:
+        """The stream is over: write what the next reload lists, then end."""
+        self._finish.set()
+
+    async def wait_container(self) -> str | None:
+        """The container of the segments, once the first playlist with segments was read."""
+        await self._container_known.wait()
+        return self.container
+
+    async def run(self) -> None:
+        """Fetch until the end of the stream; the pipe is closed (or aborted on error)."""
+        try:
+            await self._run()
+        except BaseException:
+            self._pipe.abort()
+            raise
+        finally:
+            self._container_known.set()
+        self._pipe.close()
+
+    async def _run(self) -> None:
+        url = self.url
+        next_seq: int | None = None
+        init_written: str | None = None
+        last_text = ""
+        while True:
+            finishing = self._finish.is_set()
+            text = await self._text(url)
+            playlist = parse_playlist(text, url)
+            if playlist.variants:
+                url = max(playlist.variants)[1]
+                continue
+            if playlist.segments and not self._container_known.is_set():
+                self.container = playlist.container
+                self._container_known.set()
+            for segment in playlist.segments:
+                if next_seq is not None and segment.sequence < next_seq:
+                    continue
+                if next_seq is not None and segment.sequence > next_seq:
+                    logger.warning(  # the reader fell behind a sliding window
+                        "HLS: segments %d..%d expired unread", next_seq, segment.sequence - 1
+                    )
+                if playlist.init_uri is not None and playlist.init_uri != init_written:
+                    await self._copy(playlist.init_uri)
+                    init_written = playlist.init_uri
+                await self._copy(segment.uri)
+                self.segments += 1
+                next_seq = segment.sequence + 1
+            if playlist.ended or finishing:
+                return
+            changed = text != last_text
+            last_text = text
+            target = playlist.target_duration or 1.0
+            # HLS: reload after a target duration when the playlist changed, half otherwise;
+            # shorter here because segments are fetched right after the reload.
+            delay = max(self._min_poll, target / 2 if changed else target / 4)
+            if not playlist.segments:
+                delay = self._min_poll
+            try:
+                async with asyncio.timeout(delay):
+                    await self._finish.wait()
+            except TimeoutError:
+                pass
+
+    async def _text(self, url: str) -> str:
+        for attempt in range(self._attempts):
+            try:
+                response = await self._http.get(url)
+                if response.status_code == 200:
+                    if len(response.content) > MAX_PLAYLIST_BYTES:
+                        raise HlsError("HLS playlist is larger than 1 MiB")
+                    return response.text
+                error = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                error = type(exc).__name__
+            logger.debug("HLS playlist: %s (attempt %d)", error, attempt + 1)
+            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+        raise HlsError(f"HLS playlist failed {self._attempts} times (last: {error})")
+
+    async def _copy(self, url: str) -> None:
+        for attempt in range(self._attempts):
+            written = 0
+            try:
+                async with self._http.stream("GET", url) as response:
+                    if response.status_code == 200:
+                        async for chunk in response.aiter_bytes():
+                            written += len(chunk)
+                            if written > MAX_SEGMENT_BYTES:
+                                raise HlsError("HLS segment is larger than 256 MiB")
+                            await self._pipe.write(chunk)
+                        return
+                    error = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                if written:
+                    raise HlsError(f"HLS segment broke off: {type(exc).__name__}") from None
+                error = type(exc).__name__
+            logger.debug("HLS segment: %s (attempt %d)", error, attempt + 1)
+            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+        raise HlsError(f"HLS segment failed {self._attempts} times (last: {error})")

@@ -1,0 +1,283 @@
+"""HLS playback, the media half: decode to frames, or remux to a file, on a worker thread.
+
+Both read a `BytePipe` that an `HlsFetcher` fills, as one continuous MPEG-TS or fragmented
+MP4 file, with PyAV on a dedicated thread (never on the event loop). `HlsDecoder` hands
+every decoded frame to the loop; `HlsRemuxer` copies the H.264/AAC packets into an MP4 (or MKV,
+MOV) without re-encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+
+from ._hls import BytePipe, HlsError, HlsFetcher
+from ._recording import RecordingInfo
+
+__all__ = ["HlsDecoder", "HlsRemuxer"]
+
+logger = logging.getLogger("heygen_streaming")
+
+_KINDS = ("video", "audio")
+_OPEN_OPTIONS = {"fflags": "nobuffer"}
+
+
+def _open(pipe: BytePipe, container: str | None) -> Any:
+    """The pipe opened as a PyAV input, or None when it ended before any byte."""
+    try:
+        return av.open(pipe, mode="r", format=container, options=dict(_OPEN_OPTIONS))
+    except av.error.FFmpegError:
+        if pipe.total == 0:
+            return None
+        raise
+
+
+def _worker(name: str, target: Callable[[], None]) -> asyncio.Future[None]:
+    """Run ``target`` on a new daemon thread; the future resolves on the loop when it ends."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def done(error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            target()
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            loop.call_soon_threadsafe(done, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+class HlsDecoder:
+    """Fetch and decode one HLS stream; frames go to ``on_frame(kind, frame)`` on the loop.
+
+    ``on_end(error)`` is called on the loop once, when the stream ended (``None``) or failed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient,
+        on_frame: Callable[[str, Any], None],
+        on_end: Callable[[BaseException | None], None],
+    ) -> None:
+        self._url = url
+        self._http = http
+        self._on_frame = on_frame
+        self._on_end = on_end
+        self._stop = threading.Event()
+        self._pipe: BytePipe | None = None
+        self._fetcher: HlsFetcher | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.corrupt_packets = 0
+
+    def start(self) -> None:
+        """Begin fetching and decoding (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    def finish(self) -> None:
+        """The stream is over: decode what is still listed, then end."""
+        if self._fetcher is not None:
+            self._fetcher.finish()
+
+    async def stop(self) -> None:
+        """Stop now (idempotent): the fetch is cancelled and the thread ends."""
+        self._stop.set()
+        if self._pipe is not None:
+            self._pipe.abort()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._pipe = pipe = BytePipe(loop)
+        self._fetcher = fetcher = HlsFetcher(self._url, self._http, pipe)
+        fetch = asyncio.ensure_future(fetcher.run())
+        error: BaseException | None = None
+        try:
+            container = await fetcher.wait_container()
+            await _worker("heygen-hls-decode", lambda: self._decode(loop, pipe, container))
+            await fetch
+        except Exception as exc:
+            error = exc
+        finally:
+            pipe.abort()
+            if not fetch.done():
+                fetch.cancel()
+            await asyncio.gather(fetch, return_exceptions=True)
+        self._on_end(error)
+
+    def _decode(self, loop: asyncio.AbstractEventLoop, pipe: BytePipe, fmt: str | None) -> None:
+        container = _open(pipe, fmt)
+        if container is None:
+            return
+        try:
+            streams = [s for s in container.streams if s.type in _KINDS]
+            for packet in container.demux(streams):
+                if self._stop.is_set():
+                    return
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    self.corrupt_packets += 1
+                    continue
+                for frame in frames:
+                    kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+                    loop.call_soon_threadsafe(self._on_frame, kind, frame)
+        finally:
+            container.close()
+
+
+class HlsRemuxer:
+    """Copy one HLS stream's packets into ``path``, from its first listed segment.
+
+    `start` returns a future of the `RecordingInfo`. Recording ends at the end of the
+    stream (see `finish`), after ``duration`` media seconds, or at `stop`; the file is
+    always finished properly.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient,
+        path: str | os.PathLike[str],
+        *,
+        duration: float | None = None,
+    ) -> None:
+        self._url = url
+        self._http = http
+        self.path = Path(path)
+        self._duration = duration
+        self._halt = threading.Event()
+        self._pipe: BytePipe | None = None
+        self._fetcher: HlsFetcher | None = None
+
+    def start(self) -> asyncio.Future[RecordingInfo]:
+        """Begin; the future resolves when the file is complete."""
+        self._pipe = BytePipe(asyncio.get_running_loop())
+        self._fetcher = HlsFetcher(self._url, self._http, self._pipe)
+        return asyncio.ensure_future(self._run(self._fetcher, self._pipe))
+
+    def finish(self) -> None:
+        """The stream is over: record what is still listed, then end."""
+        if self._fetcher is not None:
+            self._fetcher.finish()
+
+    def stop(self) -> None:
+        """End the recording now (what was read so far is kept)."""
+        self._halt.set()
+        if self._pipe is not None:
+            self._pipe.close()
+
+    async def _run(self, fetcher: HlsFetcher, pipe: BytePipe) -> RecordingInfo:
+        result: list[RecordingInfo] = []
+        fetch = asyncio.ensure_future(fetcher.run())
+        try:
+            container = await fetcher.wait_container()
+
+            def work() -> None:
+                result.append(_remux(pipe, container, self.path, self._duration, self._halt))
+
+            try:
+                await _worker("heygen-hls-remux", work)
+            finally:
+                self._halt.set()
+                pipe.abort()
+            if fetch.done() and not fetch.cancelled():
+                await fetch  # a fetch failure cut the recording short: raise it
+        finally:
+            fetch.cancel()
+            await asyncio.gather(fetch, return_exceptions=True)
+        return result[0]
+
+
+def _remux(
+    pipe: BytePipe,
+    fmt: str | None,
+    path: Path,
+    duration: float | None,
+    stop: threading.Event,
+) -> RecordingInfo:
+    counts = {"video": 0, "audio": 0}
+    written = 0.0
+    source = _open(pipe, fmt)
+    if source is None:
+        raise HlsError("the HLS stream ended before any media arrived: nothing recorded")
+    try:
+        inputs = [s for s in source.streams if s.type in _KINDS]
+        output = av.open(str(path), mode="w")
+        try:
+            outputs = {s.index: output.add_stream_from_template(s) for s in inputs}
+            pending: list[Any] = []
+            offset: Fraction | None = None
+            done: set[int] = set()
+
+            def write(packet: Any) -> None:
+                nonlocal written
+                assert offset is not None
+                shift = int(offset / packet.time_base)
+                packet.pts -= shift
+                packet.dts -= shift
+                start = float(packet.pts * packet.time_base)
+                if duration is not None and start >= duration:
+                    done.add(packet.stream.index)
+                    return
+                kind = packet.stream.type
+                packet.stream = outputs[packet.stream.index]
+                output.mux(packet)
+                counts[kind] += 1
+                written = max(written, start + float((packet.duration or 0) * packet.time_base))
+
+            for packet in source.demux(inputs):
+                if stop.is_set() or len(done) == len(inputs):
+                    break
+                if packet.dts is None or packet.pts is None:
+                    continue
+                if offset is not None:
+                    write(packet)
+                    continue
+                pending.append(packet)
+                if len({p.stream.index for p in pending}) < len(inputs) and len(pending) < 500:
+                    continue
+                offset = min(p.dts * p.time_base for p in pending)
+                for item in pending:
+                    write(item)
+                pending = []
+            if pending:
+                offset = min(p.dts * p.time_base for p in pending)
+                for item in pending:
+                    write(item)
+        finally:
+            output.close()
+    finally:
+        source.close()
+    return RecordingInfo(
+        path=path,
+        duration=written if duration is None else min(written, duration),
+        video_frames=counts["video"],
+        audio_frames=counts["audio"],
+        video_dropped=0,
+        audio_dropped=0,
+    )
