@@ -49,6 +49,16 @@ from ._models import (
     VideoEncoding,
     VoiceSettings,
 )
+from ._realtime_errors import RealtimeInputClosedError, RealtimeStreamError
+from ._realtime_models import (
+    RealtimeAppendResult,
+    RealtimeCancelResult,
+    RealtimeCreated,
+    RealtimeInfo,
+    Word,
+    WordBatch,
+)
+from ._realtime_session import RealtimeSession, RealtimeState
 from ._recording import Recorder, RecordingInfo
 from ._session import Session
 from ._stats import InboundStats, SessionStats
@@ -80,6 +90,14 @@ __all__ = [
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "RealtimeAppendResult",
+    "RealtimeCancelResult",
+    "RealtimeCreated",
+    "RealtimeInfo",
+    "RealtimeInputClosedError",
+    "RealtimeSession",
+    "RealtimeState",
+    "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
     "ResponseValidationError",
@@ -101,5 +119,7 @@ __all__ = [
     "UnsupportedSessionError",
     "VideoEncoding",
     "VoiceSettings",
+    "Word",
+    "WordBatch",
     "__version__",
 ]

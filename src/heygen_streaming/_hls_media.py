@@ -29,7 +29,7 @@ __all__ = ["HlsDecoder", "HlsRemuxer"]
 logger = logging.getLogger("heygen_streaming")
 
 _KINDS = ("video", "audio")
-_OPEN_OPTIONS = {"fflags": "nobuffer"}
+_OPEN_OPTIONS: dict[str, str] = {}
 
 
 def _open(pipe: BytePipe, container: str | None) -> Any:

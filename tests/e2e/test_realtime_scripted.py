@@ -1,0 +1,276 @@
+"""RealtimeSession against a scripted server answering in the guide's variant.
+
+The server says ``status: "ready"`` and ``url`` (not ``streaming`` / ``hls_url``) and serves
+a tiny HLS clip made with PyAV; the test lists its segments one by one. Every cancellation
+point (during create, while waiting for the URL, while streaming, at exit) must leave a
+cancel recorded on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import pytest
+
+from heygen_streaming import (
+    ConnectTimeout,
+    RealtimeInputClosedError,
+    RealtimeStreamError,
+    SessionClosed,
+    StreamingClient,
+)
+
+from ._realtime_scripted import (
+    API_KEY,
+    FPS,
+    STREAM_ID,
+    Clip,
+    ScriptedRealtime,
+    ffprobe_streams,
+    make_clip,
+    serve,
+)
+
+WAIT = 30.0
+
+
+@pytest.fixture(scope="module", params=["mpegts", "fmp4"])
+def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp(request.param), request.param)
+
+
+@pytest.fixture(scope="module")
+def ts_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("ts"), "mpegts")
+
+
+@pytest.fixture
+async def server(ts_clip: Clip) -> AsyncIterator[ScriptedRealtime]:
+    async for s in serve(ts_clip):
+        yield s
+
+
+@pytest.fixture
+async def client(server: ScriptedRealtime) -> AsyncIterator[StreamingClient]:
+    async with StreamingClient(api_key=API_KEY, base_url=server.base_url) as c:
+        yield c
+
+
+def realtime(client: StreamingClient, **options: object) -> object:
+    return client.realtime(avatar="Daisy", voice="v1", text="Hello!", **options)  # type: ignore[arg-type]
+
+
+async def test_guide_variant_plays_video_audio_and_words(clip: Clip) -> None:
+    async for server in serve(clip):
+        server.publish(end=True)
+        async with (
+            StreamingClient(api_key=API_KEY, base_url=server.base_url) as client,
+            client.realtime(avatar="Daisy", voice="v1", text="Hello!") as rt,
+        ):
+            assert rt.status == "streaming"
+            assert rt.stream_id == STREAM_ID
+            assert rt.hls_url == server.hls_url
+            video, audio = rt.video(capacity=1000), rt.audio(capacity=1000)
+            frames = [f async for f in video]
+            samples = [f async for f in audio]
+            words = [w async for w in rt.words()]
+            assert await asyncio.wait_for(rt.wait_ended(), WAIT) == "final_marker"
+        assert len(frames) == clip.video_frames
+        assert isinstance(frames[0], av.VideoFrame)
+        assert (frames[0].width, frames[0].height) == (320, 180)
+        assert sum(f.samples for f in samples) >= 48_000 * 2
+        assert [(w.word, w.start, w.end) for w in words] == [
+            ("Hello", 0.0, 0.4),
+            ("!", 0.4, 0.4),
+            ("Bye", 1.0, 1.3),
+        ]
+        assert server.seen.creates == [
+            {"type": "text_stream", "avatar_id": "Daisy", "voice_id": "v1", "text": "Hello!"}
+        ]
+        assert server.seen.cancels == []  # it completed: nothing to cancel
+        assert server.seen.hls_auth_headers == []  # the HLS URL gets no credentials
+        assert server.seen.api_auth_ok
+
+
+async def test_decoding_starts_with_the_first_listed_segment(clip: Clip) -> None:
+    async for server in serve(clip):
+        server.publish(1)
+        async with (
+            StreamingClient(api_key=API_KEY, base_url=server.base_url) as client,
+            client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt,
+        ):
+            video = rt.video()
+            first = await asyncio.wait_for(anext(video), WAIT)
+            assert isinstance(first, av.VideoFrame)
+            assert server.listed == 1  # one segment listed was enough
+            server.publish(end=True)
+            rest = [f async for f in rt.video(capacity=1000)]
+            assert len(rest) <= clip.video_frames
+
+
+async def test_record_copies_packets_without_reencoding(clip: Clip, tmp_path: Path) -> None:
+    async for server in serve(clip):
+        server.publish(1)
+        async with (
+            StreamingClient(api_key=API_KEY, base_url=server.base_url) as client,
+            client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt,
+        ):
+            recording = asyncio.ensure_future(rt.record(tmp_path / "clip.mp4"))
+            server.publish(end=True)
+            info = await asyncio.wait_for(recording, WAIT)
+        streams = ffprobe_streams(info.path)
+        assert [(s["type"], s["codec"]) for s in streams] == [("video", "h264"), ("audio", "aac")]
+        assert streams[0]["packets"] == clip.video_frames == info.video_frames
+        assert info.duration == pytest.approx(3.0, abs=0.1)
+        assert server.seen.hls_auth_headers == []
+
+
+async def test_record_duration_stops_early(server: ScriptedRealtime, client: StreamingClient,
+                                           tmp_path: Path) -> None:  # fmt: skip
+    server.publish(end=True)
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+        info = await asyncio.wait_for(rt.record(tmp_path / "short.mkv", duration=1.0), WAIT)
+    assert info.duration == pytest.approx(1.0, abs=0.1)
+    assert info.video_frames == FPS
+
+
+async def test_say_and_finish_then_410(server: ScriptedRealtime, client: StreamingClient) -> None:
+    server.publish(1)
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+        result = await rt.say(" more")
+        assert result.buffered_bytes == 5
+        await rt.finish()
+        with pytest.raises(RealtimeInputClosedError) as info:
+            await rt.say(" late")
+        assert info.value.status == 410
+    assert server.seen.appends == [
+        {"delta": " more", "final": False},
+        {"delta": "", "final": True},
+    ]
+    assert server.seen.cancels == [STREAM_ID]  # left before it completed: cancelled
+
+
+# -- cancellation at every step -------------------------------------------------------------
+
+
+async def test_cancelled_during_create_cancels_the_stream(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.hold_create = asyncio.Event()
+    rt = client.realtime(avatar="Daisy", voice="v1", text="Hi")
+    task = asyncio.ensure_future(rt.start())
+    await asyncio.wait_for(server.create_seen.wait(), WAIT)
+    task.cancel()
+    server.hold_create.set()  # the create lands after the caller gave up
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(server.cancel_done.wait(), WAIT)
+    assert server.seen.cancels == [STREAM_ID]
+    assert rt.status == "cancelled"
+
+
+async def test_cancelled_while_waiting_for_the_url(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.stay_pending = True
+    rt = client.realtime(avatar="Daisy", voice="v1", text="Hi")
+    task = asyncio.ensure_future(rt.start())
+    await asyncio.wait_for(server.get_seen.wait(), WAIT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.seen.cancels == [STREAM_ID]
+    assert rt.status == "cancelled" and rt.end_reason == "cancelled"
+
+
+async def test_ready_timeout_cancels(server: ScriptedRealtime, client: StreamingClient) -> None:
+    server.stay_pending = True
+    with pytest.raises(ConnectTimeout, match="ready_timeout"):
+        async with client.realtime(avatar="Daisy", voice="v1", text="Hi", ready_timeout=0.5):
+            pass
+    assert server.seen.cancels == [STREAM_ID]
+
+
+async def test_cancelled_while_streaming(server: ScriptedRealtime, client: StreamingClient) -> None:
+    server.publish(1)
+    reading = asyncio.Event()
+
+    async def watch() -> None:
+        async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+            async for _ in rt.video():
+                reading.set()
+
+    task = asyncio.ensure_future(watch())
+    await asyncio.wait_for(reading.wait(), WAIT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.seen.cancels == [STREAM_ID]
+
+
+async def test_cancelled_at_exit_still_cancels(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.publish(1)
+    server.hold_cancel = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def use() -> None:
+        async with client.realtime(avatar="Daisy", voice="v1", text="Hi"):
+            entered.set()
+
+    task = asyncio.ensure_future(use())
+    await asyncio.wait_for(server.cancel_seen.wait(), WAIT)  # __aexit__ is cancelling
+    assert entered.is_set()
+    task.cancel()  # the caller is cancelled while the cancel call is in flight
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.hold_cancel.set()
+    await asyncio.wait_for(server.cancel_done.wait(), WAIT)  # the shielded cancel completed
+    assert server.seen.cancels == [STREAM_ID]
+
+
+async def test_max_seconds_guard_cancels(server: ScriptedRealtime, client: StreamingClient) -> None:
+    server.publish(1)
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi", max_seconds=0.3) as rt:
+        assert await asyncio.wait_for(rt.wait_ended(), WAIT) == "max_seconds"
+        assert rt.status == "cancelled"
+        with pytest.raises(SessionClosed):
+            await rt.say("too late")
+    assert server.seen.cancels == [STREAM_ID]
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+async def test_error_before_ready_raises_with_error_message(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.fail_with = "avatar look not found"
+    with pytest.raises(RealtimeStreamError, match="avatar look not found") as info:
+        async with client.realtime(avatar="Daisy", voice="v1", text="Hi"):
+            pass
+    assert info.value.error_message == "avatar look not found"
+    assert info.value.stream_id == STREAM_ID
+    assert server.seen.cancels == []  # already terminal
+
+
+async def test_error_while_streaming_ends_streams_and_wait(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.publish(1)
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi", poll_interval=0.1) as rt:
+        video = rt.video()
+        await asyncio.wait_for(anext(video), WAIT)
+        server.fail_with = "renderer crashed"
+        with pytest.raises(RealtimeStreamError, match="renderer crashed"):
+            await asyncio.wait_for(rt.wait_ended(), WAIT)
+        with pytest.raises(SessionClosed) as info:
+            async for _ in video:
+                pass
+        assert info.value.reason == "error"
+        assert rt.error_message == "renderer crashed"
+    assert server.seen.cancels == []
