@@ -21,6 +21,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from . import _retry
 from ._errors import HeyGenError
 
 __all__ = [
@@ -310,7 +311,13 @@ class HlsFetcher:
         last_text = ""
         while True:
             finishing = self._finish.is_set()
-            text = await self._text(url)
+            over = finishing and next_seq is not None
+            try:
+                text = await self._text(url, 1 if over else self._attempts)
+            except HlsError:
+                if over:
+                    return  # the stream is over and its playlist already gone
+                raise
             playlist = parse_playlist(text, url)
             if playlist.variants:
                 url = max(playlist.variants)[1]
@@ -347,23 +354,31 @@ class HlsFetcher:
             except TimeoutError:
                 pass
 
-    async def _text(self, url: str) -> str:
-        for attempt in range(self._attempts):
+    async def _text(self, url: str, attempts: int) -> str:
+        error = ""
+        for attempt in range(attempts):
+            if attempt:
+                await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
             try:
-                response = await self._http.get(url)
-                if response.status_code == 200:
-                    if len(response.content) > MAX_PLAYLIST_BYTES:
-                        raise HlsError("HLS playlist is larger than 1 MiB")
-                    return response.text
-                error = f"HTTP {response.status_code}"
+                async with self._http.stream("GET", url) as response:
+                    if response.status_code == 200:
+                        body = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > MAX_PLAYLIST_BYTES:
+                                raise HlsError("HLS playlist is larger than 1 MiB")
+                        return body.decode("utf-8", errors="replace")
+                    error = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 error = type(exc).__name__
             logger.debug("HLS playlist: %s (attempt %d)", error, attempt + 1)
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
-        raise HlsError(f"HLS playlist failed {self._attempts} times (last: {error})")
+        raise HlsError(f"HLS playlist failed {attempts} times (last: {error})")
 
     async def _copy(self, url: str) -> None:
+        error = ""
         for attempt in range(self._attempts):
+            if attempt:
+                await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
             written = 0
             try:
                 async with self._http.stream("GET", url) as response:
@@ -380,5 +395,4 @@ class HlsFetcher:
                     raise HlsError(f"HLS segment broke off: {type(exc).__name__}") from None
                 error = type(exc).__name__
             logger.debug("HLS segment: %s (attempt %d)", error, attempt + 1)
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
         raise HlsError(f"HLS segment failed {self._attempts} times (last: {error})")

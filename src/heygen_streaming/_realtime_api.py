@@ -158,9 +158,13 @@ class RealtimeAPI:
         while True:
             try:
                 response = await self._http.request(
-                    method, f"{self._base_url}{path}", json=json, headers=self._headers,
-                    timeout=httpx.Timeout(limit), follow_redirects=False,
-                )  # fmt: skip
+                    method,
+                    f"{self._base_url}{path}",
+                    json=json,
+                    headers=self._headers,
+                    timeout=httpx.Timeout(limit),
+                    follow_redirects=False,
+                )
             except httpx.TransportError as exc:
                 if (idempotent or _retry.never_sent(exc)) and retry < self._max_retries:
                     await _retry.sleep(_retry.backoff_delay(retry))
@@ -204,9 +208,13 @@ class RealtimeAPI:
             )
         body = create_body(type, avatar_id=avatar_id, voice_id=voice_id, text=text, audio=asset)
         response = await self._send(
-            "POST", PATH, endpoint="avatar-realtime.create", json=body, idempotent=False,
+            "POST",
+            PATH,
+            endpoint="avatar-realtime.create",
+            json=body,
+            idempotent=False,
             timeout=timeout,
-        )  # fmt: skip
+        )
         data = decode_v3(response, "avatar-realtime.create")
         return parse(RealtimeCreated, data, "avatar-realtime.create")
 
@@ -244,9 +252,13 @@ class RealtimeAPI:
         if not delta and not final:
             raise ConfigurationError("delta must be non-empty unless final=True")
         response = await self._send(
-            "POST", path, endpoint="avatar-realtime.text", json={"delta": delta, "final": final},
-            idempotent=False, timeout=timeout,
-        )  # fmt: skip
+            "POST",
+            path,
+            endpoint="avatar-realtime.text",
+            json={"delta": delta, "final": final},
+            idempotent=False,
+            timeout=timeout,
+        )
         data = decode_v3(response, "avatar-realtime.text")
         return parse(RealtimeAppendResult, data or {}, "avatar-realtime.text")
 
@@ -259,9 +271,13 @@ class RealtimeAPI:
         """
         path = _stream_path(stream_id, "/cancel")
         response = await self._send(
-            "POST", path, endpoint="avatar-realtime.cancel", json={}, idempotent=True,
+            "POST",
+            path,
+            endpoint="avatar-realtime.cancel",
+            json={},
+            idempotent=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
         data = decode_v3(response, "avatar-realtime.cancel")
         return parse(RealtimeCancelResult, data or {}, "avatar-realtime.cancel")
 

@@ -128,8 +128,9 @@ async def test_record_copies_packets_without_reencoding(clip: Clip, tmp_path: Pa
         assert server.seen.hls_auth_headers == []
 
 
-async def test_record_duration_stops_early(server: ScriptedRealtime, client: StreamingClient,
-                                           tmp_path: Path) -> None:  # fmt: skip
+async def test_record_duration_stops_early(
+    server: ScriptedRealtime, client: StreamingClient, tmp_path: Path
+) -> None:
     server.publish(end=True)
     async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
         info = await asyncio.wait_for(rt.record(tmp_path / "short.mkv", duration=1.0), WAIT)
