@@ -21,14 +21,33 @@ from typing import Any
 import av
 import httpx
 
+from ._errors import ConfigurationError
 from ._hls import BytePipe, HlsError, HlsFetcher
 from ._recording import RecordingInfo
 
-__all__ = ["HlsDecoder", "HlsRemuxer"]
+__all__ = ["REMUX_SUFFIXES", "HlsDecoder", "HlsRemuxer", "check_remux_path"]
 
 logger = logging.getLogger("heygen_streaming")
 
 _KINDS = ("video", "audio")
+
+REMUX_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
+"""Containers that take H.264 + AAC packets as they are."""
+
+
+def check_remux_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, or `ConfigurationError` when its container cannot take the packets."""
+    target = Path(path)
+    if target.suffix.lower() not in REMUX_SUFFIXES:
+        raise ConfigurationError(
+            f"cannot record the H.264/AAC stream to {target.suffix or 'a file without extension'!r}"
+            f" without re-encoding: use one of {', '.join(REMUX_SUFFIXES)}"
+        )
+    if not target.parent.is_dir():
+        raise ConfigurationError(f"cannot write {str(target)!r}: its folder does not exist")
+    return target
+
+
 _OPEN_OPTIONS: dict[str, str] = {}
 
 

@@ -33,7 +33,7 @@ from ._errors import (
     SessionError,
 )
 from ._hls import hls_http_client
-from ._hls_media import HlsDecoder, HlsRemuxer
+from ._hls_media import HlsDecoder, HlsRemuxer, check_remux_path
 from ._media import FrameFanout, FrameStream, audio_resampler
 from ._realtime_errors import RealtimeStreamError
 from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, create_body
@@ -540,13 +540,14 @@ class RealtimeSession:
     async def record(
         self, path: str | os.PathLike[str], duration: float | None = None
     ) -> RecordingInfo:
-        """Write the stream to ``path`` (.mp4/.mkv/.mov) until it ends, or ``duration`` s.
+        """Write the stream to ``path`` (.mp4/.mkv/.mov/.ts) until it ends, or ``duration`` s.
 
         The H.264/AAC packets are copied without re-encoding, from the first segment the
         playlist lists (the start of the stream). If the stream fails meanwhile, the file is
         finished with what was received and `RealtimeStreamError` is raised.
         """
         self._check_streamable()
+        check_remux_path(path)
         if duration is not None and not duration > 0:
             raise ConfigurationError("duration must be positive (or None: until the end)")
         if self._hls_url is None:
