@@ -36,7 +36,7 @@ from ._hls import hls_http_client
 from ._hls_media import HlsDecoder, HlsRemuxer, check_remux_path
 from ._media import FrameFanout, FrameStream, audio_resampler
 from ._realtime_errors import RealtimeStreamError
-from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, create_body
+from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, WordBatch, create_body
 from ._recording import RecordingInfo
 
 if TYPE_CHECKING:
@@ -357,6 +357,7 @@ class RealtimeSession:
         """
         if self._close_task is None:
             self._close_task = asyncio.ensure_future(self._cleanup())
+            self._changed.set()  # wakes word streams and waiters
         await asyncio.shield(self._close_task)
 
     async def _cleanup(self) -> None:
@@ -515,13 +516,12 @@ class RealtimeSession:
         self._check_streamable()
         batches = self._client.realtime_words(self.stream_id)
         closing = asyncio.ensure_future(self._closed())
+        following: asyncio.Future[WordBatch] | None = None
         try:
             while True:
                 following = asyncio.ensure_future(anext(batches))
                 await asyncio.wait({following, closing}, return_when=asyncio.FIRST_COMPLETED)
                 if not following.done():
-                    following.cancel()
-                    await asyncio.gather(following, return_exceptions=True)
                     return
                 try:
                     batch = following.result()
@@ -531,6 +531,9 @@ class RealtimeSession:
                     yield word
         finally:
             closing.cancel()
+            if following is not None and not following.done():
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
             await batches.aclose()
 
     async def _closed(self) -> None:

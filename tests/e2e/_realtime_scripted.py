@@ -141,6 +141,8 @@ class ScriptedRealtime:
             [{"word": "Hello", "start": 0.0, "end": 0.4}, {"word": "!", "start": 0.4, "end": 0.4}],
             [{"word": "Bye", "start": 1.0, "end": 1.3}],
         ]
+        self.words_hang = asyncio.Event()
+        self.words_end = True
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -238,6 +240,8 @@ class ScriptedRealtime:
         await response.write(b": scripted server\r\n\r\n")
         for batch in self.words:
             await response.write(f"data: {json.dumps({'words': batch})}\r\n\r\n".encode())
+        if not self.words_end:
+            await self.words_hang.wait()  # a live stream with nothing more to say yet
         await response.write(b'event: end\ndata: {"stream_id": "x"}\n\n')
         await response.write_eof()
         return response
@@ -280,6 +284,7 @@ class ScriptedRealtime:
             self.hold_create.set()
         if self.hold_cancel is not None:
             self.hold_cancel.set()
+        self.words_hang.set()
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -21,6 +21,7 @@ from heygen_streaming import (
     RealtimeStreamError,
     SessionClosed,
     StreamingClient,
+    Word,
 )
 
 from ._realtime_scripted import (
@@ -152,6 +153,26 @@ async def test_say_and_finish_then_410(server: ScriptedRealtime, client: Streami
         {"delta": "", "final": True},
     ]
     assert server.seen.cancels == [STREAM_ID]  # left before it completed: cancelled
+
+
+async def test_words_end_when_the_session_closes(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.publish(end=True)
+    server.words_end = False  # the service keeps the word stream open
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi", poll_interval=0.1) as rt:
+        async for _ in rt.video():
+            pass
+        await asyncio.wait_for(rt.wait_ended(), WAIT)  # completed: closing changes no state
+        words = rt.words()
+        assert (await asyncio.wait_for(anext(words), WAIT)).word == "Hello"
+        rest = asyncio.ensure_future(_collect(words))
+        await rt.aclose()
+        assert [w.word for w in await asyncio.wait_for(rest, WAIT)] == ["!", "Bye"]
+
+
+async def _collect(words: AsyncIterator[Word]) -> list[Word]:
+    return [w async for w in words]
 
 
 # -- cancellation at every step -------------------------------------------------------------
