@@ -10,7 +10,6 @@ import logging
 import os
 import platform
 import ssl
-import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _retry
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ClientClosedError,
-    ConfigurationError,
-)
+from ._errors import ClientClosedError, ConfigurationError
 from ._models import (
     IceCandidate,
     IceRequest,
@@ -45,6 +39,7 @@ from ._models import (
 )
 from ._realtime_api import RealtimeAPI
 from ._response import decode, parse
+from ._transport import HttpCore
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -141,6 +136,14 @@ class StreamingClient(RealtimeAPI):
         self._owns_http = http_client is None
         self._http = (
             http_client if http_client is not None else httpx.AsyncClient(verify=_ssl_context())
+        )
+        self._core = HttpCore(
+            self._http,
+            base_url,
+            self._headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            check_open=self._check_open,
         )
         self._entered = False
         self._closed = False
@@ -346,64 +349,61 @@ class StreamingClient(RealtimeAPI):
 
     # -- transport --------------------------------------------------------------------
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        json: Any = None,
+        idempotent: bool,
+        timeout: float | None,
+    ) -> httpx.Response:
+        """Send one API call and return its final response, of any HTTP status.
+
+        The generic core under every endpoint (v1 and v3): auth headers, one total deadline
+        for the whole call (``timeout=None``: the client's default), retries with backoff
+        and jitter honouring ``Retry-After`` (non-idempotent calls only when the request
+        never left), no redirects, a body size cap, one DEBUG line per attempt. The caller
+        decodes the body (its envelope and errors).
+
+        Args:
+            method: ``"GET"``, ``"POST"``, ...
+            path: from the base URL, e.g. ``"/v1/streaming.new"``.
+            endpoint: the name used in logs and errors, e.g. ``"streaming.new"``.
+            json: the JSON body (``None``: no body).
+            idempotent: whether retrying after the request may have arrived is safe.
+            timeout: total seconds for the call, retries included.
+
+        Raises:
+            APIConnectionError, APITimeoutError: no usable response.
+            ResponseTooLargeError: the body is over the cap.
+            ClientClosedError: the client is closed.
+        """
+        sent = await self._core.send(
+            method, path, endpoint=endpoint, json=json, idempotent=idempotent, timeout=timeout
+        )
+        return sent.response
+
+    def _url(self, path: str) -> str:
+        """Absolute URL of ``path``, for a request made outside `_send` (a stream)."""
+        return self._core.url(path)
+
     async def _session_call(self, endpoint: str, session_id: str, timeout: float | None) -> None:
         body = SessionIdRequest(session_id=session_id).to_json()
         await self._post(endpoint, body, timeout=timeout)
 
     async def _post(self, endpoint: str, body: dict[str, Any], *, timeout: float | None) -> Any:
-        """POST ``body`` to ``endpoint`` with retries; return the envelope's ``data``."""
-        self._check_open()
-        url = f"{self._base_url}/v1/{endpoint}"
-        effective = self._timeout if timeout is None else timeout
-        idempotent = endpoint not in _retry.NON_IDEMPOTENT
-        attempts = self._max_retries + 1
-        retry = 0
-        while True:
-            self._check_open()
-            started = time.monotonic()
-            try:
-                response = await self._http.post(
-                    url, json=body, headers=self._headers, timeout=httpx.Timeout(effective)
-                )
-            except httpx.TransportError as exc:
-                elapsed = (time.monotonic() - started) * 1000
-                logger.debug(
-                    "POST %s -> %s in %.1f ms (attempt %d/%d)",
-                    endpoint,
-                    type(exc).__name__,
-                    elapsed,
-                    retry + 1,
-                    attempts,
-                )
-                if _retry.never_sent(exc) and retry < self._max_retries:
-                    await self._backoff(endpoint, retry, None)
-                    retry += 1
-                    continue
-                raise _transport_error(exc, endpoint, effective) from exc
-
-            elapsed = (time.monotonic() - started) * 1000
-            status = response.status_code
-            logger.debug(
-                "POST %s -> %d in %.1f ms (attempt %d/%d)",
-                endpoint,
-                status,
-                elapsed,
-                retry + 1,
-                attempts,
-            )
-            if idempotent and _retry.is_retryable_status(status) and retry < self._max_retries:
-                retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
-                await self._backoff(endpoint, retry, retry_after)
-                retry += 1
-                continue
-            return decode(response, endpoint)
-
-    async def _backoff(self, endpoint: str, retry: int, retry_after: float | None) -> None:
-        delay = _retry.backoff_delay(retry, retry_after)
-        logger.debug(
-            "retrying %s in %.2f s (retry %d/%d)", endpoint, delay, retry + 1, self._max_retries
+        """POST ``body`` to ``/v1/<endpoint>``; return the v1 envelope's ``data``."""
+        sent = await self._core.send(
+            "POST",
+            f"/v1/{endpoint}",
+            endpoint=endpoint,
+            json=body,
+            idempotent=endpoint not in _retry.NON_IDEMPOTENT,
+            timeout=timeout,
         )
-        await _retry.sleep(delay)
+        return decode(sent.response, endpoint)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -415,10 +415,3 @@ def _voice(voice: str | VoiceSettings | Mapping[str, Any] | None) -> VoiceSettin
     if isinstance(voice, str):
         return VoiceSettings(voice_id=voice)
     return VoiceSettings.model_validate(dict(voice))
-
-
-def _transport_error(exc: httpx.TransportError, endpoint: str, timeout: float | None) -> Exception:
-    if isinstance(exc, httpx.TimeoutException):
-        limit = f" after {timeout:g} s" if timeout is not None else ""
-        return APITimeoutError(f"{endpoint} timed out{limit} ({type(exc).__name__})")
-    return APIConnectionError(f"{endpoint} failed: {type(exc).__name__}: {exc}")

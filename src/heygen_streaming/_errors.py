@@ -16,6 +16,7 @@ The tree::
      ├─ APIConnectionError           the request did not complete
      │   └─ APITimeoutError          ... because it timed out
      ├─ ResponseValidationError      the service answered something we cannot parse
+     │   └─ ResponseTooLargeError    ... a body over the size cap (not read)
      └─ SessionError                 the WebRTC side
          ├─ ConnectTimeout           no media within ``connect_timeout``
          ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
@@ -27,6 +28,7 @@ Messages never contain the API key or an access token.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -46,12 +48,32 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "SessionClosed",
     "SessionError",
     "UnsupportedSessionError",
     "error_for",
+    "sanitize",
 ]
+
+# Terminal escape sequences (CSI, OSC, two-byte ESC), C0/C1 controls, bidi/zero-width marks.
+_UNSAFE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])?"
+    r"|[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def sanitize(text: str, *, limit: int = 500) -> str:
+    """Server text made safe to print: no escapes or control characters, one line, bounded.
+
+    Newlines and tabs become spaces; anything past ``limit`` characters becomes ``...``.
+    """
+    cleaned = _UNSAFE.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[: max(limit - 3, 0)] + "..."
+    return cleaned
 
 
 class ErrorCode:
@@ -150,7 +172,13 @@ class NotFoundError(APIError):
 
 
 class RateLimitError(APIError):
-    """HTTP 429: too many requests."""
+    """HTTP 429: too many requests.
+
+    Attributes:
+        retry_after: seconds the service asked to wait (``Retry-After``), when it said.
+    """
+
+    retry_after: float | None = None
 
 
 class ConcurrencyLimitError(APIError):
@@ -176,6 +204,10 @@ class ResponseValidationError(HeyGenError):
         self.endpoint = endpoint
         self.body = body
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """The response body exceeded the size cap; it was not read (nor kept)."""
 
 
 class SessionError(HeyGenError):

@@ -1,14 +1,17 @@
-"""Typed session events and the bounded fan-out behind `Session.events`."""
+"""Typed session events, their parsing from data-channel messages, and the bounded fan-out
+behind `Session.events` (one `RingBuffer` per subscriber, ending after `SessionEnded`).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+
+from ._ring import RingBuffer, check_capacity
 
 __all__ = [
     "ConnectionStateChanged",
@@ -90,48 +93,46 @@ class SessionEnded(SessionEvent):
 
 
 class EventStream:
-    """An async iterator of `SessionEvent`; ends after `SessionEnded`.
+    """An async iterator of `SessionEvent`; ends quietly after `SessionEnded`.
 
     Bounded (drop-oldest, counted in `dropped`); the final `SessionEnded` is
-    never dropped.
+    never dropped (it is the newest event, and nothing follows it).
     """
 
     def __init__(self, hub: EventHub, capacity: int) -> None:
         self._hub = hub
-        self.capacity = capacity
-        self.dropped = 0
-        self._queue: collections.deque[SessionEvent] = collections.deque()
-        self._wakeup = asyncio.Event()
-        self._ended = False
+        self._ring: RingBuffer[SessionEvent] = RingBuffer(check_capacity(capacity))
+
+    def __len__(self) -> int:
+        """Events queued and not yet read."""
+        return len(self._ring)
+
+    @property
+    def capacity(self) -> int:
+        """The most events held at once."""
+        return self._ring.capacity
+
+    @property
+    def dropped(self) -> int:
+        """Events discarded because the reader was slower than the session."""
+        return self._ring.dropped
 
     def put(self, event: SessionEvent) -> None:
-        """Queue an event (never blocks)."""
-        if self._ended:
-            return
-        if len(self._queue) >= self.capacity:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(event)
+        """Queue an event (never blocks); `SessionEnded` ends the stream."""
+        self._ring.put(event)
         if isinstance(event, SessionEnded):
-            self._ended = True
-        self._wakeup.set()
+            self._ring.end()
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> SessionEvent:
-        while not self._queue:
-            if self._ended:
-                raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._queue.popleft()
+        return await self._ring.get()
 
     def close(self) -> None:
         """Unsubscribe and end iteration."""
-        self._ended = True
-        self._queue.clear()
-        self._wakeup.set()
+        self._ring.clear()
+        self._ring.end()
         self._hub.discard(self)
 
     async def __aenter__(self) -> EventStream:
@@ -157,7 +158,6 @@ class EventHub:
     def __init__(self, history: int = 256) -> None:
         self._history: collections.deque[SessionEvent] = collections.deque(maxlen=history)
         self._streams: list[EventStream] = []
-        self._listeners: list[Any] = []
         self.final: SessionEnded | None = None
 
     def subscribe(self, capacity: int = 256) -> EventStream:
@@ -174,21 +174,10 @@ class EventHub:
         if stream in self._streams:
             self._streams.remove(stream)
 
-    def add_listener(self, callback: Any) -> None:
-        """Call ``callback(event)`` synchronously for every event (internal use)."""
-        self._listeners.append(callback)
-
-    def remove_listener(self, callback: Any) -> None:
-        """Undo `add_listener`."""
-        if callback in self._listeners:
-            self._listeners.remove(callback)
-
     def emit(self, event: SessionEvent) -> None:
         """Deliver an event; after `SessionEnded` nothing more is delivered."""
         if self.final is not None:
             return
-        for callback in list(self._listeners):
-            callback(event)
         self._history.append(event)
         if isinstance(event, SessionEnded):
             self.final = event

@@ -1,10 +1,15 @@
 """Bounded frame streams and the per-track fan-out that feeds them.
 
 aiortc buffers decoded frames of a remote track in an unbounded queue. The session pumps each
-track from the moment it arrives into a `FrameFanout`, which copies every frame into
-the `FrameStream` of each subscriber. A stream holds at most ``capacity`` frames and
-drops the oldest when full (counted in `FrameStream.dropped`), so memory stays flat
-whether or not anybody reads.
+track from the moment it arrives into a `FrameFanout`, which hands every frame to the
+`FrameStream` of each subscriber. A stream holds at most ``capacity`` frames and
+``max_bytes`` bytes of decoded pixels or samples, and drops the oldest when over either
+budget (counted in `FrameStream.dropped`), so memory stays flat whether or not anybody
+reads, even when a hostile server sends huge frames.
+
+Frames are shared between the subscribers of a track: nothing in this package changes a
+frame it hands out (the recorder works on copies), and readers should treat them as
+read-only too.
 """
 
 from __future__ import annotations
@@ -15,19 +20,50 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import av
 
 from ._errors import SessionClosed
+from ._ring import RingBuffer, check_capacity, check_max_bytes
 
-__all__ = ["FrameFanout", "FrameStream", "pump_track"]
+__all__ = [
+    "AUDIO_MAX_BYTES",
+    "VIDEO_MAX_BYTES",
+    "FrameFanout",
+    "FrameStream",
+    "Subscriber",
+    "frame_nbytes",
+    "pump_track",
+]
 
 logger = logging.getLogger("heygen_streaming")
 
 F = TypeVar("F", av.VideoFrame, av.AudioFrame)
 
 Transform = Callable[[Any], list[Any]]
+
+#: Default byte budget of a video stream: ten 1080p yuv420p frames (3.1 MB each).
+VIDEO_MAX_BYTES = 32 * 1024 * 1024
+#: Default byte budget of an audio stream: over 5 s of 48 kHz stereo s16.
+AUDIO_MAX_BYTES = 1024 * 1024
+
+
+def frame_nbytes(frame: Any) -> int:
+    """Bytes held by a decoded PyAV frame (all planes); 0 for anything else."""
+    if isinstance(frame, av.VideoFrame | av.AudioFrame):
+        return sum(plane.buffer_size for plane in frame.planes)
+    return 0
+
+
+def _default_max_bytes(kind: str) -> int:
+    return AUDIO_MAX_BYTES if kind == "audio" else VIDEO_MAX_BYTES
+
+
+def _to_ndarray(frame: Any, format: str | None) -> Any:
+    if isinstance(frame, av.VideoFrame):
+        return frame.to_ndarray(format=format or "rgb24")
+    return frame.to_ndarray()
 
 
 class FrameStream(Generic[F]):
@@ -40,9 +76,19 @@ class FrameStream(Generic[F]):
 
     Use it as an async context manager (or call `close`) to unsubscribe early.
 
+    Args:
+        kind: ``"video"`` or ``"audio"``.
+        capacity: the most frames held at once (an int >= 1, else `ConfigurationError`).
+        max_bytes: the most decoded bytes held at once; None means the default for the
+            kind (`VIDEO_MAX_BYTES`, `AUDIO_MAX_BYTES`). The newest frame is always kept,
+            even alone over the budget.
+        transform: applied to each frame when read (e.g. an audio resampler).
+        on_close: called once with the stream when it is closed.
+
     Attributes:
         kind: ``"video"`` or ``"audio"``.
         capacity: the most frames held at once.
+        max_bytes: the most decoded bytes held at once.
         dropped: frames discarded because the reader was slower than the track.
         received: frames handed to this stream (read or dropped or still queued).
     """
@@ -52,62 +98,77 @@ class FrameStream(Generic[F]):
         kind: str,
         capacity: int,
         *,
+        max_bytes: int | None = None,
         transform: Transform | None = None,
         on_close: Callable[[FrameStream[Any]], None] | None = None,
     ) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
         self.kind = kind
-        self.capacity = capacity
-        self.dropped = 0
-        self.received = 0
-        self._queue: collections.deque[F] = collections.deque()
+        budget = check_max_bytes(max_bytes)
+        self._ring: RingBuffer[F] = RingBuffer(
+            check_capacity(capacity),
+            max_bytes=_default_max_bytes(kind) if budget is None else budget,
+            sizeof=frame_nbytes,
+        )
         self._pending: collections.deque[F] = collections.deque()
         self._transform = transform
         self._on_close = on_close
-        self._wakeup = asyncio.Event()
-        self._ended = False
-        self._error: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
         return (
-            f"<FrameStream {self.kind} queued={len(self._queue)}/{self.capacity} "
-            f"dropped={self.dropped}{' ended' if self._ended else ''}>"
+            f"<FrameStream {self.kind} queued={len(self._ring)}/{self.capacity} "
+            f"dropped={self.dropped}{' ended' if self.ended else ''}>"
         )
 
     def __len__(self) -> int:
         """Frames queued and not yet read."""
-        return len(self._queue)
+        return len(self._ring)
+
+    @property
+    def capacity(self) -> int:
+        """The most frames held at once."""
+        return self._ring.capacity
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The most decoded bytes held at once."""
+        return self._ring.max_bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Decoded bytes queued now."""
+        return self._ring.nbytes
+
+    @property
+    def dropped(self) -> int:
+        """Frames discarded because the reader was slower than the track."""
+        return self._ring.dropped
+
+    @property
+    def received(self) -> int:
+        """Frames handed to this stream (read, dropped or still queued)."""
+        return self._ring.received
 
     @property
     def ended(self) -> bool:
         """True once no more frames will arrive."""
-        return self._ended
+        return self._ring.ended
 
     # -- producer side (event loop thread only) ---------------------------------------
 
     def put(self, frame: F) -> None:
-        """Queue a frame, dropping the oldest one when full. Never blocks."""
-        if self._ended:
-            return
-        self.received += 1
-        if len(self._queue) >= self.capacity:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(frame)
-        self._wakeup.set()
+        """Queue a frame, dropping the oldest ones when over budget. Never blocks."""
+        self._ring.put(frame)
 
     def end(self, *, reason: str | None = None, message: str = "") -> None:
         """No more frames: readers drain what is queued, then stop.
 
         With ``reason`` (an abnormal end) they then raise ``SessionClosed(message, reason=...)``.
         """
-        if self._ended:
+        if reason is None:
+            self._ring.end()
             return
-        self._ended = True
-        if reason is not None:
-            self._error = (message or f"session closed: {reason}", reason)
-        self._wakeup.set()
+        text = message or f"session closed: {reason}"
+        self._ring.end(lambda: SessionClosed(text, reason=reason))
 
     # -- consumer side -------------------------------------------------------------------
 
@@ -115,38 +176,26 @@ class FrameStream(Generic[F]):
         return self
 
     async def __anext__(self) -> F:
-        while True:
-            if self._pending:
-                return self._pending.popleft()
-            if self._queue:
-                frame = self._queue.popleft()
-                if self._transform is None:
-                    return frame
-                self._pending.extend(self._transform(frame))
-                continue
-            if self._ended:
-                if self._error is not None:
-                    message, reason = self._error
-                    raise SessionClosed(message, reason=reason)
-                raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
+        while not self._pending:
+            frame = await self._ring.get()
+            if self._transform is None:
+                return frame
+            self._pending.extend(self._transform(frame))
+        return self._pending.popleft()
 
     async def ndarrays(self, format: str | None = None) -> AsyncIterator[Any]:
         """Iterate the frames as numpy arrays (``frame.to_ndarray(format=...)``; needs numpy).
 
         For video, ``format`` is a pixel format such as ``"rgb24"`` (default) or ``"bgr24"``;
-        for audio it is ignored (use `Session.audio` with ``format=`` to convert).
+        for audio it is ignored (use `Session.audio` with ``format=`` to convert). The
+        conversion runs in a worker thread, off the event loop.
         """
         async for frame in self:
-            if isinstance(frame, av.VideoFrame):
-                yield frame.to_ndarray(format=format or "rgb24")
-            else:
-                yield frame.to_ndarray()
+            yield await asyncio.to_thread(_to_ndarray, frame, format)
 
     def close(self) -> None:
         """Unsubscribe: drop queued frames and end iteration quietly."""
-        self._queue.clear()
+        self._ring.clear()
         self._pending.clear()
         self.end()
         if self._on_close is not None:
@@ -183,8 +232,22 @@ def audio_resampler(
     return transform
 
 
+class Subscriber(Protocol):
+    """What a `FrameFanout` feeds: a `FrameStream`, or the recorder's own queue."""
+
+    @property
+    def dropped(self) -> int:
+        """Frames discarded so far."""
+
+    def put(self, frame: Any) -> None:
+        """Take a frame; never blocks."""
+
+    def end(self, *, reason: str | None = None, message: str = "") -> None:
+        """No more frames (abnormally when ``reason`` is given)."""
+
+
 class FrameFanout:
-    """One track's frames copied into every subscribed `FrameStream`.
+    """One track's frames handed to every subscribed `FrameStream` (the same objects).
 
     Also keeps the counters the session reports: frames seen, first/last frame time, a
     short window for the frame rate. With ``replay_latest`` a new subscriber starts with the
@@ -207,7 +270,7 @@ class FrameFanout:
         self.last_frame_at: float | None = None
         self.first_frame = asyncio.Event()
         self._times: collections.deque[float] = collections.deque(maxlen=64)
-        self._streams: list[FrameStream[Any]] = []
+        self._streams: list[Subscriber] = []
         self._retired_dropped = 0
         self._ended = False
         self._end_reason: str | None = None
@@ -219,24 +282,42 @@ class FrameFanout:
         return self._ended
 
     @property
-    def streams(self) -> tuple[FrameStream[Any], ...]:
+    def streams(self) -> tuple[Subscriber, ...]:
         """The live subscriber streams."""
         return tuple(self._streams)
 
-    def subscribe(self, capacity: int, transform: Transform | None = None) -> FrameStream[Any]:
-        """A new stream receiving every frame from now on."""
+    def subscribe(
+        self,
+        capacity: int,
+        transform: Transform | None = None,
+        *,
+        max_bytes: int | None = None,
+    ) -> FrameStream[Any]:
+        """A new stream receiving every frame from now on (see `FrameStream` for the budgets).
+
+        With ``replay_latest`` it starts with the most recent frame.
+        """
         stream: FrameStream[Any] = FrameStream(
-            self.kind, capacity, transform=transform, on_close=self._unsubscribe
+            self.kind,
+            capacity,
+            max_bytes=max_bytes,
+            transform=transform,
+            on_close=self.detach,
         )
-        if self._ended:
-            stream.end(reason=self._end_reason, message=self._end_message)
-        else:
-            if self._latest is not None:
-                stream.put(self._latest)
-            self._streams.append(stream)
+        self.attach(stream)
         return stream
 
-    def _unsubscribe(self, stream: FrameStream[Any]) -> None:
+    def attach(self, stream: Subscriber, *, replay: bool = True) -> None:
+        """Feed ``stream`` every frame from now on (ended at once if the fan-out has ended)."""
+        if self._ended:
+            stream.end(reason=self._end_reason, message=self._end_message)
+            return
+        if replay and self._latest is not None:
+            stream.put(self._latest)
+        self._streams.append(stream)
+
+    def detach(self, stream: Subscriber) -> None:
+        """Stop feeding ``stream`` (its drop count stays in `dropped`)."""
         if stream in self._streams:
             self._streams.remove(stream)
             self._retired_dropped += stream.dropped

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ._errors import ErrorCode, ResponseValidationError, error_for
+from ._errors import ErrorCode, RateLimitError, ResponseValidationError, error_for, sanitize
 from ._models import Envelope
+from ._retry import parse_retry_after
 
 __all__ = ["decode", "parse"]
 
@@ -82,12 +83,18 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
     if not 200 <= status < 300:
         body = None if payload is _NOT_JSON else payload
         code, message = _error_details(body)
+        if 300 <= status < 400:
+            location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
+            message = (
+                f"redirect to {location} not followed (requests are never redirected: "
+                "the credentials would travel with them); check the base URL"
+            )
         if not message:
             message = response.reason_phrase or f"HTTP {status}"
             if payload is _NOT_JSON:
                 ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
                 message += f" (non-JSON body: {ctype})"
-        raise error_for(
+        error = error_for(
             status,
             code=code,
             message=message,
@@ -95,6 +102,9 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
             request_id=request_id,
             body=body,
         )
+        if isinstance(error, RateLimitError):
+            error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise error
 
     if payload is _NOT_JSON or not isinstance(payload, dict):
         ctype = response.headers.get("content-type", "").split(";")[0] or "no content type"

@@ -477,14 +477,19 @@ class Session:
         if self._state in ("closing", "closed"):
             raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
 
-    def video(self, capacity: int | None = None) -> FrameStream[av.VideoFrame]:
+    def video(
+        self, capacity: int | None = None, *, max_bytes: int | None = None
+    ) -> FrameStream[av.VideoFrame]:
         """A new bounded stream of the avatar's video frames (drop-oldest).
 
         It starts with the most recent frame (the picture currently shown), so a reader
         subscribing after connect does not wait a frame interval; then every later frame.
+        ``max_bytes`` bounds the decoded bytes queued (default 32 MiB).
         """
         self._check_streamable()
-        return self._fanouts["video"].subscribe(capacity or self.video_capacity)
+        return self._fanouts["video"].subscribe(
+            self.video_capacity if capacity is None else capacity, max_bytes=max_bytes
+        )
 
     def audio(
         self,
@@ -493,15 +498,19 @@ class Session:
         sample_rate: int | None = None,
         layout: str | None = None,
         format: str | None = None,
+        max_bytes: int | None = None,
     ) -> FrameStream[av.AudioFrame]:
         """A new bounded stream of audio frames (48 kHz stereo s16 as decoded by aiortc).
 
         ``sample_rate`` / ``layout`` / ``format`` (e.g. ``16000, "mono", "s16"``) resample
-        with `av.AudioResampler`, on the reader's side.
+        with `av.AudioResampler`, on the reader's side. ``max_bytes`` bounds the decoded
+        bytes queued (default 1 MiB).
         """
         self._check_streamable()
         transform = audio_resampler(sample_rate, layout, format)
-        return self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
+        return self._fanouts["audio"].subscribe(
+            self.audio_capacity if capacity is None else capacity, transform, max_bytes=max_bytes
+        )
 
     def events(self, capacity: int = 256) -> EventStream:
         """A new stream of `SessionEvent`: the events so far, then live ones.

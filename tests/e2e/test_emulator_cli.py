@@ -39,7 +39,7 @@ def test_serves_then_exits_cleanly_on_signal(sig: signal.Signals) -> None:
             new = http.post("/v1/streaming.new", json={"quality": "low"}).json()
             assert new["code"] == 100 and new["data"]["sdp"]["type"] == "offer"
             limited = http.post("/v1/streaming.new", json={"quality": "low"})
-            assert limited.json()["code"] == 400114
+            assert limited.json()["code"] == 10007
             bad = http.post("/v1/streaming.list", headers={"X-Api-Key": "other"})
             assert bad.status_code == 401
         proc.send_signal(sig)

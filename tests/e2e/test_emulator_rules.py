@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from heygen_streaming._errors import ErrorCode
 from heygen_streaming.emulator import Emulator, read_stamp
+from heygen_streaming.emulator.v1_wire import Code
 
 from ._rawclient import RawClient
-from .test_emulator_http import call, failed, new_session, ok
+from .test_emulator_http import call, failed, mint_token, new_session, ok
 
 
 def client_for(emu: Emulator, key: str) -> httpx.AsyncClient:
@@ -44,7 +44,7 @@ async def test_other_keys_cannot_touch_my_session(
         ("ice", {"session_id": sid, "candidate": candidate}),
         ("start", {"session_id": sid, "sdp": {"type": "answer", "sdp": "v=0"}}),
     ]:
-        failed(await call(bob, name, body), 404, ErrorCode.SESSION_NOT_FOUND)
+        failed(await call(bob, name, body), 404, Code.SESSION_NOT_FOUND)
     assert [s["session_id"] for s in ok(await call(alice, "list"))["sessions"]] == [sid]
 
 
@@ -54,7 +54,7 @@ async def test_concurrency_limit_is_per_key(
     emu, alice, bob = two_keys
     first = (await new_session(alice))["session_id"]
     await new_session(alice)
-    message = failed(await call(alice, "new", {"quality": "low"}), 400, ErrorCode.CONCURRENCY_LIMIT)
+    message = failed(await call(alice, "new", {"quality": "low"}), 400, Code.CONCURRENT_LIMIT)
     assert "oncurren" in message
     await new_session(bob)  # another account has its own slots
     ok(await call(alice, "stop", {"session_id": first}))
@@ -69,8 +69,8 @@ async def test_idle_timeout_closes_session_and_peer() -> None:
         assert session is not None and session.peer is not None
         assert await emu.wait_closed(sid, within=10) == "idle timeout"
         assert session.peer.pc.connectionState == "closed"
-        message = failed(await call(http, "task", {"session_id": sid, "text": "x"}), 404, 400113)
-        assert "idle timeout" in message
+        message = failed(await call(http, "task", {"session_id": sid, "text": "x"}), 404, 10005)
+        assert message == "session state wrong: closed"
         assert ok(await call(http, "list"))["sessions"] == []
 
 
@@ -109,17 +109,17 @@ async def test_duration_limit_ends_the_session() -> None:
 
 async def test_expired_token_is_rejected() -> None:
     async with Emulator(api_key="k", token_ttl=0) as emu, client_for(emu, "k") as http:
-        token = ok(await call(http, "create_token"))["token"]
+        token = await mint_token(http)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=emu.base_url, headers=headers) as bearer:
-            failed(await call(bearer, "list"), 401, ErrorCode.UNAUTHORIZED)
+            failed(await call(bearer, "list"), 401, Code.UNAUTHORIZED)
 
 
 async def test_any_key_mode_isolates_each_key() -> None:
     async with Emulator(api_key=None) as emu, client_for(emu, "x") as x, client_for(emu, "y") as y:
         sid = (await new_session(x))["session_id"]
         assert ok(await call(y, "list"))["sessions"] == []
-        failed(await call(y, "stop", {"session_id": sid}), 404, ErrorCode.SESSION_NOT_FOUND)
+        failed(await call(y, "stop", {"session_id": sid}), 404, Code.SESSION_NOT_FOUND)
 
 
 # -- fault injection ------------------------------------------------------------------
@@ -136,7 +136,7 @@ async def test_failures_are_consumed_in_order(emulator: Emulator, api_key: str) 
         for _ in range(2):
             response = await call(http, "new", {"quality": "low"})
             assert response.status_code == 503 and response.headers["Retry-After"] == "2"
-            assert response.json()["code"] != ErrorCode.SUCCESS
+            assert response.json()["code"] != Code.SUCCESS
         garbage = await call(http, "list")
         assert garbage.status_code == 500
         with pytest.raises(ValueError):
@@ -144,7 +144,7 @@ async def test_failures_are_consumed_in_order(emulator: Emulator, api_key: str) 
         bad = await call(http, "list")
         assert bad.status_code == 200 and bad.json()["data"] == "???"
         coded = await call(http, "list")
-        assert coded.status_code == 200 and coded.json()["code"] == ErrorCode.INTERNAL
+        assert coded.status_code == 200 and coded.json()["code"] == Code.INTERNAL
         limited = await call(http, "keep_alive", {"session_id": "x"})
         assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
         assert emulator.sessions == []  # failures before the handler have no side effect
@@ -200,7 +200,7 @@ async def test_freeze_media_and_drop_all(emulator: Emulator, api_key: str) -> No
             assert await asyncio.wait_for(_next_stamped_index(client), 10) >= sent
             assert await emulator.faults.drop_all() == 1
             assert emulator.sessions == []
-            failed(await call(http, "stop", {"session_id": client.session_id}), 404, 400113)
+            failed(await call(http, "stop", {"session_id": client.session_id}), 404, 10005)
         finally:
             await client.close()
 
@@ -246,5 +246,5 @@ async def test_concurrent_creations_respect_the_limit() -> None:
             *(call(http, "new", {"quality": "low", "avatar_name": f"a{i}"}) for i in range(5))
         )
         codes = sorted(r.json()["code"] for r in answers)
-        assert codes == [100, 100] + [ErrorCode.CONCURRENCY_LIMIT] * 3
+        assert codes == [100, 100] + [Code.CONCURRENT_LIMIT] * 3
         assert len(emu.sessions) == 2

@@ -62,7 +62,7 @@ async def test_speech_energy_after_speak_and_wait(emulator: Emulator, api_key: s
         assert task.task_id and task.duration_ms and task.duration_ms > 500
         assert elapsed >= task.duration_ms / 1000 * 0.9  # waited for the speech
         assert elapsed < task.duration_ms / 1000 + WAIT
-        spoken = [rms(f) for f in list(audio._queue)]
+        spoken = [rms(f) for f in audio._ring.items()]
         assert spoken and max(spoken) > 10 * max(max(idle), 1e-4)
 
 

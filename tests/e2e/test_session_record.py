@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -86,3 +87,57 @@ async def test_recording_rejects_unknown_extension(
     ):
         with pytest.raises(ValueError, match="cannot record"):
             await s.record(tmp_path / "out.gif", duration=1)
+
+
+def _stream_spans(path: Path) -> tuple[dict[str, float], float]:
+    """End of each stream (seconds) and the longest gap between video frames."""
+    ends: dict[str, float] = {}
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        for stream in container.streams:
+            end = 0.0
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                start = float(packet.pts * packet.time_base)
+                end = max(end, start + float((packet.duration or 0) * packet.time_base))
+                if stream.type == "video":
+                    times.append(start)
+            ends[stream.type] = end
+            container.seek(0)
+    times.sort()
+    return ends, max(b - a for a, b in itertools.pairwise(times))
+
+
+async def test_recordings_stay_in_sync_and_leave_shared_frames_alone(
+    emulator: Emulator, api_key: str, tmp_path: Path
+) -> None:
+    from heygen_streaming import ConfigurationError
+
+    async with (
+        make_client(emulator.base_url, api_key) as client,
+        client.session(quality="low", connect_timeout=WAIT) as s,
+    ):
+        with pytest.raises(ConfigurationError):
+            s.video(capacity=0)
+        with pytest.raises(ConfigurationError):
+            s.events(capacity=0)
+        assert s.video(capacity=1).capacity == 1
+        assert s.audio(max_bytes=4096).max_bytes == 4096
+        reader = s.video(capacity=1000)  # a concurrent reader, keeping what it saw
+        for i in range(2):
+            await s.record(tmp_path / f"warmup{i}.mp4", duration=0.5)
+        async with s.recording(tmp_path / "talk.mp4") as rec:
+            await s.speak("A sentence recorded after two other recordings.", wait=True)
+        seen = [(frame, frame.pts, frame.time_base) for frame in reader._ring.items()]
+    info = rec.info
+    assert info is not None
+    assert len(seen) > 25
+    assert all(frame.pts == pts and frame.time_base == tb for frame, pts, tb in seen)
+    pts = [p for _, p, _ in seen]
+    assert pts == sorted(pts)  # RTP times, never the recorders' own
+    ends, longest_gap = await asyncio.to_thread(_stream_spans, info.path)
+    assert abs(ends["video"] - ends["audio"]) <= 0.04 + 0.03  # a video frame + an AAC frame
+    assert longest_gap < 0.5  # no freeze
+    summary, _ = await asyncio.to_thread(_probe, info.path)
+    assert abs(info.duration - summary["duration"]) <= 0.05

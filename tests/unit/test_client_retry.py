@@ -165,15 +165,32 @@ async def test_connect_failures_exhausted(
     assert len(sleeps) == 2
 
 
-async def test_idempotent_read_timeout_not_retried(
+@pytest.mark.parametrize(
+    "exc_type", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError]
+)
+async def test_idempotent_calls_retry_after_the_request_may_have_left(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    sleeps: list[float],
+    exc_type: type[httpx.TransportError],
+) -> None:
+    """Idempotent calls also retry read timeouts and lost connections (DESIGN.md §4)."""
+    route = api.post("/v1/streaming.stop").mock(
+        side_effect=[exc_type("slow"), exc_type("slow"), httpx.Response(200, json=ok(None))]
+    )
+    await client.stop_session("s")
+    assert route.call_count == 3
+    assert len(sleeps) == 2
+
+
+async def test_idempotent_read_timeouts_exhausted(
     client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    """Only failures that prove the request never left are retried (DESIGN.md §4)."""
     route = api.post("/v1/streaming.stop").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(APITimeoutError):
+    with pytest.raises(APITimeoutError) as info:
         await client.stop_session("s")
-    assert route.call_count == 1
-    assert sleeps == []
+    assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert route.call_count == 3
 
 
 async def test_max_retries_zero_disables(api: respx.MockRouter, sleeps: list[float]) -> None:
@@ -227,17 +244,45 @@ async def test_retry_after_http_date_honoured(
     assert 4.0 <= sleeps[0] <= 7.0  # whole-second date resolution
 
 
-async def test_retry_after_is_capped(
+async def test_retry_after_beyond_cap_raises_instead_of_waiting(
     client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    api.post("/v1/streaming.keep_alive").mock(
+    route = api.post("/v1/streaming.keep_alive").mock(
         side_effect=[
             httpx.Response(429, headers={"retry-after": "3600"}),
             httpx.Response(200, json=ok(None)),
         ]
     )
+    with pytest.raises(RateLimitError) as info:
+        await client.keep_alive("s")
+    assert info.value.retry_after == 3600.0
+    assert route.call_count == 1
+    assert sleeps == []
+
+
+async def test_retry_after_at_cap_is_waited(
+    client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    api.post("/v1/streaming.keep_alive").mock(
+        side_effect=[
+            httpx.Response(429, headers={"retry-after": str(_retry.MAX_DELAY)}),
+            httpx.Response(200, json=ok(None)),
+        ]
+    )
     await client.keep_alive("s")
     assert sleeps == [_retry.MAX_DELAY]
+
+
+async def test_retry_after_past_the_deadline_raises_at_once(
+    api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = api.post("/v1/streaming.keep_alive").respond(429, headers={"retry-after": "5"})
+    async with StreamingClient(api_key="k", base_url=BASE, timeout=2.0) as c:
+        with pytest.raises(RateLimitError) as info:
+            await c.keep_alive("s")
+    assert info.value.retry_after == 5.0
+    assert route.call_count == 1
+    assert sleeps == []
 
 
 async def test_backoff_without_retry_after_grows(

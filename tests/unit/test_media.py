@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import fractions
-import subprocess
+import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
 import pytest
 
-from heygen_streaming import SessionClosed, TaskInfo
+from heygen_streaming import ConfigurationError, SessionClosed, TaskInfo
 from heygen_streaming._events import EventHub, SessionEnded, TalkingStarted
-from heygen_streaming._media import FrameFanout, FrameStream
+from heygen_streaming._media import (
+    AUDIO_MAX_BYTES,
+    VIDEO_MAX_BYTES,
+    FrameFanout,
+    FrameStream,
+    frame_nbytes,
+)
 from heygen_streaming._models import NewSessionInfo
-from heygen_streaming._recording import Recorder, container_codecs
+from heygen_streaming._recording import container_codecs
+from heygen_streaming._ring import RingBuffer
 from heygen_streaming._rtc import ice_servers_for, local_candidates
 from heygen_streaming._speech import SpeechTracker
 
@@ -29,7 +33,7 @@ def test_stream_drops_oldest_and_counts() -> None:
         assert len(stream) <= 3
     assert stream.dropped == 7
     assert stream.received == 10
-    assert list(stream._queue) == [7, 8, 9]
+    assert stream._ring.items() == [7, 8, 9]
 
 
 async def test_stream_drains_then_ends_quietly() -> None:
@@ -67,8 +71,8 @@ async def test_fanout_copies_to_each_subscriber_and_unsubscribes() -> None:
     b = fanout.subscribe(2)
     for i in range(5):
         fanout.publish(i)
-    assert list(a._queue) == [0, 1, 2, 3, 4]
-    assert list(b._queue) == [3, 4]
+    assert a._ring.items() == [0, 1, 2, 3, 4]
+    assert b._ring.items() == [3, 4]
     assert fanout.dropped == 3
     async with b:
         pass
@@ -200,60 +204,6 @@ def test_container_codecs_by_extension() -> None:
         container_codecs("a.gif")
 
 
-def _video(i: int) -> av.VideoFrame:
-    frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i % 255, np.uint8), format="rgb24")
-    frame.pts = 1000 + i * 3600
-    frame.time_base = fractions.Fraction(1, 90000)
-    return frame
-
-
-def _audio(k: int) -> av.AudioFrame:
-    tone = (np.sin(np.arange(960) / 10) * 8000).astype(np.int16)
-    frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), "s16", "stereo")
-    frame.sample_rate = 48000
-    frame.pts = 500 + k * 960
-    frame.time_base = fractions.Fraction(1, 48000)
-    return frame
-
-
-@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
-async def test_recorder_writes_both_streams_in_sync(tmp_path: Path, suffix: str) -> None:
-    video, audio = FrameFanout("video"), FrameFanout("audio")
-    path = tmp_path / f"out{suffix}"
-    recorder = Recorder(path, video, audio)
-    recorder.start()
-    for i in range(50):  # 2 s of media at 25 fps, with a hole in the audio
-        video.publish(_video(i))
-        for k in (2 * i, 2 * i + 1):
-            if k not in (30, 31, 32):
-                audio.publish(_audio(k))
-        await asyncio.sleep(0)  # let the recorder's readers run
-    info = await recorder.stop()
-    assert info.video_frames + info.video_dropped == 50
-    assert info.audio_frames + info.audio_dropped == 97
-    with av.open(str(path)) as container:
-        kinds = sorted(s.type for s in container.streams)
-        assert kinds == ["audio", "video"]
-        durations = {}
-        for stream in container.streams:
-            last = 0.0
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    last = max(last, float(packet.pts * packet.time_base))
-            durations[stream.type] = last
-            container.seek(0)
-    # audio gap filled with silence: both streams span ~2 s
-    assert abs(durations["audio"] - durations["video"]) < 0.2
-    probe = await asyncio.to_thread(
-        subprocess.run,
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "video" in probe.stdout and "audio" in probe.stdout
-
-
 async def test_speak_wait_is_cancellable() -> None:
     tracker = SpeechTracker()
     task = TaskInfo(task_id="a", duration_ms=60_000)
@@ -267,12 +217,101 @@ async def test_speak_wait_is_cancellable() -> None:
     assert not tracker._waiters
 
 
-async def test_ndarrays_helper() -> None:
+def _yuv(width: int = 160, height: int = 120) -> av.VideoFrame:
+    frame = av.VideoFrame(width, height, "yuv420p")
+    frame.pts = 0
+    return frame
+
+
+async def test_ndarrays_convert_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heygen_streaming import _media
+
+    threads: list[int] = []
+    convert = _media._to_ndarray
+
+    def spy(frame: Any, format: str | None) -> Any:
+        threads.append(threading.get_ident())
+        return convert(frame, format)
+
+    monkeypatch.setattr(_media, "_to_ndarray", spy)
     stream: FrameStream[Any] = FrameStream("video", 2)
-    stream.put(_video(3))
+    stream.put(_yuv())
     stream.end()
     arrays = [a async for a in stream.ndarrays("rgb24")]
     assert arrays[0].shape == (120, 160, 3)
+    assert threads and threading.get_ident() not in threads
+
+
+def test_video_stream_is_bounded_in_bytes_by_default() -> None:
+    frame = _yuv(3840, 2160)  # 12.4 MB decoded: a hostile server can send far bigger
+    size = frame_nbytes(frame)
+    assert size >= 3840 * 2160 * 3 // 2
+    stream: FrameStream[Any] = FrameStream("video", 10)
+    for _ in range(10):
+        stream.put(frame)
+    assert stream.max_bytes == VIDEO_MAX_BYTES
+    assert stream.nbytes <= VIDEO_MAX_BYTES
+    assert len(stream) == VIDEO_MAX_BYTES // size
+    assert stream.dropped == 10 - len(stream) and stream.received == 10
+
+
+def test_byte_budget_keeps_the_newest_frame_and_is_configurable() -> None:
+    big, small = _yuv(640, 480), _yuv(16, 16)
+    stream: FrameStream[Any] = FrameStream("video", 10, max_bytes=frame_nbytes(big) // 2)
+    stream.put(small)
+    stream.put(big)  # alone over the budget: kept, the older frame goes
+    assert stream._ring.items() == [big] and stream.dropped == 1
+    stream.put(small)
+    assert stream._ring.items() == [small] and stream.nbytes == frame_nbytes(small)
+    fanout = FrameFanout("audio")
+    assert fanout.subscribe(5).max_bytes == AUDIO_MAX_BYTES
+    assert fanout.subscribe(5, max_bytes=1234).max_bytes == 1234
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "3"])
+def test_capacities_are_validated(bad: Any) -> None:
+    with pytest.raises(ConfigurationError, match="capacity"):
+        FrameStream("video", bad)
+    with pytest.raises(ConfigurationError, match="capacity"):
+        EventHub().subscribe(bad)
+    with pytest.raises(ConfigurationError, match="max_bytes"):
+        FrameStream("video", 1, max_bytes=bad)
+
+
+async def test_event_stream_honours_capacity_one() -> None:
+    hub = EventHub()
+    hub.emit(TalkingStarted(task_id="a"))
+    hub.emit(TalkingStarted(task_id="b"))
+    stream = hub.subscribe(1)
+    hub.emit(SessionEnded(reason="closed"))
+    assert [type(e) for e in [e async for e in stream]] == [SessionEnded]
+    assert stream.dropped == 2
+
+
+async def test_end_wakes_every_waiting_reader() -> None:
+    ring: RingBuffer[int] = RingBuffer(4)
+    readers = [asyncio.ensure_future(ring.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    ring.put(1)
+    ring.end(lambda: SessionClosed("gone", reason="watchdog"))
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(*readers, return_exceptions=True)
+    assert results.count(1) == 1
+    assert sum(isinstance(r, SessionClosed) for r in results) == 2
+    with pytest.raises(SessionClosed):  # and again for a later reader
+        await ring.get()
+
+
+async def test_event_stream_reader_is_woken_by_the_final_event() -> None:
+    hub = EventHub()
+    stream = hub.subscribe()
+    reader = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    hub.emit(SessionEnded(reason="watchdog", abnormal=True))
+    async with asyncio.timeout(5):
+        assert isinstance(await reader, SessionEnded)
+    with pytest.raises(StopAsyncIteration):  # event streams end quietly, even abnormally
+        await anext(stream)
 
 
 def test_server_messages_map_to_talking_events() -> None:
@@ -298,9 +337,9 @@ def test_video_fanout_replays_latest_frame_to_new_subscriber() -> None:
     fanout.publish("f1")
     fanout.publish("f2")
     late = fanout.subscribe(4)
-    assert list(late._queue) == ["f2"]
+    assert late._ring.items() == ["f2"]
     fanout.publish("f3")
-    assert list(late._queue) == ["f2", "f3"]
+    assert late._ring.items() == ["f2", "f3"]
     audio = FrameFanout("audio")
     audio.publish("a1")
     assert len(audio.subscribe(4)) == 0

@@ -9,10 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import MAX_TEXT_LENGTH, EmulatorApp
+from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .sessions import EmulatedSession
+from .versions import API_VERSIONS
 
 __all__ = ["Emulator"]
 
@@ -26,15 +27,23 @@ class Emulator:
         host, port: where to listen; ``port=0`` picks a free port (see `base_url`).
         extra_keys: more accepted keys (other accounts, for isolation tests).
         max_sessions: concurrent sessions allowed per key (account).
+        max_total_sessions: concurrent sessions allowed in all (what bounds any-key mode,
+            where every key is an account of its own).
         idle_timeout: seconds without ``streaming.task``/``keep_alive`` before a session
             closes (the vendor default is 120); ``None`` disables it. A request's
             ``activity_idle_timeout`` (30–3599 s) or ``disable_idle_timeout`` overrides it.
         duration_limit: seconds a session may live at most (``session_duration_limit``).
         token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
-        ice_servers: returned as ``ice_servers``/``ice_servers2`` (default ``[]``).
+        ice_servers: returned as ``ice_servers2`` (default ``[]``).
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
+        max_queued_tasks: unfinished ``streaming.task`` calls per session; one more is
+            answered HTTP 429, code 400123.
+        avatars: accepted avatar names/ids (``None``: any); others get ``10013 avatar not
+            found``.
+        retired: answer every v1 route with HTTP 410 ``endpoint_sunset``, as HeyGen does
+            since 2026.
     """
 
     def __init__(
@@ -45,26 +54,38 @@ class Emulator:
         port: int = 0,
         extra_keys: Iterable[str] = (),
         max_sessions: int = 100,
+        max_total_sessions: int = 200,
         idle_timeout: float | None = 120.0,
         duration_limit: float = 600.0,
         token_ttl: float = 600.0,
         ice_servers: list[dict[str, Any]] | None = None,
         max_text_length: int = MAX_TEXT_LENGTH,
         tts_latency: float = 0.05,
+        max_queued_tasks: int = 32,
+        avatars: Iterable[str] | None = None,
+        retired: bool = False,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
         self.port = port
+        options = EmulatorOptions(
+            max_text_length=max_text_length,
+            tts_latency=tts_latency,
+            max_queued_tasks=max_queued_tasks,
+            retired=retired,
+            avatars=None if avatars is None else frozenset(avatars),
+        )
         self._app = EmulatorApp(
             api_keys=keys,
             max_sessions=max_sessions,
+            max_total_sessions=max_total_sessions,
             idle_timeout=idle_timeout,
             duration_limit=duration_limit,
             token_ttl=token_ttl,
-            ice_servers=ice_servers,
-            max_text_length=max_text_length,
-            tts_latency=tts_latency,
+            options=options,
+            versions=API_VERSIONS,
         )
+        self._app.ice_servers = list(ice_servers or [])
         self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:

@@ -11,32 +11,30 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .._errors import ErrorCode
 from .avatar import AvatarState
 from .peer import EmulatorPeer
 from .speech import Utterance
 
-__all__ = ["EmulatedSession", "EmulatorError", "SessionRegistry", "TokenStore"]
+__all__ = [
+    "EmulatedSession",
+    "SessionLimitReached",
+    "SessionRegistry",
+    "TokenStore",
+    "UnknownSession",
+]
 
 
-class EmulatorError(Exception):
-    """An error answer: HTTP ``status`` with envelope ``code`` and ``message``."""
+class UnknownSession(LookupError):
+    """No live session with this id for this owner; ``closed_reason`` is set when the
+    owner's session existed and was closed (each API version words its own answer)."""
 
-    def __init__(
-        self, status: int, code: int, message: str, *, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+    def __init__(self, closed_reason: str | None = None) -> None:
+        super().__init__("session not found" if closed_reason is None else "session closed")
+        self.closed_reason = closed_reason
 
 
-def not_found(session_id: str, reason: str = "") -> EmulatorError:
-    """The error for an unknown, closed or foreign session."""
-    text = "Session not found" + (f" ({reason})" if reason else "")
-    del session_id
-    return EmulatorError(404, ErrorCode.SESSION_NOT_FOUND, text)
+class SessionLimitReached(Exception):
+    """The owner (or the whole emulator) has no free session slot."""
 
 
 @dataclass(eq=False)
@@ -57,11 +55,13 @@ class EmulatedSession:
     close_reason: str = ""
     last_activity: float = field(default_factory=time.monotonic)
     tasks: int = 0
+    max_queued: int = 32
     _created_mono: float = field(default_factory=time.monotonic, repr=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
     _preparing: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _unfinished: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         if self.peer is not None:
@@ -73,6 +73,8 @@ class EmulatedSession:
         The stop event carries ``duration_ms``, the milliseconds actually played, and
         ``"interrupted": true`` when an interrupt (or the session's end) cut the speech.
         """
+        if kind != "start":
+            self._unfinished.discard(utterance.task_id)
         if self.peer is None:
             return
         message: dict[str, object] = {
@@ -110,8 +112,14 @@ class EmulatedSession:
             end, reason = self.last_activity + self.idle_timeout, "idle timeout"
         return end, reason
 
+    @property
+    def queued_tasks(self) -> int:
+        """Tasks accepted and not yet finished (being prepared, queued or playing)."""
+        return len(self._unfinished)
+
     def prepare_speech(self, utterance: Utterance, latency: float) -> asyncio.Task[None]:
         """Queue ``utterance`` after a simulated text-to-speech ``latency`` (seconds)."""
+        self._unfinished.add(utterance.task_id)
 
         async def queue() -> None:
             if latency > 0:
@@ -128,6 +136,7 @@ class EmulatedSession:
         for task in list(self._preparing):
             task.cancel()
         self.state.speech.interrupt()
+        self._unfinished.clear()
 
     async def wait_closed(self) -> str:
         """Wait until the session is closed; returns the reason."""
@@ -179,14 +188,19 @@ class SessionRegistry:
     """Live sessions by id, per-owner limits, and tombstones of closed sessions."""
 
     def __init__(
-        self, *, max_sessions: int, idle_timeout: float | None, duration_limit: float
+        self,
+        *,
+        max_sessions: int,
+        max_total: int,
+        idle_timeout: float | None,
+        duration_limit: float,
     ) -> None:
         self.max_sessions = max_sessions
+        self.max_total = max_total
         self.idle_timeout = idle_timeout
         self.duration_limit = duration_limit
         self.sessions: dict[str, EmulatedSession] = {}
         self._closed: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()
         self._creating: collections.Counter[str] = collections.Counter()
 
     def count_for(self, owner: str) -> int:
@@ -198,14 +212,13 @@ class SessionRegistry:
     def reserve(self, owner: str) -> Iterator[None]:
         """Hold one of ``owner``'s session slots while a session is being created.
 
-        Raises the concurrency-limit error if ``owner`` has no free slot.
+        Raises `SessionLimitReached` if ``owner`` has no free slot, or the emulator has
+        ``max_total`` sessions (all keys: in any-key mode each key is its own account).
         """
         if self.count_for(owner) >= self.max_sessions:
-            raise EmulatorError(
-                400,
-                ErrorCode.CONCURRENCY_LIMIT,
-                f"Concurrent limit reached: at most {self.max_sessions} sessions",
-            )
+            raise SessionLimitReached(f"at most {self.max_sessions} sessions per key")
+        if len(self.sessions) + self._creating.total() >= self.max_total:
+            raise SessionLimitReached(f"at most {self.max_total} sessions in all")
         self._creating[owner] += 1
         try:
             yield
@@ -223,6 +236,7 @@ class SessionRegistry:
         state: AvatarState,
         peer: EmulatorPeer | None,
         idle_timeout: float | None,
+        max_queued: int = 32,
     ) -> EmulatedSession:
         """Register a new session and start its timeout watcher."""
         session = EmulatedSession(
@@ -234,20 +248,21 @@ class SessionRegistry:
             peer=peer,
             idle_timeout=idle_timeout,
             duration_limit=self.duration_limit,
+            max_queued=max_queued,
         )
         self.sessions[session.session_id] = session
         session._watcher = asyncio.create_task(self._watch(session))
         return session
 
     def get(self, session_id: str, owner: str) -> EmulatedSession:
-        """The live session ``session_id`` of ``owner``, else a not-found error."""
+        """The live session ``session_id`` of ``owner``, else `UnknownSession`."""
         session = self.sessions.get(session_id)
         if session is not None and session.owner == owner:
             return session
         tomb = self._closed.get(session_id)
         if tomb is not None and tomb[0] == owner:
-            raise not_found(session_id, f"closed: {tomb[1]}")
-        raise not_found(session_id)
+            raise UnknownSession(tomb[1])
+        raise UnknownSession()
 
     def list_for(self, owner: str) -> list[EmulatedSession]:
         """Live sessions of ``owner``, oldest first."""
@@ -278,8 +293,6 @@ class SessionRegistry:
         """Close every session concurrently; returns how many were closed."""
         sessions = list(self.sessions.values())
         await asyncio.gather(*(self.close(s, reason, abrupt=abrupt) for s in sessions))
-        for task in list(self._closing):
-            task.cancel()
         return len(sessions)
 
     async def _watch(self, session: EmulatedSession) -> None:
