@@ -27,8 +27,10 @@ from ._errors import (
     APIError,
     APITimeoutError,
     ConfigurationError,
+    RateLimitError,
     ResponseValidationError,
     error_for,
+    sanitize,
 )
 from ._realtime_errors import RealtimeInputClosedError
 from ._realtime_models import (
@@ -56,8 +58,11 @@ _NOT_JSON: Any = object()
 AudioInput = str | os.PathLike[str] | bytes | Mapping[str, Any]
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _text(value: Any, limit: int = 500) -> str | None:
+    """Server text made safe to print (no escapes or control characters), or None."""
+    if not isinstance(value, str):
+        return None
+    return sanitize(value, limit=limit) or None
 
 
 def _v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
@@ -70,13 +75,20 @@ def _v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError
         error = body.get("error")
         if isinstance(error, dict):
             raw = error.get("code")
-            code = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+            if isinstance(raw, str | int) and not isinstance(raw, bool):
+                code = _text(str(raw), 100)
             message = _text(error.get("message"))
             param = _text(error.get("param"))
             doc_url = _text(error.get("doc_url"))
         elif isinstance(error, str):
-            message = error or None
+            message = _text(error)
         message = message or _text(body.get("message"))
+    if 300 <= status < 400:
+        location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
+        message = (
+            f"redirect to {location} not followed (requests are never redirected: "
+            "the credentials would travel with them); check the base URL"
+        )
     if not message:
         message = response.reason_phrase or f"HTTP {status}"
         if payload is _NOT_JSON:
@@ -100,6 +112,8 @@ def _v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError
     exc.code = code
     exc.param = param
     exc.doc_url = doc_url
+    if isinstance(exc, RateLimitError):
+        exc.retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
     return exc
 
 
@@ -142,44 +156,18 @@ class RealtimeAPI:
 
         def _check_open(self) -> None: ...
 
-    async def _send(  # provisional: replaced by StreamingClient._send from main
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        json: Any = None,
-        idempotent: bool,
-        timeout: float | None,
-    ) -> httpx.Response:
-        self._check_open()
-        limit = self._timeout if timeout is None else timeout
-        retry = 0
-        while True:
-            try:
-                response = await self._http.request(
-                    method,
-                    f"{self._base_url}{path}",
-                    json=json,
-                    headers=self._headers,
-                    timeout=httpx.Timeout(limit),
-                    follow_redirects=False,
-                )
-            except httpx.TransportError as exc:
-                if (idempotent or _retry.never_sent(exc)) and retry < self._max_retries:
-                    await _retry.sleep(_retry.backoff_delay(retry))
-                    retry += 1
-                    continue
-                if isinstance(exc, httpx.TimeoutException):
-                    raise APITimeoutError(f"{endpoint} timed out") from exc
-                raise APIConnectionError(f"{endpoint}: {type(exc).__name__}") from exc
-            status = response.status_code
-            if idempotent and _retry.is_retryable_status(status) and retry < self._max_retries:
-                after = _retry.parse_retry_after(response.headers.get("retry-after"))
-                await _retry.sleep(_retry.backoff_delay(retry, after))
-                retry += 1
-                continue
-            return response
+        def _url(self, path: str) -> str: ...
+
+        async def _send(
+            self,
+            method: str,
+            path: str,
+            *,
+            endpoint: str,
+            json: Any = None,
+            idempotent: bool,
+            timeout: float | None,
+        ) -> httpx.Response: ...
 
     async def create_realtime(
         self,
@@ -323,7 +311,7 @@ class RealtimeAPI:
             self._check_open()
             request = self._http.build_request(
                 "GET",
-                f"{self._base_url}{path}",
+                self._url(path),
                 headers=headers,
                 timeout=httpx.Timeout(limit, read=None),
             )

@@ -30,6 +30,14 @@ EXPECTED = [
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "RealtimeAppendResult",
+    "RealtimeCancelResult",
+    "RealtimeCreated",
+    "RealtimeInfo",
+    "RealtimeInputClosedError",
+    "RealtimeSession",
+    "RealtimeState",
+    "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
     "ResponseValidationError",
@@ -51,6 +59,8 @@ EXPECTED = [
     "UnsupportedSessionError",
     "VideoEncoding",
     "VoiceSettings",
+    "Word",
+    "WordBatch",
     "__version__",
 ]
 

@@ -432,3 +432,32 @@ async def test_words_broken_connection(api: respx.MockRouter, client: StreamingC
         async for batch in client.realtime_words("s"):
             got.append(batch)
     assert len(got) == 1
+
+
+async def test_rate_limit_carries_retry_after(
+    api: respx.MockRouter, client: StreamingClient
+) -> None:
+    body = {"error": {"code": "rate_limit_exceeded", "message": "3 streams at most"}}
+    route = api.post(ROOT).respond(429, json=body, headers={"retry-after": "7"})
+    with pytest.raises(RateLimitError) as info:
+        await client.create_realtime(avatar_id="a", voice_id="v", text="t")
+    assert info.value.retry_after == 7.0
+    assert route.call_count == 1  # create is never retried
+
+
+async def test_redirects_are_not_followed(api: respx.MockRouter, client: StreamingClient) -> None:
+    api.get(f"{ROOT}/s").respond(302, headers={"location": "https://elsewhere.test/x"})
+    with pytest.raises(APIError, match="not followed") as info:
+        await client.get_realtime("s")
+    assert info.value.status == 302
+
+
+async def test_server_text_is_sanitized(api: respx.MockRouter, client: StreamingClient) -> None:
+    body = {"error": {"code": "bad\x1b[2J", "message": "\x1b[31mred\x1b[0m\nsecond line\x07"}}
+    api.post(f"{ROOT}/s/cancel").respond(400, json=body)
+    with pytest.raises(BadRequestError) as info:
+        await client.cancel_realtime("s")
+    text = str(info.value)
+    assert "\x1b" not in text and "\n" not in text and "\x07" not in text
+    assert "red second line" in text
+    assert info.value.code == "bad"
