@@ -150,6 +150,7 @@ class RealtimeSession:
         self._end_reason: str | None = None
         self._error_message: str | None = None
         self._changed = asyncio.Event()
+        self._poke = asyncio.Event()  # the media reached its end: poll the status now
         self._fanouts = {"video": FrameFanout("video"), "audio": FrameFanout("audio")}
         self._decoder: HlsDecoder | None = None
         self._recorders: set[HlsRemuxer] = set()
@@ -322,7 +323,10 @@ class RealtimeSession:
                 self._apply(info)
             if self._state in TERMINAL:
                 return
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._poke.wait()
+            self._poke.clear()
             interval = min(interval * 1.5, self.poll_interval)
 
     def _apply(self, info: RealtimeInfo) -> None:
@@ -468,6 +472,7 @@ class RealtimeSession:
         self._fanouts[kind].publish(frame)
 
     def _on_hls_end(self, error: BaseException | None) -> None:
+        self._poke.set()
         if error is None:
             for fanout in self._fanouts.values():
                 fanout.end()
@@ -571,6 +576,7 @@ class RealtimeSession:
             raise
         finally:
             self._recorders.discard(recorder)
+        self._poke.set()
         if self._state is RealtimeState.ERROR:
             raise self._stream_error("record")
         return info

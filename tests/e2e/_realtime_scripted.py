@@ -137,6 +137,7 @@ class ScriptedRealtime:
         self.get_seen = asyncio.Event()
         self.cancel_seen = asyncio.Event()
         self.cancel_done = asyncio.Event()
+        self.final_seen = asyncio.Event()
         self.words: list[list[dict[str, Any]]] = [
             [{"word": "Hello", "start": 0.0, "end": 0.4}, {"word": "!", "start": 0.4, "end": 0.4}],
             [{"word": "Bye", "start": 1.0, "end": 1.3}],
@@ -217,6 +218,8 @@ class ScriptedRealtime:
             return _error(410, "stream_closed", "input is closed")
         self.seen.appends.append(body)
         self.final = bool(body.get("final"))
+        if self.final:
+            self.final_seen.set()
         total = sum(len(a.get("delta", "").encode()) for a in self.seen.appends)
         return web.json_response({"data": {"buffered_bytes": total, "ok": True}}, status=202)
 
