@@ -309,9 +309,12 @@ class HlsFetcher:
         next_seq: int | None = None
         init_written: str | None = None
         last_text = ""
+        loop = asyncio.get_running_loop()
+        changed_at = loop.time()
         while True:
             finishing = self._finish.is_set()
             over = finishing and next_seq is not None
+            fetched_at = loop.time()
             try:
                 text = await self._text(url, 1 if over else self._attempts)
             except HlsError:
@@ -340,14 +343,17 @@ class HlsFetcher:
                 next_seq = segment.sequence + 1
             if playlist.ended or finishing:
                 return
-            changed = text != last_text
+            if text != last_text:
+                changed_at = fetched_at
             last_text = text
+            # The next segment is due about one segment length after the last change: sleep
+            # until shortly before, then reload every tenth of it until it is listed (a few
+            # requests per segment, and it is fetched within ~10 % of its length).
             target = playlist.target_duration or 1.0
-            # HLS: reload after a target duration when the playlist changed, half otherwise;
-            # shorter here because segments are fetched right after the reload.
-            delay = max(self._min_poll, target / 2 if changed else target / 4)
-            if not playlist.segments:
-                delay = self._min_poll
+            step = max(self._min_poll, target / 10)
+            due = changed_at + 0.7 * target
+            now = loop.time()
+            delay = max(step, due - now) if playlist.segments else self._min_poll
             try:
                 async with asyncio.timeout(delay):
                     await self._finish.wait()

@@ -50,7 +50,7 @@ logger = logging.getLogger("heygen_streaming")
 
 RealtimeMode = Literal["text_stream", "tts", "audio"]
 
-_POLL_FIRST = 0.2
+_PENDING_POLL = 0.2  # status polls while waiting for the HLS URL (the first frame waits on it)
 _POLL_FAILURES = 10
 
 
@@ -95,7 +95,7 @@ class RealtimeSession:
         max_seconds: cost guard: the stream is cancelled this many seconds after creation
             (``end_reason == "max_seconds"``); None disables it.
         ready_timeout: bound on create + waiting for the HLS URL (`ConnectTimeout`).
-        poll_interval: seconds between status polls once streaming (faster before).
+        poll_interval: seconds between status polls once streaming (0.2 s before).
         cancel_timeout: bound on the cancel call when leaving.
         video_capacity / audio_capacity: default capacity of `video` / `audio` streams.
     """
@@ -296,7 +296,6 @@ class RealtimeSession:
             await self._wait_change()
 
     async def _poll_loop(self) -> None:
-        interval = min(_POLL_FIRST, self.poll_interval)
         failures = 0
         while self._state not in TERMINAL:
             try:
@@ -324,10 +323,12 @@ class RealtimeSession:
             if self._state in TERMINAL:
                 return
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
+                pending = self._state is RealtimeState.PENDING
+                async with asyncio.timeout(
+                    min(_PENDING_POLL, self.poll_interval) if pending else self.poll_interval
+                ):
                     await self._poke.wait()
             self._poke.clear()
-            interval = min(interval * 1.5, self.poll_interval)
 
     def _apply(self, info: RealtimeInfo) -> None:
         self._info = info
