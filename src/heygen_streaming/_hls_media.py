@@ -190,6 +190,7 @@ class HlsRemuxer:
         self.path = Path(path)
         self._duration = duration
         self._halt = threading.Event()
+        self._stopped = False
         self._pipe: BytePipe | None = None
         self._fetcher: HlsFetcher | None = None
 
@@ -206,6 +207,7 @@ class HlsRemuxer:
 
     def stop(self) -> None:
         """End the recording now (what was read so far is kept)."""
+        self._stopped = True
         self._halt.set()
         if self._pipe is not None:
             self._pipe.close()
@@ -224,7 +226,7 @@ class HlsRemuxer:
             finally:
                 self._halt.set()
                 pipe.abort()
-            if fetch.done() and not fetch.cancelled():
+            if fetch.done() and not fetch.cancelled() and not self._stopped:
                 await fetch  # a fetch failure cut the recording short: raise it
         finally:
             fetch.cancel()

@@ -13,7 +13,6 @@ have reached the service (they bill or repeat speech).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -24,15 +23,10 @@ import httpx
 from . import _retry
 from ._errors import (
     APIConnectionError,
-    APIError,
     APITimeoutError,
     ConfigurationError,
-    RateLimitError,
     ResponseValidationError,
-    error_for,
-    sanitize,
 )
-from ._realtime_errors import RealtimeInputClosedError
 from ._realtime_models import (
     RealtimeAppendResult,
     RealtimeCancelResult,
@@ -43,99 +37,19 @@ from ._realtime_models import (
     audio_source,
     create_body,
 )
+from ._realtime_response import decode_v3, json_or_marker, v3_error, word_batch
 from ._realtime_sse import SSEError, SSEParser
 from ._response import parse
 
 if TYPE_CHECKING:
     from ._realtime_session import RealtimeMode, RealtimeSession
 
-__all__ = ["RealtimeAPI", "decode_v3"]
+__all__ = ["RealtimeAPI"]
 
 PATH = "/v3/avatar-realtime"
 _MAX_ERROR_BODY = 64 * 1024
-_NOT_JSON: Any = object()
 
 AudioInput = str | os.PathLike[str] | bytes | Mapping[str, Any]
-
-
-def _text(value: Any, limit: int = 500) -> str | None:
-    """Server text made safe to print (no escapes or control characters), or None."""
-    if not isinstance(value, str):
-        return None
-    return sanitize(value, limit=limit) or None
-
-
-def _v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
-    """The exception for a v3 error response (any status, any error body shape)."""
-    status = response.status_code
-    body = None if payload is _NOT_JSON else payload
-    code: str | None = None
-    message = param = doc_url = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            raw = error.get("code")
-            if isinstance(raw, str | int) and not isinstance(raw, bool):
-                code = _text(str(raw), 100)
-            message = _text(error.get("message"))
-            param = _text(error.get("param"))
-            doc_url = _text(error.get("doc_url"))
-        elif isinstance(error, str):
-            message = _text(error)
-        message = message or _text(body.get("message"))
-    if 300 <= status < 400:
-        location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
-        message = (
-            f"redirect to {location} not followed (requests are never redirected: "
-            "the credentials would travel with them); check the base URL"
-        )
-    if not message:
-        message = response.reason_phrase or f"HTTP {status}"
-        if payload is _NOT_JSON:
-            ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
-            message += f" (non-JSON body: {ctype})"
-    if code and code not in message:
-        message = f"{code}: {message}"
-    request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
-    error_cls: type[APIError] | None = None
-    if status == 410 and endpoint == "avatar-realtime.text":
-        error_cls = RealtimeInputClosedError
-        message += " (input is closed: a final delta was sent or the stream ended)"
-    if error_cls is not None:
-        exc: APIError = error_cls(
-            message, status=status, endpoint=endpoint, request_id=request_id, body=body
-        )
-    else:
-        exc = error_for(
-            status, code=None, message=message, endpoint=endpoint, request_id=request_id, body=body
-        )
-    exc.code = code
-    exc.param = param
-    exc.doc_url = doc_url
-    if isinstance(exc, RateLimitError):
-        exc.retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
-    return exc
-
-
-def decode_v3(response: httpx.Response, endpoint: str) -> Any:
-    """The ``data`` of a v3 success envelope, or the matching exception."""
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = _NOT_JSON
-    if not 200 <= response.status_code < 300:
-        raise _v3_error(response, payload, endpoint)
-    if isinstance(payload, dict):
-        if payload.get("error"):
-            raise _v3_error(response, payload, endpoint)
-        if "data" in payload:
-            return payload["data"]
-    kind = "a non-JSON body" if payload is _NOT_JSON else "JSON without 'data'"
-    raise ResponseValidationError(
-        f"expected a {{'data': ...}} envelope, got {kind} with HTTP {response.status_code}",
-        endpoint=endpoint,
-        body=None if payload is _NOT_JSON else payload,
-    )
 
 
 def _stream_path(stream_id: str, suffix: str = "") -> str:
@@ -288,7 +202,7 @@ class RealtimeAPI:
                         return
                     if event.event != "message":
                         continue
-                    yield _word_batch(event.data, endpoint)
+                    yield word_batch(event.data, endpoint)
             parser.close()
         except SSEError as exc:
             raise ResponseValidationError(str(exc), endpoint=endpoint) from None
@@ -347,7 +261,7 @@ class RealtimeAPI:
             failed = httpx.Response(
                 status, headers=response.headers, content=content[:_MAX_ERROR_BODY]
             )
-            raise _v3_error(failed, _json_or_none(failed), endpoint)
+            raise v3_error(failed, json_or_marker(failed), endpoint)
 
     def realtime(
         self,
@@ -384,20 +298,3 @@ class RealtimeAPI:
             video_capacity=video_capacity,
             audio_capacity=audio_capacity,
         )
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return _NOT_JSON
-
-
-def _word_batch(data: str, endpoint: str) -> WordBatch:
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise ResponseValidationError("a word batch is not JSON", endpoint=endpoint) from None
-    if isinstance(payload, dict) and "data" in payload and "words" not in payload:
-        payload = payload["data"]
-    return parse(WordBatch, payload, endpoint)

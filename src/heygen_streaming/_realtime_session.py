@@ -14,15 +14,11 @@ and bounded by ``cancel_timeout``. A create still in flight is awaited, then can
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
-from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from ._errors import (
     ConfigurationError,
@@ -32,11 +28,13 @@ from ._errors import (
     SessionClosed,
     SessionError,
 )
-from ._hls import hls_http_client
-from ._hls_media import HlsDecoder, HlsRemuxer, check_remux_path
-from ._media import FrameFanout, FrameStream, audio_resampler
+from ._hls_media import check_remux_path
+from ._media import FrameStream
 from ._realtime_errors import RealtimeStreamError
+from ._realtime_media import RealtimeMedia
 from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, WordBatch, create_body
+from ._realtime_poll import StatusPoller
+from ._realtime_state import TERMINAL, TRANSITIONS, RealtimeMode, RealtimeState
 from ._recording import RecordingInfo
 
 if TYPE_CHECKING:
@@ -47,37 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["RealtimeMode", "RealtimeSession", "RealtimeState"]
 
 logger = logging.getLogger("heygen_streaming")
-
-RealtimeMode = Literal["text_stream", "tts", "audio"]
-
-_PENDING_POLL = 0.2  # status polls while waiting for the HLS URL (the first frame waits on it)
-_POLL_FAILURES = 10
-
-
-class RealtimeState(StrEnum):
-    """Where a `RealtimeSession` is; the last three are terminal."""
-
-    NEW = "new"
-    CREATING = "creating"
-    PENDING = "pending"
-    STREAMING = "streaming"
-    COMPLETED = "completed"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-
-
-_S = RealtimeState
-TERMINAL = frozenset({_S.COMPLETED, _S.ERROR, _S.CANCELLED})
-_ENDS = {_S.COMPLETED, _S.ERROR, _S.CANCELLED}
-_TRANSITIONS: dict[RealtimeState, frozenset[RealtimeState]] = {
-    _S.NEW: frozenset({_S.CREATING, _S.CANCELLED}),
-    _S.CREATING: frozenset({_S.PENDING, *_ENDS}),
-    _S.PENDING: frozenset({_S.STREAMING, *_ENDS}),
-    _S.STREAMING: frozenset(_ENDS),
-    _S.COMPLETED: frozenset(),
-    _S.ERROR: frozenset(),
-    _S.CANCELLED: frozenset(),
-}
 
 
 class RealtimeSession:
@@ -141,20 +108,14 @@ class RealtimeSession:
         self.ready_timeout = ready_timeout
         self.poll_interval = poll_interval
         self.cancel_timeout = cancel_timeout
-        self.video_capacity = video_capacity
-        self.audio_capacity = audio_capacity
         self._state = RealtimeState.NEW
         self._stream_id: str | None = None
         self._info: RealtimeInfo | None = None
-        self._hls_url: str | None = None
         self._end_reason: str | None = None
         self._error_message: str | None = None
         self._changed = asyncio.Event()
-        self._poke = asyncio.Event()  # the media reached its end: poll the status now
-        self._fanouts = {"video": FrameFanout("video"), "audio": FrameFanout("audio")}
-        self._decoder: HlsDecoder | None = None
-        self._recorders: set[HlsRemuxer] = set()
-        self._hls_http: httpx.AsyncClient | None = None
+        self._poller: StatusPoller | None = None
+        self._media = RealtimeMedia(video_capacity, audio_capacity, self._media_ended)
         self._create_task: asyncio.Task[Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._close_task: asyncio.Task[None] | None = None
@@ -179,7 +140,7 @@ class RealtimeSession:
     @property
     def hls_url(self) -> str | None:
         """The HLS playlist URL once live (self-authorising: treat it as a secret)."""
-        return self._hls_url
+        return self._media.url
 
     @property
     def info(self) -> RealtimeInfo | None:
@@ -207,7 +168,7 @@ class RealtimeSession:
         error_message: str | None = None,
     ) -> bool:
         """The one place the state changes; returns False when ``new`` is not reachable."""
-        if new is self._state or new not in _TRANSITIONS[self._state]:
+        if new is self._state or new not in TRANSITIONS[self._state]:
             return False
         logger.debug("realtime %s: %s -> %s", self._stream_id, self._state.value, new.value)
         self._state = new
@@ -215,13 +176,9 @@ class RealtimeSession:
             self._end_reason = end_reason or new.value
             self._error_message = error_message
             if new is RealtimeState.ERROR:
-                message = f"realtime stream failed: {error_message or 'no error_message'}"
-                for fanout in self._fanouts.values():
-                    fanout.end(reason="error", message=message)
-            if self._decoder is not None:
-                self._decoder.finish()
-            for recorder in self._recorders:
-                recorder.finish()
+                self._media.fail(f"realtime stream failed: {error_message or 'no error_message'}")
+            else:
+                self._media.stream_over()
         self._changed.set()
         return True
 
@@ -289,52 +246,33 @@ class RealtimeSession:
         self._stream_id = created.stream_id
         logger.info("realtime stream %s created (%s)", created.stream_id, self.mode)
         self._transition(RealtimeState.PENDING)
-        self._tasks.append(asyncio.ensure_future(self._poll_loop()))
+        self._poller = StatusPoller(
+            self._client,
+            created.stream_id,
+            interval=self.poll_interval,
+            live=lambda: self._state is not RealtimeState.PENDING,
+            done=lambda: self._state in TERMINAL,
+            on_info=self._apply,
+            on_lost=self._lost,
+        )
+        self._tasks.append(asyncio.ensure_future(self._poller.run()))
         if self.max_seconds is not None:
             self._tasks.append(asyncio.ensure_future(self._cost_guard(self.max_seconds)))
         while self._state is RealtimeState.PENDING:
             await self._wait_change()
 
-    async def _poll_loop(self) -> None:
-        failures = 0
-        while self._state not in TERMINAL:
-            try:
-                info = await self._client.get_realtime(self.stream_id)
-            except NotFoundError:
-                self._transition(
-                    RealtimeState.ERROR,
-                    end_reason="error",
-                    error_message="the service no longer knows this stream (404)",
-                )
-                return
-            except HeyGenError as exc:
-                failures += 1
-                logger.warning("realtime %s: status poll failed: %s", self._stream_id, exc)
-                if failures >= _POLL_FAILURES:
-                    self._transition(
-                        RealtimeState.ERROR,
-                        end_reason="error",
-                        error_message=f"status polling failed {failures} times: {exc}",
-                    )
-                    return
-            else:
-                failures = 0
-                self._apply(info)
-            if self._state in TERMINAL:
-                return
-            with contextlib.suppress(TimeoutError):
-                pending = self._state is RealtimeState.PENDING
-                async with asyncio.timeout(
-                    min(_PENDING_POLL, self.poll_interval) if pending else self.poll_interval
-                ):
-                    await self._poke.wait()
-            self._poke.clear()
+    def _media_ended(self) -> None:
+        if self._poller is not None:
+            self._poller.poke()  # the final status is near: ask now
+
+    def _lost(self, message: str) -> None:
+        self._transition(RealtimeState.ERROR, end_reason="error", error_message=message)
 
     def _apply(self, info: RealtimeInfo) -> None:
         self._info = info
-        if info.hls_url and self._hls_url is None:
-            self._hls_url = info.hls_url
-        if info.status == "streaming" and self._hls_url is not None:
+        if info.hls_url:
+            self._media.set_url(info.hls_url)
+        if info.status == "streaming" and self._media.url is not None:
             self._transition(RealtimeState.STREAMING)
         elif info.status == "completed":
             self._transition(RealtimeState.COMPLETED, end_reason=info.end_reason or "completed")
@@ -384,14 +322,7 @@ class RealtimeSession:
             if self._stream_id is not None:
                 await self._cancel_on_server()
             self._transition(RealtimeState.CANCELLED, end_reason="cancelled")
-        for recorder in list(self._recorders):
-            recorder.stop()
-        if self._decoder is not None:
-            await self._decoder.stop()
-        for fanout in self._fanouts.values():
-            fanout.end()
-        if self._hls_http is not None:
-            await self._hls_http.aclose()
+        await self._media.close(self.cancel_timeout)
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
 
     async def _cancel_on_server(self) -> None:
@@ -444,55 +375,24 @@ class RealtimeSession:
 
     # -- media -----------------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._hls_http is None:
-            self._hls_http = hls_http_client()
-        return self._hls_http
-
     def _check_streamable(self) -> None:
         if self._close_task is not None:
             raise SessionClosed("the realtime session is closed", reason="closed")
         if self._stream_id is None:
             raise SessionError("the stream is not started: use `async with client.realtime()`")
 
-    def _ensure_decoder(self) -> None:
-        if self._decoder is not None:
-            return
-        if self._hls_url is None:
-            if self._state is RealtimeState.ERROR:
-                return
-            for fanout in self._fanouts.values():
-                fanout.end()  # ended without ever being live: nothing to play
-            return
-        self._decoder = HlsDecoder(self._hls_url, self._http(), self._on_frame, self._on_hls_end)
-        self._decoder.start()
-        if self._state in TERMINAL:
-            self._decoder.finish()
-
-    def _on_frame(self, kind: str, frame: Any) -> None:
-        self._fanouts[kind].publish(frame)
-
-    def _on_hls_end(self, error: BaseException | None) -> None:
-        self._poke.set()
-        if error is None:
-            for fanout in self._fanouts.values():
-                fanout.end()
-            return
-        logger.warning("realtime %s: HLS reading failed: %s", self._stream_id, error)
-        for fanout in self._fanouts.values():
-            fanout.end(reason="hls-failed", message=f"HLS reading failed: {error}")
-
-    def video(self, capacity: int | None = None) -> FrameStream[av.VideoFrame]:
-        """A new bounded stream of decoded video frames (drop-oldest).
+    def video(
+        self, capacity: int | None = None, *, max_bytes: int | None = None
+    ) -> FrameStream[av.VideoFrame]:
+        """A new bounded stream of decoded video frames (drop-oldest; see `FrameStream`).
 
         Decoding starts with the first `video` or `audio` call, from the first segment
-        listed; the iteration ends when the stream ends (`RealtimeStreamError`-like
-        `SessionClosed` with ``reason="error"`` if it failed).
+        listed. Iteration ends at the end of the stream; it raises `SessionClosed`
+        (``reason="error"``) if the stream failed, ``"hls-failed"`` if reading it failed.
+        ``max_bytes`` bounds the decoded bytes queued (default 32 MiB: ~23 frames at 720p).
         """
         self._check_streamable()
-        stream = self._fanouts["video"].subscribe(capacity or self.video_capacity)
-        self._ensure_decoder()
-        return stream
+        return self._media.video(capacity, max_bytes)
 
     def audio(
         self,
@@ -501,16 +401,17 @@ class RealtimeSession:
         sample_rate: int | None = None,
         layout: str | None = None,
         format: str | None = None,
+        max_bytes: int | None = None,
     ) -> FrameStream[av.AudioFrame]:
         """A new bounded stream of decoded audio frames (AAC decodes to float planar).
 
-        ``sample_rate`` / ``layout`` / ``format`` resample on the reader's side.
+        ``sample_rate`` / ``layout`` / ``format`` (e.g. ``16000, "mono", "s16"``) resample on
+        the reader's side; ``max_bytes`` bounds the decoded bytes queued (default 1 MiB).
         """
         self._check_streamable()
-        transform = audio_resampler(sample_rate, layout, format)
-        stream = self._fanouts["audio"].subscribe(capacity or self.audio_capacity, transform)
-        self._ensure_decoder()
-        return stream
+        return self._media.audio(
+            capacity, max_bytes, sample_rate=sample_rate, layout=layout, format=format
+        )
 
     async def words(self) -> AsyncIterator[Word]:
         """The spoken words with their times (seconds from the start of the stream's audio).
@@ -559,25 +460,11 @@ class RealtimeSession:
         check_remux_path(path)
         if duration is not None and not duration > 0:
             raise ConfigurationError("duration must be positive (or None: until the end)")
-        if self._hls_url is None:
+        if self._media.url is None:
             if self._state is RealtimeState.ERROR:
                 raise self._stream_error("record")
             raise SessionClosed("the stream ended before it was live: nothing to record")
-        recorder = HlsRemuxer(self._hls_url, self._http(), path, duration=duration)
-        result = recorder.start()
-        self._recorders.add(recorder)
-        if self._state in TERMINAL:
-            recorder.finish()
-        try:
-            info = await asyncio.shield(result)
-        except asyncio.CancelledError:
-            recorder.stop()
-            with contextlib.suppress(BaseException):
-                await result
-            raise
-        finally:
-            self._recorders.discard(recorder)
-        self._poke.set()
+        info = await self._media.record(path, duration)
         if self._state is RealtimeState.ERROR:
             raise self._stream_error("record")
         return info
