@@ -30,6 +30,7 @@ __all__ = ["REMUX_SUFFIXES", "HlsDecoder", "HlsRemuxer", "check_remux_path"]
 logger = logging.getLogger("heygen_streaming")
 
 _KINDS = ("video", "audio")
+_JOIN_TIMEOUT = 5.0  # seconds `HlsDecoder.stop` waits for its thread
 
 REMUX_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
 """Containers that take H.264 + AAC packets as they are."""
@@ -61,10 +62,21 @@ def _open(pipe: BytePipe, container: str | None) -> Any:
         raise
 
 
-def _worker(name: str, target: Callable[[], None]) -> asyncio.Future[None]:
+class _Worker(asyncio.Future[None]):
+    """A future for a thread's work, resolved on the loop when it returns; `join` it."""
+
+    thread: threading.Thread
+
+    def join(self) -> None:
+        """Wait for the thread's last instruction (it has resolved this future already)."""
+        if self.done():
+            self.thread.join(timeout=1.0)
+
+
+def _worker(name: str, target: Callable[[], None]) -> _Worker:
     """Run ``target`` on a new daemon thread; the future resolves on the loop when it ends."""
     loop = asyncio.get_running_loop()
-    future: asyncio.Future[None] = loop.create_future()
+    future = _Worker(loop=loop)
 
     def done(error: BaseException | None) -> None:
         if future.done():
@@ -83,7 +95,8 @@ def _worker(name: str, target: Callable[[], None]) -> asyncio.Future[None]:
         with contextlib.suppress(RuntimeError):  # loop already closed
             loop.call_soon_threadsafe(done, error)
 
-    threading.Thread(target=run, name=name, daemon=True).start()
+    future.thread = threading.Thread(target=run, name=name, daemon=True)
+    future.thread.start()
     return future
 
 
@@ -108,6 +121,7 @@ class HlsDecoder:
         self._pipe: BytePipe | None = None
         self._fetcher: HlsFetcher | None = None
         self._task: asyncio.Task[None] | None = None
+        self._thread: _Worker | None = None
         self.corrupt_packets = 0
 
     def start(self) -> None:
@@ -128,6 +142,9 @@ class HlsDecoder:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._thread is not None:  # the pipe ended: PyAV reads EOF and the thread returns
+            await asyncio.wait({self._thread}, timeout=_JOIN_TIMEOUT)
+            self._thread.join()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -137,7 +154,8 @@ class HlsDecoder:
         error: BaseException | None = None
         try:
             container = await fetcher.wait_container()
-            await _worker("heygen-hls-decode", lambda: self._decode(loop, pipe, container))
+            self._thread = _worker("heygen-hls-decode", lambda: self._decode(loop, pipe, container))
+            await asyncio.shield(self._thread)
             await fetch
         except Exception as exc:
             error = exc
@@ -221,8 +239,10 @@ class HlsRemuxer:
             def work() -> None:
                 result.append(_remux(pipe, container, self.path, self._duration, self._halt))
 
+            worker = _worker("heygen-hls-remux", work)
             try:
-                await _worker("heygen-hls-remux", work)
+                await worker
+                worker.join()
             finally:
                 self._halt.set()
                 pipe.abort()

@@ -9,6 +9,7 @@ cancel recorded on the server.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -129,6 +130,26 @@ async def test_record_copies_packets_without_reencoding(clip: Clip, tmp_path: Pa
         assert server.seen.hls_auth_headers == []
 
 
+async def test_closing_while_recording_finishes_the_file(
+    server: ScriptedRealtime, client: StreamingClient, tmp_path: Path
+) -> None:
+    server.publish(2)  # live: no end yet
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+        recording = asyncio.ensure_future(rt.record(tmp_path / "cut.mp4"))
+        frames = rt.video(capacity=100)
+        for _ in range(FPS + 1):  # the second segment is being decoded
+            await asyncio.wait_for(anext(frames), WAIT)
+    info = await asyncio.wait_for(recording, WAIT)  # leaving the block ended the recording
+    assert server.seen.cancels == [STREAM_ID]
+    assert info.video_frames > 0
+    assert ffprobe_streams(info.path)[0]["packets"] == info.video_frames
+    assert hls_threads() == []
+
+
+def hls_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("heygen-hls")]
+
+
 async def test_record_duration_stops_early(
     server: ScriptedRealtime, client: StreamingClient, tmp_path: Path
 ) -> None:
@@ -231,6 +252,7 @@ async def test_cancelled_while_streaming(server: ScriptedRealtime, client: Strea
     with pytest.raises(asyncio.CancelledError):
         await task
     assert server.seen.cancels == [STREAM_ID]
+    assert hls_threads() == []  # the decoder thread was joined
 
 
 async def test_cancelled_at_exit_still_cancels(
