@@ -1,4 +1,8 @@
-"""StreamingClient: the REST half of the SDK (httpx, auth, retries, one method per endpoint)."""
+"""StreamingClient: configuration, lifecycle and the HTTP core of the REST half of the SDK.
+
+The v1 endpoint methods come from `V1Endpoints` (``_v1``); requests go through `HttpCore`
+(``_transport``) via `StreamingClient._send`.
+"""
 
 # ``timeout=`` below is httpx's per-request timeout (contract API), not an asyncio deadline.
 # ruff: noqa: ASYNC109
@@ -10,36 +14,28 @@ import logging
 import os
 import platform
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _retry
 from ._errors import ClientClosedError, ConfigurationError
 from ._models import (
-    IceCandidate,
-    IceRequest,
-    NewSessionInfo,
-    NewSessionRequest,
+    IceServer,
     Quality,
-    SessionDescription,
-    SessionIdRequest,
-    SessionList,
-    SessionSummary,
-    StartSessionRequest,
-    TaskInfo,
-    TaskMode,
-    TaskRequest,
-    TaskType,
-    TokenInfo,
     VideoEncoding,
     VoiceSettings,
 )
+from ._options import (
+    QualityName,
+    VideoEncodingName,
+    check_credential,
+    new_session_body,
+)
 from ._realtime_api import RealtimeAPI
-from ._response import decode, parse
 from ._transport import HttpCore
+from ._v1 import V1Endpoints
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -69,7 +65,7 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient(RealtimeAPI):
+class StreamingClient(V1Endpoints, RealtimeAPI):
     """Async client for HeyGen's Streaming API v1.
 
     Args:
@@ -78,12 +74,15 @@ class StreamingClient(RealtimeAPI):
             ``https://api.heygen.com``.
         token: a session token from ``streaming.create_token``, sent as
             ``Authorization: Bearer``; used instead of the API key.
-        timeout: default per-request timeout in seconds (``None``: no timeout).
+        timeout: default deadline of each call in seconds, retries included (``None``:
+            none).
         max_retries: retries after the first attempt (``0`` disables retrying).
         http_client: an ``httpx.AsyncClient`` to use; it is not closed by this client.
 
     Every endpoint method also takes ``timeout=`` (seconds) overriding the default for that
-    call; ``None`` there means "the client's default".
+    call; ``None`` there means "the client's default". The key is stripped of surrounding
+    whitespace and must be printable ASCII; it never appears in a message or repr.
+    Requests never follow redirects.
 
     A client is single use: ``async with StreamingClient() as client: ...`` (or call
     `aclose`); once closed it refuses further calls with `ClientClosedError`.
@@ -102,25 +101,25 @@ class StreamingClient(RealtimeAPI):
         if token is not None and api_key is not None:
             raise ConfigurationError("pass either api_key or token, not both")
         if token is not None:
-            if not token:
-                raise ConfigurationError("token is empty")
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = {"Authorization": f"Bearer {check_credential(token, 'the token')}"}
         else:
             key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-            if not key:
+            if not key or (isinstance(key, str) and not key.strip()):
                 raise ConfigurationError(
                     "no API key: pass api_key=..., set the HEYGEN_API_KEY environment "
                     "variable, or pass token=... (from streaming.create_token)"
                 )
-            auth = {"X-Api-Key": key}
+            what = "the API key" if api_key is not None else "the API key in $HEYGEN_API_KEY"
+            auth = {"X-Api-Key": check_credential(key, what)}
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         base_url = base_url.strip().rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
+        if not base_url.startswith(("http://", "https://")) or not base_url.isprintable():
             raise ConfigurationError(
-                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https://"
+                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https:// "
+                "and hold no control characters"
             )
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None for no timeout)")
         if max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")
@@ -209,133 +208,64 @@ class StreamingClient(RealtimeAPI):
                 "this StreamingClient is closed; a client is single use, create a new one"
             )
 
-    # -- endpoints --------------------------------------------------------------------
-
-    async def new_session(
-        self,
-        avatar: str | None = None,
-        voice: str | VoiceSettings | Mapping[str, Any] | None = None,
-        quality: Quality | str | None = "high",
-        *,
-        video_encoding: VideoEncoding | str | None = None,
-        knowledge_base: str | None = None,
-        disable_idle_timeout: bool | None = None,
-        activity_idle_timeout: int | None = None,
-        timeout: float | None = None,
-        **extra: Any,
-    ) -> NewSessionInfo:
-        """``streaming.new``: create a session; returns its SDP offer and ICE servers.
-
-        ``avatar`` is sent as ``avatar_name``; ``voice`` is a voice id, a dict or
-        `VoiceSettings`. Other keyword arguments pass through to the body.
-        Never retried once the request may have reached the server.
-        """
-        body = NewSessionRequest.model_validate(
-            {
-                "quality": quality,
-                "avatar_name": avatar,
-                "voice": _voice(voice),
-                "video_encoding": video_encoding,
-                "knowledge_base": knowledge_base,
-                "disable_idle_timeout": disable_idle_timeout,
-                "activity_idle_timeout": activity_idle_timeout,
-                **extra,
-            }
-        ).to_json()
-        data = await self._post("streaming.new", body, timeout=timeout)
-        return parse(NewSessionInfo, data, "streaming.new")
-
-    async def start_session(
-        self,
-        session_id: str,
-        answer_sdp: str | SessionDescription | Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """``streaming.start``: send the SDP answer (a string means ``type="answer"``)."""
-        if isinstance(answer_sdp, str):
-            sdp = SessionDescription(type="answer", sdp=answer_sdp)
-        elif isinstance(answer_sdp, SessionDescription):
-            sdp = answer_sdp
-        else:
-            sdp = SessionDescription.model_validate(dict(answer_sdp))
-        body = StartSessionRequest(session_id=session_id, sdp=sdp).to_json()
-        await self._post("streaming.start", body, timeout=timeout)
-
-    async def submit_ice(
-        self,
-        session_id: str,
-        candidate: IceCandidate | Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """``streaming.ice``: send one local ICE candidate (``RTCIceCandidate.toJSON()``)."""
-        cand = (
-            candidate
-            if isinstance(candidate, IceCandidate)
-            else IceCandidate.model_validate(dict(candidate))
-        )
-        body = IceRequest(session_id=session_id, candidate=cand).to_json()
-        await self._post("streaming.ice", body, timeout=timeout)
-
-    async def send_task(
-        self,
-        session_id: str,
-        text: str,
-        task_type: TaskType | str = "repeat",
-        task_mode: TaskMode | str | None = "sync",
-        *,
-        timeout: float | None = None,
-    ) -> TaskInfo:
-        """``streaming.task``: make the avatar speak ``text`` (or answer it, ``chat``).
-
-        Never retried once the request may have reached the server.
-        """
-        body = TaskRequest.model_validate(
-            {
-                "session_id": session_id,
-                "text": text,
-                "task_type": task_type,
-                "task_mode": task_mode,
-            }
-        ).to_json()
-        data = await self._post("streaming.task", body, timeout=timeout)
-        return parse(TaskInfo, data, "streaming.task")
-
-    async def interrupt(self, session_id: str, *, timeout: float | None = None) -> None:
-        """``streaming.interrupt``: stop the current speech."""
-        await self._session_call("streaming.interrupt", session_id, timeout)
-
-    async def keep_alive(self, session_id: str, *, timeout: float | None = None) -> None:
-        """``streaming.keep_alive``: reset the session's idle timer."""
-        await self._session_call("streaming.keep_alive", session_id, timeout)
-
-    async def stop_session(self, session_id: str, *, timeout: float | None = None) -> None:
-        """``streaming.stop``: end the session."""
-        await self._session_call("streaming.stop", session_id, timeout)
-
-    async def list_sessions(self, *, timeout: float | None = None) -> list[SessionSummary]:
-        """``streaming.list``: the account's open sessions."""
-        data = await self._post("streaming.list", {}, timeout=timeout)
-        if isinstance(data, list):
-            data = {"sessions": data}
-        return parse(SessionList, data, "streaming.list").sessions
-
-    async def create_token(self, *, timeout: float | None = None) -> str:
-        """``streaming.create_token``: a single-use token for ``token=`` clients."""
-        data = await self._post("streaming.create_token", {}, timeout=timeout)
-        return parse(TokenInfo, data, "streaming.create_token").token
+    # -- high level -------------------------------------------------------------------
 
     def session(
         self,
         avatar: str | None = None,
-        voice: str | VoiceSettings | dict[str, Any] | None = None,
-        quality: Quality | str = "high",
+        voice: str | VoiceSettings | Mapping[str, Any] | None = None,
+        quality: Quality | QualityName | None = "high",
         *,
+        video_encoding: VideoEncoding | VideoEncodingName | None = None,
+        knowledge_base: str | None = None,
+        disable_idle_timeout: bool | None = None,
+        activity_idle_timeout: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         connect_timeout: float = 15.0,
-        **options: Any,
+        watchdog_timeout: float | None = 5.0,
+        keep_alive_interval: float | None = None,
+        stop_timeout: float = 5.0,
+        video_capacity: int = 10,
+        audio_capacity: int = 50,
+        ice_servers: Sequence[IceServer | dict[str, Any]] | None = None,
+        ice_gather_timeout: float | None = None,
     ) -> Session:
-        """A high-level `Session`; use it as ``async with client.session(...) as s``."""
+        """A high-level `Session`; use it as ``async with client.session(...) as s``.
+
+        ``avatar`` to ``extra_body`` are the ``streaming.new`` options of `new_session`;
+        they are checked here, before any request. The others configure the `Session`:
+
+        Args:
+            connect_timeout: seconds from ``streaming.new`` to the first media.
+            watchdog_timeout: seconds without media before the session counts as dead
+                (``None``: no watchdog).
+            keep_alive_interval: seconds between ``streaming.keep_alive`` calls (``None``:
+                none).
+            stop_timeout: bound of the ``streaming.stop`` sent on exit.
+            video_capacity: frames a video stream buffers before dropping the oldest.
+            audio_capacity: frames an audio stream buffers before dropping the oldest.
+            ice_servers: ICE servers to use instead of the service's (``[]``: none).
+            ice_gather_timeout: bound of local candidate gathering (``None``: aiortc's).
+
+        Bad values raise `ConfigurationError`; an unknown keyword is a ``TypeError``.
+        """
+        new_options: dict[str, Any] = {
+            "video_encoding": video_encoding,
+            "knowledge_base": knowledge_base,
+            "disable_idle_timeout": disable_idle_timeout,
+            "activity_idle_timeout": activity_idle_timeout,
+            "extra_body": extra_body,
+        }
+        new_session_body(avatar=avatar, voice=voice, quality=quality, **new_options)
+        _check_session_options(
+            connect_timeout=connect_timeout,
+            watchdog_timeout=watchdog_timeout,
+            keep_alive_interval=keep_alive_interval,
+            stop_timeout=stop_timeout,
+            video_capacity=video_capacity,
+            audio_capacity=audio_capacity,
+            ice_gather_timeout=ice_gather_timeout,
+        )
         from ._session import Session
 
         return Session(
@@ -344,7 +274,14 @@ class StreamingClient(RealtimeAPI):
             voice=voice,
             quality=quality,
             connect_timeout=connect_timeout,
-            **options,
+            watchdog_timeout=watchdog_timeout,
+            keep_alive_interval=keep_alive_interval,
+            stop_timeout=stop_timeout,
+            video_capacity=video_capacity,
+            audio_capacity=audio_capacity,
+            ice_servers=ice_servers,
+            ice_gather_timeout=ice_gather_timeout,
+            **{k: v for k, v in new_options.items() if v is not None},
         )
 
     # -- transport --------------------------------------------------------------------
@@ -386,32 +323,25 @@ class StreamingClient(RealtimeAPI):
         return sent.response
 
     def _url(self, path: str) -> str:
-        """Absolute URL of ``path``, for a request made outside `_send` (a stream)."""
+        """Absolute URL of ``path``, for a request made outside `_send` (a stream).
+
+        Such a request should send ``headers=self._headers`` and ``follow_redirects=False``
+        (the credentials must not follow a redirect).
+        """
         return self._core.url(path)
 
-    async def _session_call(self, endpoint: str, session_id: str, timeout: float | None) -> None:
-        body = SessionIdRequest(session_id=session_id).to_json()
-        await self._post(endpoint, body, timeout=timeout)
 
-    async def _post(self, endpoint: str, body: dict[str, Any], *, timeout: float | None) -> Any:
-        """POST ``body`` to ``/v1/<endpoint>``; return the v1 envelope's ``data``."""
-        sent = await self._core.send(
-            "POST",
-            f"/v1/{endpoint}",
-            endpoint=endpoint,
-            json=body,
-            idempotent=endpoint not in _retry.NON_IDEMPOTENT,
-            timeout=timeout,
-        )
-        return decode(sent.response, endpoint)
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _voice(voice: str | VoiceSettings | Mapping[str, Any] | None) -> VoiceSettings | None:
-    if voice is None or isinstance(voice, VoiceSettings):
-        return voice
-    if isinstance(voice, str):
-        return VoiceSettings(voice_id=voice)
-    return VoiceSettings.model_validate(dict(voice))
+def _check_session_options(**values: float | None) -> None:
+    """Durations must be positive (``None``: off, where allowed); capacities at least 1."""
+    for name, value in values.items():
+        if value is None:
+            if name in ("connect_timeout", "stop_timeout", "video_capacity", "audio_capacity"):
+                raise ConfigurationError(f"{name} cannot be None")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}")
+        if name.endswith("capacity"):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be an int >= 1")
+        elif not value > 0:
+            raise ConfigurationError(f"{name} must be positive")

@@ -3,18 +3,20 @@
 The tree::
 
     HeyGenError
-     ├─ ConfigurationError           no API key / token, bad client arguments
+     ├─ ConfigurationError           bad arguments, raised before any request (also ValueError)
      ├─ ClientClosedError            the client (or session) was closed and cannot be reused
      ├─ APIError                     the service answered with an error
-     │   ├─ BadRequestError          400 (and 422)
-     │   ├─ AuthenticationError      401, envelope code 400112
-     │   ├─ PermissionDeniedError    403, envelope code 400599 (no API access)
-     │   ├─ NotFoundError            404, unknown or closed session
-     │   ├─ RateLimitError           429
-     │   ├─ ConcurrencyLimitError    too many concurrent sessions
+     │   ├─ BadRequestError          400 / 422, invalid parameters, avatar not found (10013)
+     │   │   └─ SessionStateError    "session state wrong: ..." (10001-10004)
+     │   ├─ AuthenticationError      401, code 400112
+     │   ├─ PermissionDeniedError    403, code 400599 (no API access), 400562
+     │   ├─ NotFoundError            404, unknown (10006) or closed (10005) session
+     │   ├─ RateLimitError           429 (carries ``retry_after``)
+     │   ├─ ConcurrencyLimitError    too many concurrent sessions (10007)
+     │   ├─ EndpointRetiredError     410: HeyGen retired the endpoint (``endpoint_sunset``)
      │   └─ InternalServerError      5xx
      ├─ APIConnectionError           the request did not complete
-     │   └─ APITimeoutError          ... because it timed out
+     │   └─ APITimeoutError          ... because the call's deadline passed
      ├─ ResponseValidationError      the service answered something we cannot parse
      │   └─ ResponseTooLargeError    ... a body over the size cap (not read)
      └─ SessionError                 the WebRTC side
@@ -23,7 +25,8 @@ The tree::
          ├─ SessionClosed            the session ended abnormally (or was used after close)
          └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
 
-Messages never contain the API key or an access token.
+Messages never contain the API key or an access token; server text in them is passed
+through `sanitize` (no terminal escapes or control characters, bounded length).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionFailed",
+    "EndpointRetiredError",
     "ErrorCode",
     "HeyGenError",
     "InternalServerError",
@@ -52,6 +56,7 @@ __all__ = [
     "ResponseValidationError",
     "SessionClosed",
     "SessionError",
+    "SessionStateError",
     "UnsupportedSessionError",
     "error_for",
     "sanitize",
@@ -77,28 +82,57 @@ def sanitize(text: str, *, limit: int = 500) -> str:
 
 
 class ErrorCode:
-    """Envelope ``code`` values shared by the SDK and the emulator."""
+    """Envelope ``code`` values of HeyGen's v1 API (``shared/wire/v1/SOURCES.md``).
+
+    Captured: `SUCCESS`, `UNAUTHORIZED`, `INVALID_PARAMS`, `SESSION_CLOSED`, `AVATAR`,
+    `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `PERMISSION_DENIED` and
+    the access-token codes. From an unofficial SDK only (unverified): the other ``100xx``
+    session codes and `RATE_LIMITED`.
+    """
 
     SUCCESS = 100
-    INVALID_PARAMETER = 400100
+    # Session (1000x): captured 10005 "session state wrong: closed"; the rest unverified.
+    SESSION_STATE_NEW = 10001
+    SESSION_STATE_CONNECTING = 10002
+    SESSION_STATE_CONNECTED = 10003  # captured meaning: "avatar version is deprecated"
+    SESSION_STATE_CLOSING = 10004
+    SESSION_CLOSED = 10005
+    SESSION_NOT_FOUND = 10006
+    CONCURRENT_LIMIT = 10007
+    AVATAR = 10013  # captured: "avatar not found" and "avatar not allow"
+    # Account and request codes.
+    INVALID_PARAMS = 400006
     UNAUTHORIZED = 400112
+    RATE_LIMITED = 400123
+    ACCESS_TOKEN_EXPIRED = 401056
+    INVALID_ACCESS_TOKEN = 401057
+    FORBIDDEN = 400562
+    PERMISSION_DENIED = 400573
     NO_API_ACCESS = 400599
-    SESSION_NOT_FOUND = 400113
-    CONCURRENCY_LIMIT = 400114
-    RATE_LIMITED = 400115
-    SESSION_STATE = 400116
-    INTERNAL = 500000
 
 
-CONCURRENCY_CODES = frozenset({ErrorCode.CONCURRENCY_LIMIT, 10004, 10007})
+_AUTH_CODES = frozenset(
+    {ErrorCode.UNAUTHORIZED, 40102, ErrorCode.ACCESS_TOKEN_EXPIRED, ErrorCode.INVALID_ACCESS_TOKEN}
+)
+_PERMISSION_CODES = frozenset(
+    {ErrorCode.NO_API_ACCESS, ErrorCode.FORBIDDEN, ErrorCode.PERMISSION_DENIED}
+)
+_NOT_FOUND_CODES = frozenset({ErrorCode.SESSION_NOT_FOUND, ErrorCode.SESSION_CLOSED})
+_STATE_CODES = frozenset(
+    {
+        ErrorCode.SESSION_STATE_NEW,
+        ErrorCode.SESSION_STATE_CONNECTING,
+        ErrorCode.SESSION_STATE_CLOSING,
+    }
+)
 
 
 class HeyGenError(Exception):
     """Base class of every exception raised by this package."""
 
 
-class ConfigurationError(HeyGenError):
-    """The client was configured wrongly (for example no API key and no token)."""
+class ConfigurationError(HeyGenError, ValueError):
+    """Bad arguments (no API key, an unknown quality, empty text...), raised before any request."""
 
 
 class ClientClosedError(HeyGenError, RuntimeError):
@@ -110,11 +144,11 @@ class APIError(HeyGenError):
 
     Attributes:
         status: HTTP status code (200 when the envelope carried an error code).
-        code: the envelope ``code``, when present (v3: a string such as ``"insufficient_credit"``).
-        message: the service's message.
+        code: the envelope ``code``, when present (v3: a string, e.g. ``"insufficient_credit"``).
+        message: the service's message (sanitized: printable, bounded).
         endpoint: e.g. ``"streaming.new"``.
         request_id: the ``X-Request-Id`` (or similar) response header, when present.
-        body: the decoded JSON body, when it was JSON.
+        body: the decoded JSON body, when it was JSON (raw: sanitize before printing).
         param / doc_url: the v3 error's ``param`` (the invalid field) and ``doc_url``.
     """
 
@@ -131,11 +165,11 @@ class APIError(HeyGenError):
         request_id: str | None = None,
         body: Any = None,
     ) -> None:
-        self.message = message
+        self.message = sanitize(message, limit=1000)
         self.status = status
         self.code = code
         self.endpoint = endpoint
-        self.request_id = request_id
+        self.request_id = sanitize(request_id, limit=100) if request_id else None
         self.body = body
         super().__init__(self._format())
 
@@ -156,7 +190,11 @@ class APIError(HeyGenError):
 
 
 class BadRequestError(APIError):
-    """HTTP 400 / 422: the request was rejected as invalid."""
+    """HTTP 400 / 422: the request was rejected as invalid (or named an unusable avatar)."""
+
+
+class SessionStateError(BadRequestError):
+    """The session is in the wrong state for this call ("session state wrong: new", ...)."""
 
 
 class AuthenticationError(APIError):
@@ -168,7 +206,7 @@ class PermissionDeniedError(APIError):
 
 
 class NotFoundError(APIError):
-    """HTTP 404: unknown or already closed session."""
+    """HTTP 404, code 10006 or 10005: unknown or already closed session (or a wrong URL)."""
 
 
 class RateLimitError(APIError):
@@ -183,6 +221,23 @@ class RateLimitError(APIError):
 
 class ConcurrencyLimitError(APIError):
     """Too many concurrent streaming sessions for this account."""
+
+
+class EndpointRetiredError(APIError):
+    """HTTP 410 (``endpoint_sunset``): HeyGen retired this endpoint.
+
+    HeyGen turned off ``/v1/streaming.*`` and ``/v2/streaming.*`` in 2026. The message says
+    what still works: the offline emulator, or HeyGen's Avatar Realtime API.
+    """
+
+    def _format(self) -> str:
+        return (
+            f"{super()._format()}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
+            "streaming API no longer serves sessions. Run against the offline emulator "
+            "(`heygen-streaming emulator`, or `heygen_streaming.emulator.Emulator` in code, "
+            "then pass its base URL), or use HeyGen's current Avatar Realtime API "
+            "(`client.realtime()`)."
+        )
 
 
 class InternalServerError(APIError):
@@ -257,26 +312,12 @@ def error_for(
     request_id: str | None = None,
     body: Any = None,
 ) -> APIError:
-    """Build the most specific `APIError` for an HTTP status and envelope code."""
-    cls: type[APIError]
-    lowered = message.lower()
-    if code in CONCURRENCY_CODES or "concurren" in lowered:
-        cls = ConcurrencyLimitError
-    elif status == 401 or code == ErrorCode.UNAUTHORIZED:
-        cls = AuthenticationError
-    elif status == 403 or code == ErrorCode.NO_API_ACCESS:
-        cls = PermissionDeniedError
-    elif status == 404 or code == ErrorCode.SESSION_NOT_FOUND:
-        cls = NotFoundError
-    elif status == 429 or code == ErrorCode.RATE_LIMITED:
-        cls = RateLimitError
-    elif status >= 500 or code == ErrorCode.INTERNAL:
-        cls = InternalServerError
-    elif status in (400, 422) or 400 <= status < 500 or code is not None:
-        cls = BadRequestError
-    else:
-        cls = APIError
-    return cls(
+    """Build the most specific `APIError` for an HTTP status and envelope code.
+
+    A known envelope code wins over the HTTP status (HeyGen sent codes with 200 and 400);
+    410 always means the endpoint was retired.
+    """
+    return _class_for(status, code, message.lower())(
         message or "unknown error",
         status=status,
         code=code,
@@ -284,3 +325,33 @@ def error_for(
         request_id=request_id,
         body=body,
     )
+
+
+def _class_for(status: int, code: int | None, lowered: str) -> type[APIError]:
+    if status == 410 or "endpoint_sunset" in lowered:
+        return EndpointRetiredError
+    if code == ErrorCode.CONCURRENT_LIMIT or "concurren" in lowered:
+        return ConcurrencyLimitError
+    if code in _AUTH_CODES:
+        return AuthenticationError
+    if code in _PERMISSION_CODES:
+        return PermissionDeniedError
+    if code in _NOT_FOUND_CODES or "session state wrong: closed" in lowered:
+        return NotFoundError
+    if code in _STATE_CODES or "session state wrong" in lowered:
+        return SessionStateError
+    if code == ErrorCode.RATE_LIMITED:
+        return RateLimitError
+    by_status: dict[int, type[APIError]] = {
+        401: AuthenticationError,
+        403: PermissionDeniedError,
+        404: NotFoundError,
+        429: RateLimitError,
+    }
+    if status in by_status:
+        return by_status[status]
+    if status >= 500:
+        return InternalServerError
+    if 400 <= status < 500 or code is not None:
+        return BadRequestError
+    return APIError

@@ -1,16 +1,18 @@
 """Pydantic models of the HeyGen Streaming API v1 wire format.
 
 Requests keep unknown fields (they pass through to the service); responses accept unknown
-fields (the service adds them) and keep them as attributes. The emulator parses requests and
-builds responses with these same models, so the wire format is defined once.
+fields (the service adds them) and keep them as attributes, and tolerate every shape captured
+in ``shared/wire/v1``: ``ice_servers`` as URL strings (2024) or null (2025), null lists,
+``credentialType`` on ICE servers.
 """
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "Emotion",
@@ -34,6 +36,9 @@ __all__ = [
     "VideoEncoding",
     "VoiceSettings",
 ]
+
+
+logger = logging.getLogger("heygen_streaming")
 
 
 class Quality(StrEnum):
@@ -131,7 +136,7 @@ class NewSessionRequest(_Request):
     knowledge_base_id: str | None = None
     version: str | None = None
     disable_idle_timeout: bool | None = None
-    activity_idle_timeout: int | None = Field(default=None, ge=0)
+    activity_idle_timeout: int | None = Field(default=None, ge=30, le=3600)
 
 
 class StartSessionRequest(_Request):
@@ -172,6 +177,44 @@ class Envelope(_Response):
     error: Any = None
 
 
+def _is_ice_server(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    urls = item.get("urls")
+    urls_ok = isinstance(urls, str) or (
+        isinstance(urls, list) and bool(urls) and all(isinstance(u, str) for u in urls)
+    )
+    return urls_ok and all(
+        isinstance(item.get(key), str | None) for key in ("username", "credential")
+    )
+
+
+def _ice_server_list(value: Any) -> Any:
+    """Lenient ICE server lists: one bad entry must not fail the whole session.
+
+    Captured 2024 bodies list bare URL strings; a lone string or object counts as a list of
+    one; entries that are no ICE server are dropped with a warning naming them.
+    """
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    servers = []
+    for item in items:
+        entry = {"urls": item} if isinstance(item, str) else item
+        if _is_ice_server(entry):
+            servers.append(entry)
+        elif item is not None:
+            logger.warning("skipping an ICE server entry that is not one: %.200r", item)
+    return servers
+
+
+def _null_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+IceServerList = Annotated[list[IceServer] | None, BeforeValidator(_ice_server_list)]
+
+
 class NewSessionInfo(_Response):
     """``data`` of ``streaming.new``. Any field may be null on the real service."""
 
@@ -180,16 +223,16 @@ class NewSessionInfo(_Response):
     access_token: str | None = Field(default=None, repr=False)
     url: str | None = None
     realtime_endpoint: str | None = Field(default=None, repr=False)
-    ice_servers: list[IceServer] | None = None
-    ice_servers2: list[IceServer] | None = None
+    ice_servers: IceServerList = None
+    ice_servers2: IceServerList = None
     is_paid: bool | None = None
     session_duration_limit: int | None = None
 
 
 class TaskInfo(_Response):
-    """``data`` of ``streaming.task``."""
+    """``data`` of ``streaming.task``; ``task_id`` is empty when the service sent none."""
 
-    task_id: str
+    task_id: str = ""
     duration_ms: float | None = None
 
 
@@ -204,7 +247,9 @@ class SessionSummary(_Response):
 class SessionList(_Response):
     """``data`` of ``streaming.list``."""
 
-    sessions: list[SessionSummary] = Field(default_factory=list)
+    sessions: Annotated[list[SessionSummary], BeforeValidator(_null_list)] = Field(
+        default_factory=list
+    )
 
 
 class TokenInfo(_Response):

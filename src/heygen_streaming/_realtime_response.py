@@ -14,7 +14,14 @@ from typing import Any
 import httpx
 
 from . import _retry
-from ._errors import APIError, RateLimitError, ResponseValidationError, error_for, sanitize
+from ._errors import (
+    APIError,
+    NotFoundError,
+    RateLimitError,
+    ResponseValidationError,
+    error_for,
+    sanitize,
+)
 from ._realtime_errors import RealtimeInputClosedError
 from ._realtime_models import WordBatch
 from ._response import parse
@@ -64,10 +71,17 @@ def v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
     if code and code not in message:
         message = f"{code}: {message}"
     request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+    # By HTTP status family. v1's heuristics do not apply: a v3 429 (rate or concurrency
+    # limit, both `rate_limit_exceeded`) is a RateLimitError with its Retry-After, and 410
+    # means "input closed" on append and "gone" elsewhere, never a retired endpoint.
     error_cls: type[APIError] | None = None
     if status == 410 and endpoint == "avatar-realtime.text":
         error_cls = RealtimeInputClosedError
         message += " (input is closed: a final delta was sent or the stream ended)"
+    elif status == 410:
+        error_cls = NotFoundError
+    elif status == 429:
+        error_cls = RateLimitError
     if error_cls is not None:
         exc: APIError = error_cls(
             message, status=status, endpoint=endpoint, request_id=request_id, body=body

@@ -1,11 +1,15 @@
 """Decoding of HeyGen responses: status, the ``{code, message, data}`` envelope, data models.
 
 Error messages built here never echo response values other than the service's own message
-(a response may carry an ``access_token``).
+(a response may carry an ``access_token``), and that only sanitized. Accepted success shapes
+(all captured or reported, ``shared/wire/v1``): ``{"code": 100, "message": "success",
+"data": ...}`` with ``data`` possibly null, ``code`` as ``"100"`` or ``"SUCCESS"``, and
+``create_token``'s ``{"error": null, "data": {...}}`` without a code.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import httpx
@@ -19,6 +23,7 @@ __all__ = ["decode", "parse"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
 _NOT_JSON: Any = object()
+_DOUBLE_VERSION = re.compile(r"/(v\d+)/v\d+/")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -65,20 +70,47 @@ def _error_details(payload: Any) -> tuple[int | None, str]:
     message = payload.get("message") or payload.get("msg")
     if isinstance(message, str) and message and message not in messages:
         messages.insert(0, message)
+    details = payload.get("details")
+    if isinstance(details, str) and details and details not in messages:
+        messages.append(details)
     text = "; ".join(messages)
     if code_text:
         text = f"{code_text}: {text}" if text else code_text
     return code, text
 
 
+def _is_success(code: int | None, code_text: str | None) -> bool:
+    return code == ErrorCode.SUCCESS or (code_text or "").lower() == "success"
+
+
+def _load(response: httpx.Response, endpoint: str) -> Any:
+    """The JSON body, or `_NOT_JSON`; nesting too deep for Python is a validation error."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ResponseValidationError(
+            "JSON body nested too deeply to parse", endpoint=endpoint
+        ) from None
+    except ValueError:
+        return _NOT_JSON
+
+
+def _not_found_hint(response: httpx.Response) -> str:
+    """For a 404 that is no API answer: the URL, and what is likely wrong with it."""
+    request = response.request
+    url = str(request.url)
+    hint = "check the base URL (base_url= or $HEYGEN_BASE_URL)"
+    doubled = _DOUBLE_VERSION.search(request.url.path)
+    if doubled:
+        hint = f"the base URL ends in /{doubled.group(1)}: drop it (the SDK adds the version)"
+    return f" ({request.method} {url}; {hint})"
+
+
 def decode(response: httpx.Response, endpoint: str) -> Any:
     """Check status and envelope; return ``data`` or raise the matching error."""
     status = response.status_code
     request_id = _request_id(response)
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = _NOT_JSON
+    payload: Any = _load(response, endpoint)
 
     if not 200 <= status < 300:
         body = None if payload is _NOT_JSON else payload
@@ -94,6 +126,8 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
             if payload is _NOT_JSON:
                 ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
                 message += f" (non-JSON body: {ctype})"
+        if status == 404 and code is None:
+            message += _not_found_hint(response)
         error = error_for(
             status,
             code=code,
@@ -121,9 +155,8 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
         raise ResponseValidationError(
             "malformed response envelope", endpoint=endpoint, body=payload
         ) from None
-    code, _ = _as_code(envelope.code)
     failed = (
-        code != ErrorCode.SUCCESS
+        not _is_success(*_as_code(envelope.code))
         if envelope.code is not None
         else envelope.error not in (None, "", {})
     )
@@ -146,11 +179,15 @@ def parse(model: type[_M], data: Any, endpoint: str) -> _M:
         raise ResponseValidationError("response has no data", endpoint=endpoint)
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise ResponseValidationError(
+            f"{model.__name__} data nested too deeply", endpoint=endpoint
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<data>'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
+            for err in exc.errors(include_input=False, include_url=False)[:5]
         )
         raise ResponseValidationError(
-            f"unexpected {model.__name__} data: {problems}", endpoint=endpoint, body=data
+            f"unexpected {model.__name__} data: {sanitize(problems)}", endpoint=endpoint, body=data
         ) from None

@@ -45,6 +45,7 @@ from ._events import (
 )
 from ._media import FrameFanout, FrameStream, audio_resampler, pump_track
 from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
+from ._options import TaskModeName, TaskTypeName
 from ._recording import Recorder, RecordingInfo
 from ._rtc import Peer, Watchdog, ice_servers_for, local_candidates, post_candidates
 from ._speech import SpeechTracker
@@ -430,8 +431,8 @@ class Session:
         self,
         text: str,
         *,
-        task_type: TaskType | str = "repeat",
-        task_mode: TaskMode | str = "sync",
+        task_type: TaskType | TaskTypeName = "repeat",
+        task_mode: TaskMode | TaskModeName = "sync",
         wait: bool = False,
     ) -> TaskInfo:
         """Send ``streaming.task``; with ``wait=True`` return once the avatar finished.

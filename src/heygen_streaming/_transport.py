@@ -26,7 +26,14 @@ from typing import Any
 import httpx
 
 from . import _retry
-from ._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError, sanitize
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    ResponseTooLargeError,
+    ResponseValidationError,
+    sanitize,
+)
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpCore", "Sent"]
 
@@ -97,9 +104,13 @@ class HttpCore:
             APITimeoutError: the deadline passed (or the last attempt timed out).
             APIConnectionError: the last attempt failed at the transport level.
             ResponseTooLargeError: the body exceeds `MAX_RESPONSE_BYTES`.
+            ResponseValidationError: the body does not decode (bad ``gzip``...).
             ClientClosedError: the client was closed.
+            ConfigurationError: ``timeout`` is not positive.
         """
         self._check_open()
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive seconds (or None), not {timeout!r}")
         limit = self.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit
@@ -145,6 +156,16 @@ class HttpCore:
         self, method: str, url: str, json: Any, limit: float | None, endpoint: str
     ) -> httpx.Response:
         """One request; the body read up to the cap, the connection released."""
+        try:
+            return await self._exchange(method, url, json, limit, endpoint)
+        except httpx.DecodingError:
+            raise ResponseValidationError(
+                "the body does not decode as its Content-Encoding says", endpoint=endpoint
+            ) from None
+
+    async def _exchange(
+        self, method: str, url: str, json: Any, limit: float | None, endpoint: str
+    ) -> httpx.Response:
         request = self.http.build_request(
             method, url, json=json, headers=self.headers, timeout=httpx.Timeout(limit)
         )

@@ -22,7 +22,6 @@ import pytest
 
 from _env import clean_env
 from heygen_streaming import (
-    ConcurrencyLimitError,
     RateLimitError,
     RealtimeInputClosedError,
     StreamingClient,
@@ -159,11 +158,12 @@ async def test_fourth_stream_is_refused_before_anything_runs(
         client.realtime("a", "v", "two") as two,
         client.realtime("a", "v", "three") as three,
     ):
-        with pytest.raises((RateLimitError, ConcurrencyLimitError)) as info:
+        with pytest.raises(RateLimitError) as info:
             async with client.realtime("a", "v", "four"):
                 pass
         assert info.value.status == 429
         assert info.value.code == "rate_limit_exceeded"
+        assert info.value.retry_after is not None
         ids = {one.stream_id, two.stream_id, three.stream_id}
     assert all(not server_stream(emu, sid).live for sid in ids)
 

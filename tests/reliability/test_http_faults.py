@@ -215,3 +215,21 @@ async def test_media_vanishes_raises_session_closed(emu: Emulator, how: str) -> 
     emu.faults.clear()
     await emu.wait_no_sessions(within=5.0)
     await before.assert_no_leaks(fd_slack=1)
+
+
+@pytest.mark.parametrize("kind", ["error", "disconnect"])
+async def test_retried_start_and_stop_after_they_landed_count_as_success(
+    emu: Emulator, backoff_delays: list[float], caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """start and stop are handled, then the answer is lost (502 / dropped connection): the
+    retry's "already started" / "not found" means the first attempt worked."""
+    caplog.set_level(logging.WARNING, logger="heygen_streaming")
+    emu.faults.fail("start", 502, kind=kind, after=True)  # type: ignore[arg-type]
+    emu.faults.fail("stop", 502, kind=kind, after=True)  # type: ignore[arg-type]
+    async with StreamingClient(api_key=API_KEY, base_url=emu.base_url) as c:
+        async with c.session(quality="low") as s:
+            await s.wait_connected()
+            assert [x.session_id for x in emu.sessions] == [s.session_id]
+        assert emu.sessions == []
+        assert len(backoff_delays) == 2  # one retry each
+        assert not [r for r in caplog.records if "stop" in r.getMessage()], caplog.text

@@ -73,6 +73,8 @@ def test_token_without_key_and_env_is_ignored_for_token(monkeypatch: pytest.Monk
         ({"api_key": "k", "base_url": "api.heygen.com"}, "http"),
         ({"api_key": "k", "max_retries": -1}, "max_retries"),
         ({"api_key": "k", "timeout": 0}, "timeout"),
+        ({"api_key": "k", "timeout": float("nan")}, "timeout"),
+        ({"api_key": "k", "base_url": "http://api.test\r\nX: 1"}, "control"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
@@ -171,7 +173,7 @@ async def test_secret_never_leaks(api: respx.MockRouter, caplog: pytest.LogCaptu
     caplog.set_level(logging.DEBUG)  # every logger: ours, httpx, httpcore
     api.post("/v1/streaming.stop").respond(401, json={"code": 400112, "message": "Unauthorized"})
     api.post("/v1/streaming.keep_alive").mock(side_effect=httpx.ConnectError("refused"))
-    api.post("/v1/streaming.list").respond(200, content=b"<html>")
+    api.get("/v1/streaming.list").respond(200, content=b"<html>")
     api.post("/v1/streaming.new").respond(200, json=ok({"access_token": "x"}))
     api.post("/v1/streaming.task").respond(503)
     errors: list[Exception] = []
@@ -262,5 +264,12 @@ def test_session_factory_passes_arguments(monkeypatch: pytest.MonkeyPatch) -> No
         "voice": "voice-1",
         "quality": "low",
         "connect_timeout": 3.0,
+        "watchdog_timeout": 5.0,
+        "keep_alive_interval": None,
+        "stop_timeout": 5.0,
+        "video_capacity": 10,
+        "audio_capacity": 50,
+        "ice_servers": None,
+        "ice_gather_timeout": None,
         "knowledge_base": "kb",
     }

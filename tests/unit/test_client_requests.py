@@ -63,8 +63,7 @@ async def test_new_session_body_and_result(client: StreamingClient, api: respx.M
         knowledge_base="be nice",
         disable_idle_timeout=True,
         activity_idle_timeout=120,
-        version="v1",
-        custom_flag="yes",
+        extra_body={"version": "v1", "custom_flag": "yes"},
     )
     assert route.call_count == 1
     assert str(route.calls.last.request.url) == f"{BASE}/v1/streaming.new"
@@ -205,8 +204,10 @@ async def test_session_id_endpoints(
     assert body_of(route) == {"session_id": "sess-9"}
 
 
-async def test_list_sessions(client: StreamingClient, api: respx.MockRouter) -> None:
-    route = api.post("/v1/streaming.list").respond(
+async def test_list_sessions_is_a_get_without_body(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    route = api.get("/v1/streaming.list").respond(
         200,
         json=ok(
             {
@@ -218,17 +219,28 @@ async def test_list_sessions(client: StreamingClient, api: respx.MockRouter) -> 
         ),
     )
     sessions = await client.list_sessions()
-    assert_common_headers(route.calls.last.request)
-    assert body_of(route) == {}
+    request = route.calls.last.request
+    assert request.method == "GET"
+    assert request.content == b""
+    assert request.headers["x-api-key"] == SECRET
     assert [s.session_id for s in sessions] == ["a", "b"]
     assert sessions[0].status == "connected"
 
 
+@pytest.mark.parametrize("data", [[{"session_id": "a"}], {"sessions": [{"session_id": "a"}]}])
 async def test_list_sessions_accepts_bare_list(
-    client: StreamingClient, api: respx.MockRouter
+    client: StreamingClient, api: respx.MockRouter, data: Any
 ) -> None:
-    api.post("/v1/streaming.list").respond(200, json=ok([{"session_id": "a"}]))
+    api.get("/v1/streaming.list").respond(200, json=ok(data))
     assert [s.session_id for s in await client.list_sessions()] == ["a"]
+
+
+@pytest.mark.parametrize("data", [None, {"sessions": None}, {}, []])
+async def test_list_sessions_empty_shapes(
+    client: StreamingClient, api: respx.MockRouter, data: Any
+) -> None:
+    api.get("/v1/streaming.list").respond(200, json=ok(data))
+    assert await client.list_sessions() == []
 
 
 async def test_create_token(client: StreamingClient, api: respx.MockRouter) -> None:

@@ -21,6 +21,7 @@ from heygen_streaming import (
 
 from .conftest import BASE, ok
 
+GET = {"streaming.list"}
 IDEMPOTENT = [
     ("stop_session", "streaming.stop", ("s",)),
     ("keep_alive", "streaming.keep_alive", ("s",)),
@@ -48,7 +49,7 @@ async def test_idempotent_endpoints_retry_retryable_statuses(
     args: tuple[object, ...],
     status: int,
 ) -> None:
-    route = api.post(f"/v1/{endpoint}").mock(
+    route = api.route(method="GET" if endpoint in GET else "POST", path=f"/v1/{endpoint}").mock(
         side_effect=[
             httpx.Response(status),
             httpx.Response(status),
@@ -133,7 +134,7 @@ async def test_never_sent_failures_are_retried_everywhere(
     args: tuple[object, ...],
     exc_type: type[httpx.TransportError],
 ) -> None:
-    route = api.post(f"/v1/{endpoint}").mock(
+    route = api.route(method="GET" if endpoint in GET else "POST", path=f"/v1/{endpoint}").mock(
         side_effect=[exc_type("no route"), exc_type("no route"), httpx.Response(200, json=ANY_DATA)]
     )  # fmt: skip
     await getattr(client, method)(*args)
@@ -301,7 +302,7 @@ async def test_backoff_without_retry_after_grows(
 async def test_rate_limit_error_after_retries(
     client: StreamingClient, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    api.post("/v1/streaming.list").respond(429, json={"code": 400115, "message": "slow"})
+    api.get("/v1/streaming.list").respond(429, json={"code": 400123, "message": "slow"})
     with pytest.raises(RateLimitError):
         await client.list_sessions()
     assert len(sleeps) == 2
@@ -334,3 +335,85 @@ def test_backoff_delay_bounds() -> None:
             assert cap / 2 <= _retry.backoff_delay(retry) <= cap
     assert _retry.backoff_delay(3, retry_after=1.25) == 1.25
     assert _retry.backoff_delay(0, retry_after=999) == _retry.MAX_DELAY
+
+
+# -- a retry whose earlier attempt may have landed ----------------------------------------
+
+ALREADY_STARTED = [
+    {"code": 400, "message": "Session already started"},
+    {"code": 10002, "message": "session state wrong: connecting"},
+    {"code": 10003, "message": "session state wrong: connected"},
+]
+ALREADY_STOPPED = [
+    (404, {"code": 10006, "message": "Session not found"}),
+    (400, {"code": 10006, "message": "Session not found"}),
+    (400, {"code": 10005, "message": "session state wrong: closed"}),
+    (400, {"code": 10004, "message": "Session state wrong: closing"}),
+]
+LANDED = [httpx.Response(502), httpx.Response(504), httpx.ReadTimeout("lost")]
+
+
+@pytest.mark.parametrize("first", LANDED)
+@pytest.mark.parametrize("refusal", ALREADY_STARTED)
+async def test_retried_start_already_started_is_success(
+    client: StreamingClient, api: respx.MockRouter, first: object, refusal: dict[str, object]
+) -> None:
+    route = api.post("/v1/streaming.start").mock(
+        side_effect=[first, httpx.Response(400, json=refusal)]
+    )
+    assert await client.start_session("s", "v=0") is None
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("first", LANDED)
+@pytest.mark.parametrize(("status", "refusal"), ALREADY_STOPPED)
+async def test_retried_stop_already_gone_is_success(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    first: object,
+    status: int,
+    refusal: dict[str, object],
+) -> None:
+    route = api.post("/v1/streaming.stop").mock(
+        side_effect=[first, httpx.Response(status, json=refusal)]
+    )
+    assert await client.stop_session("s") is None
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("refusal", ALREADY_STARTED)
+async def test_first_attempt_already_started_still_raises(
+    client: StreamingClient, api: respx.MockRouter, refusal: dict[str, object]
+) -> None:
+    api.post("/v1/streaming.start").respond(400, json=refusal)
+    with pytest.raises(APIError):
+        await client.start_session("s", "v=0")
+
+
+@pytest.mark.parametrize(("status", "refusal"), ALREADY_STOPPED)
+@pytest.mark.parametrize(
+    "first", [None, httpx.ConnectError("refused"), httpx.Response(429)], ids=["none", "c", "429"]
+)
+async def test_stop_refusal_raises_unless_an_earlier_attempt_may_have_landed(
+    client: StreamingClient,
+    api: respx.MockRouter,
+    status: int,
+    refusal: dict[str, object],
+    first: object,
+) -> None:
+    """A first attempt that surely never reached the server proves nothing."""
+    answers = [httpx.Response(status, json=refusal)]
+    api.post("/v1/streaming.stop").mock(side_effect=answers if first is None else [first, *answers])
+    with pytest.raises(APIError):
+        await client.stop_session("s")
+
+
+async def test_other_errors_after_a_landed_attempt_still_raise(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    invalid = {"code": 400006, "message": "Invalid params"}
+    api.post("/v1/streaming.start").mock(
+        side_effect=[httpx.Response(502), httpx.Response(400, json=invalid)]
+    )
+    with pytest.raises(APIError, match="Invalid params"):
+        await client.start_session("s", "v=0")

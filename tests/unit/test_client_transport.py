@@ -181,3 +181,30 @@ async def test_connection_refused_names_url_and_hints(sleeps: list[float]) -> No
     assert f"{url}/v1/streaming.keep_alive" in text
     assert "heygen-streaming emulator" in text and "HEYGEN_BASE_URL" in text
     assert SECRET not in text
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan")])
+async def test_non_positive_call_timeout_is_a_configuration_error(
+    client: StreamingClient, api: respx.MockRouter, seconds: float
+) -> None:
+    from heygen_streaming import ConfigurationError
+
+    route = api.post("/v1/streaming.keep_alive").respond(200, json=ok(None))
+    with pytest.raises(ConfigurationError, match="timeout"):
+        await client.keep_alive("s", timeout=seconds)
+    assert route.call_count == 0
+
+
+async def test_undecodable_body_is_a_validation_error(
+    client: StreamingClient, api: respx.MockRouter
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"not gzip at all"
+
+    api.post("/v1/streaming.keep_alive").mock(
+        return_value=httpx.Response(
+            200, headers={"content-encoding": "gzip"}, stream=_Stream(body())
+        )
+    )
+    with pytest.raises(ResponseValidationError, match="Content-Encoding"):
+        await client.keep_alive("s")

@@ -434,6 +434,32 @@ async def test_words_broken_connection(api: respx.MockRouter, client: StreamingC
     assert len(got) == 1
 
 
+async def test_429_is_a_rate_limit_even_for_concurrency(
+    api: respx.MockRouter, client: StreamingClient
+) -> None:
+    body = {"error": {"code": "rate_limit_exceeded", "message": "At most 3 concurrent sessions"}}
+    api.post(ROOT).respond(429, json=body, headers={"retry-after": "5"})
+    with pytest.raises(RateLimitError) as info:
+        await client.create_realtime(avatar_id="a", voice_id="v", text="t")
+    assert type(info.value) is RateLimitError and info.value.retry_after == 5.0
+
+
+@pytest.mark.parametrize(
+    ("path", "cls"), [("/s/text", RealtimeInputClosedError), ("/s", NotFoundError)]
+)
+async def test_410_is_never_a_retired_endpoint(
+    api: respx.MockRouter, client: StreamingClient, path: str, cls: type[APIError]
+) -> None:
+    api.route(path=f"{ROOT}{path}").respond(410, json={"error": {"message": "gone"}})
+    with pytest.raises(cls) as info:
+        if path.endswith("text"):
+            await client.append_realtime_text("s", "x")
+        else:
+            await client.get_realtime("s")
+    assert type(info.value) is cls and info.value.status == 410
+    assert "client.realtime()" not in str(info.value)
+
+
 async def test_rate_limit_carries_retry_after(
     api: respx.MockRouter, client: StreamingClient
 ) -> None:
