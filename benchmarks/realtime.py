@@ -6,7 +6,7 @@ Two figures, each measured for both clients in the same run (alternating order),
 one emulator process on loopback (or the service given by ``--base-url``):
 
 - **create → first frame**: from the create request to the first decoded video frame.
-  The SDK polls the status (0.2 s, growing to 1 s) and starts decoding as soon as the first
+  The SDK polls the status every 0.2 s until live and starts decoding as soon as the first
   segment is listed; the plain client polls every second (the cadence HeyGen clients use)
   and hands the URL to ``av.open`` (FFmpeg's HLS demuxer) in a thread.
 - **append → first voiced audio**: on a live ``text_stream`` whose first words have been

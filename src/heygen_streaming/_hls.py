@@ -229,17 +229,26 @@ class HlsFetcher:
                 await self._copy(segment.uri)
                 self.segments += 1
                 next_seq = segment.sequence + 1
+                logger.debug(
+                    "HLS: segment %d (%.2f s) fetched %.0f ms after the playlist listing it",
+                    segment.sequence,
+                    segment.duration,
+                    (loop.time() - fetched_at) * 1000,
+                )
             if playlist.ended or finishing:
                 return
             if text != last_text:
                 changed_at = fetched_at
             last_text = text
-            # The next segment is due about one segment length after the last change: sleep
-            # until shortly before, then reload every tenth of it until it is listed (a few
+            # The next segment is due about one segment length after the last change (the
+            # last EXTINF: the target duration is rounded up to whole seconds): sleep until
+            # shortly before, then reload every tenth of it until it is listed (a few
             # requests per segment, and it is fetched within ~10 % of its length).
-            target = playlist.target_duration or 1.0
-            step = max(self._min_poll, target / 10)
-            due = changed_at + 0.7 * target
+            length = (playlist.segments[-1].duration if playlist.segments else 0.0) or (
+                playlist.target_duration or 1.0
+            )
+            step = max(self._min_poll, length / 10)
+            due = changed_at + 0.7 * length
             now = loop.time()
             delay = max(step, due - now) if playlist.segments else self._min_poll
             try:

@@ -49,7 +49,10 @@ def check_remux_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-_OPEN_OPTIONS: dict[str, str] = {}
+# FFmpeg analyses 5 s of media before it starts (fps guessing): with segments shorter than
+# that it would wait for the second or third one. 0.1 s is enough to find both codecs'
+# parameters, and the packets read meanwhile are kept (no "nobuffer": it drops them).
+_OPEN_OPTIONS = {"analyzeduration": "100000"}
 
 
 def _open(pipe: BytePipe, container: str | None) -> Any:
