@@ -42,29 +42,34 @@ class Clip:
     audio_packets: int
 
 
-def make_clip(directory: Path, kind: str, segments: int = 3) -> Clip:
-    """Encode ``segments`` seconds of H.264 + AAC (a tone) into 1 s HLS segments with PyAV."""
+def make_clip(directory: Path, kind: str, segments: int = 3, seconds: float = 1.0) -> Clip:
+    """Encode ``segments`` HLS segments of ``seconds`` of H.264 + AAC (a tone) with PyAV."""
     directory.mkdir(parents=True, exist_ok=True)
-    options = {"hls_time": "1", "hls_list_size": "0", "hls_segment_type": kind}
+    options = {"hls_time": f"{seconds:g}", "hls_list_size": "0", "hls_segment_type": kind}
     if kind == "fmp4":
         options["hls_fmp4_init_filename"] = "init.mp4"
     out = av.open(str(directory / "source.m3u8"), "w", format="hls", options=options)
     video = out.add_stream(
         "libx264",
         rate=FPS,
-        options={"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS), "sc_threshold": "0"},
+        options={
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "g": str(round(FPS * seconds)),
+            "sc_threshold": "0",
+        },
     )
     video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     audio = out.add_stream("aac", rate=RATE)
     audio.layout = "mono"
-    frames = FPS * segments
+    frames = round(FPS * seconds * segments)
     for i in range(frames):
         image = np.full((HEIGHT, WIDTH, 3), (i * 7) % 255, np.uint8)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = i
         for packet in video.encode(frame):
             out.mux(packet)
-    total = RATE * segments
+    total = round(RATE * seconds * segments)
     t = np.arange(total) / RATE
     wave = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     audio_packets = 0
@@ -92,7 +97,7 @@ def make_clip(directory: Path, kind: str, segments: int = 3) -> Clip:
         directory=directory,
         init="init.mp4" if kind == "fmp4" else None,
         segments=names,
-        seconds_per_segment=1.0,
+        seconds_per_segment=seconds,
         video_frames=frames,
         audio_packets=audio_packets,
     )
@@ -165,10 +170,11 @@ class ScriptedRealtime:
             "#EXT-X-TARGETDURATION:1",
             "#EXT-X-MEDIA-SEQUENCE:0",
         ]
+        extinf = f"#EXTINF:{self.clip.seconds_per_segment:.6f},"
         if self.clip.init:
             lines.append(f'#EXT-X-MAP:URI="{self.clip.init}"')
         for name in self.clip.segments[: self.listed]:
-            lines += ["#EXTINF:1.000000,", name]
+            lines += [extinf, name]
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"

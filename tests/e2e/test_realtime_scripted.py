@@ -97,7 +97,14 @@ async def test_guide_variant_plays_video_audio_and_words(clip: Clip) -> None:
         assert server.seen.api_auth_ok
 
 
-async def test_decoding_starts_with_the_first_listed_segment(clip: Clip) -> None:
+@pytest.fixture(scope="module", params=["mpegts", "fmp4"])
+def short_clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """Segments of 0.4 s: shorter than what FFmpeg analyses by default before starting."""
+    return make_clip(tmp_path_factory.mktemp("short"), request.param, segments=4, seconds=0.4)
+
+
+async def test_decoding_starts_with_the_first_listed_segment(short_clip: Clip) -> None:
+    clip = short_clip
     async for server in serve(clip):
         server.publish(1)
         async with (
