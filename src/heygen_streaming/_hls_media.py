@@ -107,6 +107,8 @@ class HlsDecoder:
     """Fetch and decode one HLS stream; frames go to ``on_frame(kind, frame)`` on the loop.
 
     ``on_end(error)`` is called on the loop once, when the stream ended (``None``) or failed.
+    ``wanted(kind)`` says whether anybody reads that kind: packets nobody wants are not
+    decoded (a video decode that starts later waits for a key frame).
     """
 
     def __init__(
@@ -115,17 +117,20 @@ class HlsDecoder:
         http: httpx.AsyncClient,
         on_frame: Callable[[str, Any], None],
         on_end: Callable[[BaseException | None], None],
+        wanted: Callable[[str], bool] = lambda kind: True,
     ) -> None:
         self._url = url
         self._http = http
         self._on_frame = on_frame
         self._on_end = on_end
+        self._wanted = wanted
         self._stop = threading.Event()
         self._pipe: BytePipe | None = None
         self._fetcher: HlsFetcher | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: _Worker | None = None
         self.corrupt_packets = 0
+        self.decoded = {"video": 0, "audio": 0}
 
     def start(self) -> None:
         """Begin fetching and decoding (idempotent)."""
@@ -173,18 +178,27 @@ class HlsDecoder:
         container = _open(pipe, fmt)
         if container is None:
             return
+        decoding: set[str] = set()
         try:
             streams = [s for s in container.streams if s.type in _KINDS]
             for packet in container.demux(streams):
                 if self._stop.is_set():
                     return
+                kind = packet.stream.type
+                if not self._wanted(kind):
+                    decoding.discard(kind)
+                    continue
+                if kind not in decoding:
+                    if kind == "video" and not packet.is_keyframe:
+                        continue  # a decoder (re)starts at a key frame
+                    decoding.add(kind)
                 try:
                     frames = packet.decode()
                 except av.error.InvalidDataError:
                     self.corrupt_packets += 1
                     continue
                 for frame in frames:
-                    kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+                    self.decoded[kind] += 1
                     loop.call_soon_threadsafe(self._on_frame, kind, frame)
         finally:
             container.close()

@@ -96,10 +96,16 @@ class RealtimeMedia:
             if self._over:  # ended without ever being live: nothing to play
                 self._end_fanouts()
             return
-        self._decoder = HlsDecoder(self._url, self._client(), self._publish, self._decoded_all)
+        self._decoder = HlsDecoder(
+            self._url, self._client(), self._publish, self._decoded_all, self._wanted
+        )
         self._decoder.start()
         if self._over:
             self._decoder.finish()
+
+    def _wanted(self, kind: str) -> bool:
+        """Whether a stream reads ``kind`` (called from the decoder thread: a plain read)."""
+        return bool(self._fanouts[kind].streams)
 
     def _publish(self, kind: str, frame: Any) -> None:
         self._fanouts[kind].publish(frame)

@@ -64,7 +64,7 @@ class RealtimeInfo(_Response):
 
     stream_id: str | None = None
     status: RealtimeStatus
-    hls_url: str | None = None
+    hls_url: str | None = Field(default=None, repr=False)  # self-authorising: not in reprs
     end_reason: str | None = None
     error_message: str | None = None
 

@@ -120,6 +120,24 @@ async def test_decoding_starts_with_the_first_listed_segment(short_clip: Clip) -
             assert len(rest) <= clip.video_frames
 
 
+async def test_only_wanted_media_is_decoded(
+    server: ScriptedRealtime, client: StreamingClient
+) -> None:
+    server.publish(1)
+    async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+        audio = rt.audio(capacity=1000)
+        for _ in range(10):  # the first segment is being decoded, audio only
+            await asyncio.wait_for(anext(audio), WAIT)
+        video = rt.video(capacity=1000)  # joins late: starts at the next key frame
+        server.publish(end=True)
+        frames = [f async for f in video]
+        decoder = rt._media._decoder
+        assert decoder is not None
+    assert frames and frames[0].key_frame
+    assert len(frames) < server.clip.video_frames
+    assert decoder.decoded["video"] == len(frames)  # nothing decoded for nobody
+
+
 async def test_record_copies_packets_without_reencoding(clip: Clip, tmp_path: Path) -> None:
     async for server in serve(clip):
         server.publish(1)

@@ -487,3 +487,11 @@ async def test_server_text_is_sanitized(api: respx.MockRouter, client: Streaming
     assert "\x1b" not in text and "\n" not in text and "\x07" not in text
     assert "red second line" in text
     assert info.value.code == "bad"
+
+
+async def test_hls_url_is_not_in_reprs(api: respx.MockRouter, client: StreamingClient) -> None:
+    url = "https://cdn.test/live/s/stream.m3u8?token=SIGNED-SECRET"
+    api.get(f"{ROOT}/s").respond(200, json={"data": {"status": "streaming", "hls_url": url}})
+    info = await client.get_realtime("s")
+    assert info.hls_url == url
+    assert "SIGNED-SECRET" not in repr(info) and "SIGNED-SECRET" not in str(info)
