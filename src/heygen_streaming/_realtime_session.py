@@ -288,8 +288,8 @@ class RealtimeSession:
         logger.warning(
             "realtime %s: max_seconds=%g reached, cancelling the stream", self._stream_id, seconds
         )
-        await self._cancel_on_server()
-        self._transition(RealtimeState.CANCELLED, end_reason="max_seconds")
+        if await self._cancel_on_server():  # else leaving the block tries again
+            self._transition(RealtimeState.CANCELLED, end_reason="max_seconds")
 
     # -- close -----------------------------------------------------------------------------
 
@@ -325,7 +325,8 @@ class RealtimeSession:
         await self._media.close(self.cancel_timeout)
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
 
-    async def _cancel_on_server(self) -> None:
+    async def _cancel_on_server(self) -> bool:
+        """``POST .../cancel``, bounded; True when the stream is known to be stopped."""
         try:
             await asyncio.wait_for(
                 self._client.cancel_realtime(self.stream_id, timeout=self.cancel_timeout),
@@ -335,6 +336,8 @@ class RealtimeSession:
             logger.debug("realtime cancel: stream %s was already gone", self._stream_id)
         except (HeyGenError, TimeoutError) as exc:
             logger.warning("realtime cancel failed for stream %s: %s", self._stream_id, exc)
+            return False
+        return True
 
     # -- text ------------------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ class ScriptedRealtime:
         self.cancel_seen = asyncio.Event()
         self.cancel_done = asyncio.Event()
         self.final_seen = asyncio.Event()
+        self.cancel_failures = 0
         self.words: list[list[dict[str, Any]]] = [
             [{"word": "Hello", "start": 0.0, "end": 0.4}, {"word": "!", "start": 0.4, "end": 0.4}],
             [{"word": "Bye", "start": 1.0, "end": 1.3}],
@@ -234,6 +235,9 @@ class ScriptedRealtime:
             return _error(401, "unauthorized", "Invalid API key")
         self.seen.cancels.append(request.match_info["stream_id"])
         self.cancel_seen.set()
+        if self.cancel_failures > 0:
+            self.cancel_failures -= 1
+            return _error(503, "unavailable", "try again")
         if self.hold_cancel is not None:
             await self.hold_cancel.wait()
         was_running = not self.cancelled

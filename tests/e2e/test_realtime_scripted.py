@@ -312,6 +312,21 @@ async def test_max_seconds_guard_cancels(server: ScriptedRealtime, client: Strea
     assert server.seen.cancels == [STREAM_ID]
 
 
+async def test_a_failed_guard_cancel_is_retried_on_exit(server: ScriptedRealtime) -> None:
+    server.publish(1)
+    server.cancel_failures = 1
+    async with (
+        StreamingClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        client.realtime(avatar="Daisy", voice="v1", text="Hi", max_seconds=0.2) as rt,
+    ):
+        guard = rt._tasks[-1]  # the max_seconds timer
+        await asyncio.wait_for(guard, WAIT)  # it cancelled and got a 503
+        assert server.seen.cancels == [STREAM_ID]
+        assert rt.status == "streaming"  # not known to be stopped: still billed
+    assert server.seen.cancels == [STREAM_ID, STREAM_ID]  # leaving tried again
+    assert server.cancelled and rt.status == "cancelled"
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
