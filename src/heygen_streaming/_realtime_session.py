@@ -150,7 +150,8 @@ class RealtimeSession:
     @property
     def end_reason(self) -> str | None:
         """Why the stream ended: the service's (``final_marker``, ``idle_timeout``, ...),
-        ``"error"``, ``"cancelled"`` or ``"max_seconds"``; None while it runs."""
+        ``"error"``, ``"cancelled"``, ``"max_seconds"``, or ``"cancel_failed"`` (leaving the
+        block could not cancel it: it may still run on the service); None while it runs."""
         return self._end_reason
 
     @property
@@ -319,9 +320,10 @@ class RealtimeSession:
             except BaseException:
                 self._create_task.cancel()
         if self._state not in TERMINAL:
-            if self._stream_id is not None:
-                await self._cancel_on_server()
-            self._transition(RealtimeState.CANCELLED, end_reason="cancelled")
+            stopped = self._stream_id is None or await self._cancel_on_server()
+            # "cancel_failed": the service may still run (and bill) it; the warning is logged
+            reason = "cancelled" if stopped else "cancel_failed"
+            self._transition(RealtimeState.CANCELLED, end_reason=reason)
         await self._media.close(self.cancel_timeout)
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
 

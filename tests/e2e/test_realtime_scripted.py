@@ -327,6 +327,18 @@ async def test_a_failed_guard_cancel_is_retried_on_exit(server: ScriptedRealtime
     assert server.cancelled and rt.status == "cancelled"
 
 
+async def test_a_failed_exit_cancel_is_reported(server: ScriptedRealtime) -> None:
+    server.publish(1)
+    server.cancel_failures = 1
+    async with (
+        StreamingClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt,
+    ):
+        pass
+    assert server.seen.cancels == [STREAM_ID]
+    assert rt.status == "cancelled" and rt.end_reason == "cancel_failed"
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
