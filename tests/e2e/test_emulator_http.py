@@ -87,7 +87,12 @@ async def test_new_returns_the_documented_fields(http: httpx.AsyncClient) -> Non
     assert "a=candidate:" in sdp
     msids = {line.split()[0] for line in sdp.splitlines() if line.startswith("a=msid:")}
     assert len(msids) == 1  # audio and video share one MediaStream
-    assert data["ice_servers"] is None and data["ice_servers2"] == []
+    # As captured in 2025: ice_servers null; ice_servers2 lists the emulator's loopback STUN.
+    assert data["ice_servers"] is None
+    [stun] = data["ice_servers2"]
+    assert set(stun) == {"credentialType", "urls"} and stun["credentialType"] == "password"
+    [url] = stun["urls"]
+    assert url.startswith("stun:127.0.0.1:") and int(url.rsplit(":", 1)[1]) > 0
     assert data["session_duration_limit"] == 600 and data["is_paid"] is False
 
 
@@ -306,5 +311,85 @@ async def test_start_twice_is_a_state_error(http: httpx.AsyncClient) -> None:
         code = response.json()["code"]
         failed(response, 400, code)
         assert code in (Code.STATE_CONNECTING, Code.STATE_CONNECTED)
+    finally:
+        await client.close()
+
+
+async def test_retired_mode_answers_410_endpoint_sunset() -> None:
+    """As HeyGen's servers do since 2026 (the body's shape was not captured)."""
+    async with (
+        Emulator(api_key="k", retired=True) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        for name in ("new", "start", "task", "stop", "create_token"):
+            response = await call(http, name, {"session_id": "x"})
+            assert response.status_code == 410
+            assert response.json()["error"]["code"] == "endpoint_sunset"
+        assert (await http.get("/v1/streaming.list")).status_code == 410
+        assert emu.sessions == []
+
+
+async def test_unknown_avatar_is_10013_when_avatars_are_configured() -> None:
+    async with (
+        Emulator(api_key="k", avatars=["Anna_public"]) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, headers={"X-Api-Key": "k"}) as http,
+    ):
+        message = failed(await call(http, "new", {"avatar_name": "Nobody"}), 400, 10013)
+        assert message == "avatar not found"
+        await new_session(http, avatar_id="Anna_public")
+
+
+async def test_list_is_served_on_get_and_post(http: httpx.AsyncClient) -> None:
+    sid = (await new_session(http))["session_id"]
+    by_get = ok(await http.get("/v1/streaming.list"))
+    assert by_get == ok(await call(http, "list"))
+    assert [s["session_id"] for s in by_get["sessions"]] == [sid]
+    assert isinstance(by_get["sessions"][0]["created_at"], int)
+
+
+async def test_success_bodies_have_the_captured_shape(http: httpx.AsyncClient) -> None:
+    """``{"code": 100, "data": null, "message": "success"}``, keys in the captured order."""
+    sid = (await new_session(http))["session_id"]
+    for name in ("keep_alive", "interrupt", "stop"):
+        response = await call(http, name, {"session_id": sid})
+        assert response.text == '{"code": 100, "data": null, "message": "success"}'
+
+
+async def test_sdk_reports_the_retired_emulator_as_retired() -> None:
+    from heygen_streaming import EndpointRetiredError, StreamingClient
+
+    async with (
+        Emulator(api_key="k", retired=True) as emu,
+        StreamingClient(api_key="k", base_url=emu.base_url, max_retries=0) as client,
+    ):
+        with pytest.raises(EndpointRetiredError):
+            await client.new_session(quality="low")
+        with pytest.raises(EndpointRetiredError):
+            await client.list_sessions()
+
+
+async def test_requests_real_clients_sent_are_accepted(http: httpx.AsyncClient) -> None:
+    """Bodies from REQUESTS.md: empty strings, ``avatar_id``, a flat ``voice_id`` and a
+    ``token`` field (ignored), capitalised or lowercase emotions, ``task_type: "talk"``,
+    unknown extras (``"interrupt": true``), a Postman-style string ``sdpMLineIndex``."""
+    bodies: list[dict[str, Any]] = [
+        {"avatar_name": "", "quality": "", "voice": {"voice_id": ""}},
+        {"avatar_name": "Anna", "token": "x", "voice_id": "e3f0"},
+        {"quality": "medium", "voice": {"rate": 1}, "video_encoding": "VP8",
+         "disable_idle_timeout": False, "avatar_id": "Abigail_standing_office_front"},
+        {"quality": "low", "voice": {"emotion": "Friendly"}},
+        {"quality": "low", "voice": {"emotion": "soothing"}},
+    ]  # fmt: skip
+    for body in bodies:
+        data = ok(await call(http, "new", body))
+        ok(await call(http, "stop", {"session_id": data["session_id"]}))
+    client = RawClient(http)
+    try:
+        await client.connect()
+        sid = client.session_id
+        candidate = {**BROWSER_CANDIDATE, "sdpMLineIndex": "0"}
+        ok(await call(http, "ice", {"session_id": sid, "candidate": candidate}))
+        body = {"session_id": sid, "text": "Hey, there!", "task_type": "talk", "interrupt": True}
+        assert ok(await call(http, "task", body))["task_id"]
     finally:
         await client.close()

@@ -197,7 +197,11 @@ async def test_freeze_media_and_drop_all(emulator: Emulator, api_key: str) -> No
                     while await _next_stamped_index(client) < sent:
                         pass
             assert emulator.faults.unfreeze_media(session.session_id) == 1
-            assert await asyncio.wait_for(_next_stamped_index(client), 10) >= sent
+            # Media resumes (the last frame sent before the freeze may be released by the
+            # client's jitter buffer only now, when the next one arrives).
+            async with asyncio.timeout(10):
+                while await _next_stamped_index(client) < sent:
+                    pass
             assert await emulator.faults.drop_all() == 1
             assert emulator.sessions == []
             failed(await call(http, "stop", {"session_id": client.session_id}), 404, 10005)
@@ -248,3 +252,149 @@ async def test_concurrent_creations_respect_the_limit() -> None:
         codes = sorted(r.json()["code"] for r in answers)
         assert codes == [100, 100] + [Code.CONCURRENT_LIMIT] * 3
         assert len(emu.sessions) == 2
+
+
+# -- hardening --------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+async def test_slow_header_connections_are_dropped() -> None:
+    """Connections dribbling their headers are closed; everyone else is still served."""
+    async with Emulator(api_key="k", header_timeout=0.5) as emu, client_for(emu, "k") as http:
+        port = int(emu.base_url.rsplit(":", 1)[1])
+        slow = []
+        for _ in range(50):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /v1/streaming.list HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n")
+            await writer.drain()
+            slow.append((reader, writer))
+        try:
+            ok(await call(http, "list"))
+            async with asyncio.timeout(15):
+                for reader, _ in slow:
+                    assert await reader.read() == b""  # closed by the server
+            ok(await call(http, "list"))
+        finally:
+            for _, writer in slow:
+                writer.close()
+
+
+async def test_auth_comes_before_faults(emulator: Emulator, api_key: str) -> None:
+    """Unauthenticated requests do not consume injected faults."""
+    emulator.faults.fail("list", 503)
+    async with client_for(emulator, "wrong-key") as stranger, client_for(emulator, api_key) as me:
+        for _ in range(3):
+            failed(await call(stranger, "list"), 401, Code.UNAUTHORIZED)
+        assert (await call(me, "list")).status_code == 503
+        ok(await call(me, "list"))
+
+
+async def test_hostile_paths_and_bodies_are_4xx(emulator: Emulator, api_key: str) -> None:
+    async with client_for(emulator, api_key) as http:
+        for path in ("/static/demo.js%00.html", "/static/%2e%2e%2fapp.py", "/static/a%0a.js"):
+            response = await http.get(path)
+            assert response.status_code == 404, (path, response.text)
+        nested = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+        response = await http.post(
+            "/v1/streaming.new", content=nested, headers={"Content-Type": "application/json"}
+        )
+        failed(response, 400, Code.INVALID_PARAMS)
+        deep_list = b"[" * 200_000
+        response = await http.post("/v1/streaming.new", content=deep_list)
+        failed(response, 400, Code.INVALID_PARAMS)
+        await new_session(http)  # still serving
+
+
+async def test_cors_any_origin_when_a_key_is_required(emulator: Emulator, api_key: str) -> None:
+    async with client_for(emulator, api_key) as http:
+        for origin in ("https://demo.example", "http://127.0.0.1:5173"):
+            response = await http.get("/v1/streaming.list", headers={"Origin": origin})
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_cors_loopback_origins_only_in_any_key_mode() -> None:
+    async with Emulator(api_key=None) as emu, client_for(emu, "anything") as http:
+        for origin in ("http://127.0.0.1:5173", "http://localhost:8080", "http://[::1]:3000"):
+            response = await http.get("/v1/streaming.list", headers={"Origin": origin})
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+            assert "Origin" in response.headers["Vary"]
+        for origin in ("https://evil.example", "http://127.0.0.1.evil.example", "null"):
+            response = await http.get("/v1/streaming.list", headers={"Origin": origin})
+            assert "Access-Control-Allow-Origin" not in response.headers
+            preflight = await http.options(
+                "/v1/streaming.new",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            )
+            assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+@pytest.mark.timeout(40)
+async def test_task_queue_is_bounded_per_session() -> None:
+    async with (
+        Emulator(api_key="k", max_queued_tasks=3, tts_latency=0) as emu,
+        client_for(emu, "k") as http,
+    ):
+        client = RawClient(http)
+        try:
+            await client.connect()
+            body = {"session_id": client.session_id, "text": "x" * 200, "task_mode": "async"}
+            for _ in range(3):
+                ok(await call(http, "task", body))
+            message = failed(await call(http, "task", body), 429, Code.RATE_LIMIT)
+            assert "rate limit" in message.lower()
+            session = emu.get_session(client.session_id)
+            assert session is not None and session.queued_tasks == 3
+            ok(await call(http, "interrupt", {"session_id": client.session_id}))
+            ok(await call(http, "task", body))  # room again
+        finally:
+            await client.close()
+
+
+async def test_any_key_mode_has_a_global_session_cap() -> None:
+    async with (
+        Emulator(api_key=None, max_total_sessions=2) as emu,
+        client_for(emu, "a") as a,
+        client_for(emu, "b") as b,
+        client_for(emu, "c") as c,
+    ):
+        await new_session(a)
+        await new_session(b)
+        message = failed(await call(c, "new", {"quality": "low"}), 400, Code.CONCURRENT_LIMIT)
+        assert "oncurrent" in message
+        assert len(emu.sessions) == 2
+
+
+@pytest.mark.timeout(30)
+async def test_connections_waiting_for_headers_are_bounded() -> None:
+    """Beyond ``max_pending`` connections still sending headers, the oldest is dropped."""
+    from aiohttp import web
+
+    from heygen_streaming.emulator.listener import HeaderDeadlineSite
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = HeaderDeadlineSite(runner, "127.0.0.1", 0, header_timeout=60, max_pending=5)
+    await site.start()
+    conns = []
+    try:
+        for _ in range(8):
+            conn = await asyncio.open_connection("127.0.0.1", site.bound_port)
+            conn[1].write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            await conn[1].drain()
+            conns.append(conn)
+        async with asyncio.timeout(10):
+            for reader, _ in conns[:3]:  # the three oldest made room
+                assert await reader.read() == b""
+        reader, writer = conns[-1]
+        writer.write(b"\r\n")  # the newest finishes its headers and is served
+        async with asyncio.timeout(10):
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        for _, writer in conns:
+            writer.close()
+        await runner.cleanup()

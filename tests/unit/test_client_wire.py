@@ -1,4 +1,4 @@
-"""The captured HeyGen v1 bodies (tests/unit/fixtures/wire_v1), served verbatim."""
+"""The captured HeyGen v1 bodies (tests/wire/fixtures/v1), served verbatim."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from heygen_streaming import (
     StreamingClient,
 )
 
-WIRE = Path(__file__).parent / "fixtures" / "wire_v1"
+WIRE = Path(__file__).parents[1] / "wire" / "fixtures" / "v1"
 
 
 def raw(name: str) -> bytes:

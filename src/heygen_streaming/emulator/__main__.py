@@ -12,6 +12,7 @@ import sys
 
 from .faults import Faults, parse_fault_spec
 from .server import Emulator
+from .v3 import add_cli_arguments, options_from_args
 
 __all__ = ["build_parser", "main"]
 
@@ -27,6 +28,40 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         help="accepted X-Api-Key (default: $HEYGEN_EMULATOR_API_KEY; none = accept any key)",
     )
     parser.add_argument("--max-sessions", type=int, default=100, help="sessions per key")
+    parser.add_argument(
+        "--max-total-sessions", type=int, default=200, help="sessions in all (any-key mode)"
+    )
+    parser.add_argument(
+        "--max-queued-tasks", type=int, default=32, help="unfinished tasks per session"
+    )
+    parser.add_argument(
+        "--rtcp-feedback",
+        action="store_true",
+        help="offer and honour NACK/PLI (HeyGen offered no RTCP feedback)",
+    )
+    parser.add_argument(
+        "--keyframe-interval",
+        type=float,
+        default=2.0,
+        help="seconds between key frames without RTCP feedback",
+    )
+    parser.add_argument(
+        "--no-retransmit",
+        dest="retransmit",
+        action="store_false",
+        help="ignore NACKs when RTCP feedback is off (as pion would; stalls aiortc receivers)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection has to send its request headers",
+    )
+    parser.add_argument(
+        "--retired",
+        action="store_true",
+        help="answer every v1 route with HTTP 410 endpoint_sunset, like HeyGen today",
+    )
     parser.add_argument("--idle-timeout", type=float, default=120.0, help="seconds; 0 = off")
     parser.add_argument("--duration-limit", type=float, default=600.0, help="seconds")
     parser.add_argument("--token-ttl", type=float, default=600.0, help="seconds")
@@ -40,6 +75,7 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         metavar="SPEC",
         help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
     )
+    add_cli_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -50,10 +86,18 @@ async def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         max_sessions=args.max_sessions,
+        max_total_sessions=args.max_total_sessions,
+        max_queued_tasks=args.max_queued_tasks,
+        rtcp_feedback=args.rtcp_feedback,
+        keyframe_interval=args.keyframe_interval,
+        retired=args.retired,
+        retransmit=args.retransmit,
+        header_timeout=args.header_timeout,
         idle_timeout=args.idle_timeout or None,
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
+        realtime=options_from_args(args),
     )
     for spec in args.fault:
         parse_fault_spec(spec, emulator.faults)

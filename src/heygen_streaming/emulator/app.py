@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +23,8 @@ from aiohttp import web
 from .faults import Faults
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
+from .stun import StunResponder
+from .v3.options import RealtimeOptions
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]
 
@@ -48,9 +50,11 @@ class EmulatorOptions:
     tts_latency: float = 0.05
     max_queued_tasks: int = 32
     rtcp_feedback: bool = False
-    keyframe_interval: float = 1.0
+    keyframe_interval: float = 2.0
+    retransmit: bool = True
     retired: bool = False
     avatars: frozenset[str] | None = None
+    realtime: RealtimeOptions = field(default_factory=RealtimeOptions)
 
 
 class EmulatorApp:
@@ -79,6 +83,7 @@ class EmulatorApp:
         self.faults = Faults()
         self.options = options
         self.ice_servers: list[dict[str, Any]] = []
+        self.stun: StunResponder | None = None
         self.base_url = ""
         self.faults._freeze = self._freeze
         self.faults._drop = self._drop_all
@@ -113,6 +118,16 @@ class EmulatorApp:
             owner = self.tokens.owner(token)
             return None if owner is None else Principal(owner, token)
         return None
+
+    def ice_servers_for(self, request: web.Request) -> list[dict[str, Any]]:
+        """The ICE servers to list for this request: the configured ones, else the STUN
+        responder at the local address the client reached (this machine, never another)."""
+        if self.stun is None:
+            return list(self.ice_servers)
+        if not self.stun.wildcard:
+            return [self.stun.ice_server()]
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        return [self.stun.ice_server(str(sockname[0]) if sockname else None)]
 
     # -- request pipeline --------------------------------------------------------------
     def _wrap(self, version: ApiVersion, route: Route) -> Callable[[web.Request], Awaitable[Any]]:
@@ -158,7 +173,9 @@ class EmulatorApp:
         status, body = version.fault_body(kind, status)
         return web.json_response(body, status=status, headers=headers)
 
-    async def _json_body(self, request: web.Request, version: ApiVersion, need: str) -> Any:
+    async def _json_body(
+        self, request: web.Request, version: ApiVersion, need: str
+    ) -> dict[str, Any]:
         raw = await request.read()
         if need == "none" or (need == "optional" and not raw.strip()):
             return {}

@@ -277,14 +277,20 @@ class AvatarVideoTrack(_PacedTrack):
         self._blink_seed = int.from_bytes(hashlib.sha256(state.avatar.encode()).digest()[:2])
         self._encoder: FastVp8Encoder | None = None
         self._keyframe = True
+        self._keyframe_every = 0
 
-    def encode_vp8(self) -> None:
-        """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8)."""
+    def encode_vp8(self, keyframe_interval: int = 0) -> None:
+        """Encode VP8 in the track and hand aiortc packets (the session's codec is VP8).
+
+        ``keyframe_interval`` > 0 forces a key frame every that many frames (how a receiver
+        that cannot ask for one, e.g. without RTCP feedback, recovers from loss).
+        """
         width, height = self._state.width, self._state.height
         self._encoder = FastVp8Encoder(
             width, height, bitrate=1_000_000 if width >= 1280 else 500_000
         )
         self._keyframe = True
+        self._keyframe_every = keyframe_interval
 
     def request_keyframe(self) -> None:
         """Make the next packet a keyframe (the receiver sent PLI/FIR)."""
@@ -337,6 +343,8 @@ class AvatarVideoTrack(_PacedTrack):
         if self._encoder is None:
             return self._frame(index)
         keyframe, self._keyframe = self._keyframe, False
+        if self._keyframe_every and index % self._keyframe_every == 0:
+            keyframe = True
         # Drawing and encoding run off the event loop, which then only does RTP.
         loop = asyncio.get_running_loop()
         data, pts = await loop.run_in_executor(None, self._encoded, index, keyframe)

@@ -1,8 +1,15 @@
 """The emulator's WebRTC side: one aiortc peer per session that makes the offer.
 
-The offer carries a video and an audio section (sendonly, one MediaStream) and, after them,
-an ``m=application`` section: the server-created data channel on which the session sends
-its JSON talking events (as HeyGen's v1 service does; clients see it via ``ondatachannel``).
+The offer has HeyGen's captured shape (see `heygen_streaming.emulator.offer`): video
+(sendonly), audio (sendrecv) on one MediaStream, then an ``m=application`` section: the
+server-created data channel on which the session sends its talking events as binary UTF-8
+JSON (as HeyGen's v1 service did; clients see the channel via ``ondatachannel``).
+
+Without RTCP feedback (the captured default) the sender ignores PLI and sends a key frame
+every ``keyframe_interval`` seconds instead, so video recovers after loss. It still answers
+NACKs, which aiortc receivers send whatever was negotiated (an aiortc receiver that gets no
+retransmission stalls ~10 s per lost packet: its 512-packet jitter buffer waits for the
+hole); ``retransmit=False`` ignores them, as pion without negotiated ``nack`` would.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import logging
 from typing import Any
 
 from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceCandidate,
     RTCPeerConnection,
@@ -23,8 +32,10 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
-from .avatar import AvatarAudioTrack, AvatarState, AvatarVideoTrack
+from .avatar import FPS, AvatarAudioTrack, AvatarState, AvatarVideoTrack
 from .encoder import watch_keyframe_requests
+from .offer import MAX_REMOTE_CANDIDATES, cap_candidates, pion_offer
+from .rtc_private import ignore_nacks
 
 __all__ = ["EmulatorPeer", "parse_candidate"]
 
@@ -92,12 +103,23 @@ class EmulatorPeer:
     server-created data channel for event messages (`send_message`)."""
 
     def __init__(
-        self, state: AvatarState, *, video_codec: str = "VP8", fast_vp8: bool = True
+        self,
+        state: AvatarState,
+        *,
+        video_codec: str = "VP8",
+        fast_vp8: bool = True,
+        rtcp_feedback: bool = False,
+        keyframe_interval: float = 2.0,
+        retransmit: bool = True,
     ) -> None:
         self.state = state
         self.video_codec = video_codec
         self.fast_vp8 = fast_vp8
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.rtcp_feedback = rtcp_feedback
+        self.keyframe_interval = keyframe_interval
+        self.retransmit = retransmit
+        config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.pc = RTCPeerConnection(config)
         self.video = AvatarVideoTrack(state)
         self.audio = AvatarAudioTrack(state)
         self.bundle_mid: str | None = None
@@ -107,14 +129,30 @@ class EmulatorPeer:
         self._closed = False
         self._adding: set[asyncio.Task[None]] = set()
         self.channel: Any = None
-        self._unsent: collections.deque[str] = collections.deque(maxlen=MAX_PENDING_MESSAGES)
+        self._unsent: collections.deque[bytes] = collections.deque(maxlen=MAX_PENDING_MESSAGES)
         self.messages_sent = 0
         self.channel_rejected = False
+        self.remote_candidates = 0
+        self._drains: set[asyncio.Task[None]] = set()
+        self.pc.on("track", self._drain)
+
+    def _drain(self, track: MediaStreamTrack) -> None:
+        """Read and drop what the client sends on the sendrecv audio (aiortc would queue it
+        without bound otherwise)."""
+
+        async def drain() -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    await track.recv()
+
+        task = asyncio.create_task(drain())
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
 
     async def make_offer(self) -> str:
-        """Create the offer (video, audio sendonly; then the data channel); return its SDP."""
+        """Create the offer in the captured shape (module docs); return its SDP."""
         video = self.pc.addTransceiver(self.video, direction="sendonly")
-        self.pc.addTransceiver(self.audio, direction="sendonly")
+        audio = self.pc.addTransceiver(self.audio, direction="sendrecv")
         # Created before createOffer so the offer has an m=application section (aiortc
         # places it after the audio/video sections; the BUNDLE tag stays the video mid).
         self.channel = self.pc.createDataChannel(CHANNEL_LABEL)
@@ -124,12 +162,22 @@ class EmulatorPeer:
         chosen = [c for c in codecs if c.mimeType.lower() == wanted]
         rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"]
         if chosen:
-            video.setCodecPreferences(chosen + rtx)
-        if wanted == "video/vp8" and self.fast_vp8:
-            self.video.encode_vp8()
-            watch_keyframe_requests(video.sender, self.video.request_keyframe)
+            video.setCodecPreferences(chosen + (rtx if self.rtcp_feedback else []))
+        opus = [
+            c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"
+        ]
+        audio.setCodecPreferences(opus)
+        if self.rtcp_feedback:
+            if wanted == "video/vp8" and self.fast_vp8:
+                self.video.encode_vp8()
+                watch_keyframe_requests(video.sender, self.video.request_keyframe)
+        else:
+            if not self.retransmit:
+                ignore_nacks(video.sender)
+            if wanted == "video/vp8" and self.fast_vp8:
+                self.video.encode_vp8(max(1, round(self.keyframe_interval * FPS)))
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        sdp: str = self.pc.localDescription.sdp
+        sdp = pion_offer(self.pc.localDescription.sdp, rtcp_feedback=self.rtcp_feedback)
         for line in sdp.splitlines():
             if line.startswith("a=group:BUNDLE"):
                 mids = line.split()[1:]
@@ -141,6 +189,9 @@ class EmulatorPeer:
         """Apply the client's answer, then the candidates buffered before it."""
         if not sdp.strip().startswith("v=") or "m=" not in sdp:
             raise ValueError("not an SDP answer")
+        sdp, dropped = cap_candidates(sdp, MAX_REMOTE_CANDIDATES)
+        if dropped:
+            logger.info("answer: ignored %d candidates beyond %d", dropped, MAX_REMOTE_CANDIDATES)
         sdp, self.channel_rejected = accept_rejected_application(sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
@@ -161,6 +212,10 @@ class EmulatorPeer:
                 self._add(None)
             return
         candidate = parse_candidate(text)
+        if self.remote_candidates >= MAX_REMOTE_CANDIDATES:
+            logger.debug("ignored a remote candidate beyond %d", MAX_REMOTE_CANDIDATES)
+            return
+        self.remote_candidates += 1
         # aiortc drops candidates for non-first BUNDLE mids: use the bundle tag.
         candidate.sdpMid = self.bundle_mid
         candidate.sdpMLineIndex = 0
@@ -185,27 +240,28 @@ class EmulatorPeer:
             logger.debug("ignored remote candidate: %s", type(exc).__name__)
 
     def send_message(self, message: dict[str, Any]) -> None:
-        """Send a JSON text message on the data channel.
+        """Send a message on the data channel as binary UTF-8 JSON (as pion's
+        ``DataChannel.Send([]byte)`` did: HeyGen's JS SDK parses only binary messages).
 
         Queued (at most 64, oldest dropped) until the channel opens; dropped once it is
         closed or when the client rejected it (a client may ignore the channel entirely).
         """
         if self._closed or self.channel is None or self.channel_rejected:
             return
-        text = json.dumps(message, separators=(",", ":"))
+        data = json.dumps(message, separators=(",", ":")).encode()
         state = self.channel.readyState
         if state == "open":
-            self._send(text)
+            self._send(data)
         elif state == "connecting":
-            self._unsent.append(text)
+            self._unsent.append(data)
 
     def _flush(self) -> None:
         while self._unsent and not self._closed:
             self._send(self._unsent.popleft())
 
-    def _send(self, text: str) -> None:
+    def _send(self, data: bytes) -> None:
         try:
-            self.channel.send(text)
+            self.channel.send(data)
         except Exception as exc:  # closing under our feet: events are best effort
             logger.debug("data channel send failed: %s", type(exc).__name__)
         else:
@@ -223,7 +279,7 @@ class EmulatorPeer:
             return
         self._closed = True
         self._unsent.clear()
-        for task in list(self._adding):
+        for task in [*self._adding, *self._drains]:
             task.cancel()
         self.state.thaw()
         self.video.stop()

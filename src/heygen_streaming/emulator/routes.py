@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -96,7 +96,7 @@ class Route:
     path: str
     endpoint: str
     handler: Handler
-    body: str = "required"
+    body: Literal["required", "optional", "none"] = "required"
 
 
 class ApiVersion:

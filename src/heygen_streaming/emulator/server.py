@@ -12,7 +12,10 @@ from aiohttp import web
 from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
+from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
 from .sessions import EmulatedSession
+from .stun import StunResponder
+from .v3 import RealtimeOptions, V3Api
 from .versions import API_VERSIONS
 
 __all__ = ["Emulator"]
@@ -34,7 +37,16 @@ class Emulator:
             ``activity_idle_timeout`` (30–3599 s) or ``disable_idle_timeout`` overrides it.
         duration_limit: seconds a session may live at most (``session_duration_limit``).
         token_ttl: lifetime of ``streaming.create_token`` tokens, in seconds.
-        ice_servers: returned as ``ice_servers2`` (default ``[]``).
+        ice_servers: returned as ``ice_servers2``; ``None`` (the default) lists the
+            emulator's own STUN responder (see `stun`), bound where HTTP is and listed at
+            the local address each client reached, unless ``stun`` is False, then
+            ``[]``. ``ice_servers`` itself is ``null``, as in the 2025 capture.
+        stun: run the STUN responder.
+        header_timeout: seconds a connection has to send its request headers (slow-header
+            clients are dropped instead of holding connections forever).
+        retransmit: answer NACKs even without ``rtcp_feedback`` (aiortc receivers send them
+            regardless and stall for seconds per lost packet without retransmission).
+            ``False`` ignores them, as pion without negotiated ``nack`` would.
         max_text_length: longest accepted ``streaming.task`` text.
         tts_latency: simulated text-to-speech time before speech is queued, in seconds.
             ``task_mode="sync"`` (the default) answers after it, ``"async"`` at once.
@@ -44,6 +56,11 @@ class Emulator:
             found``.
         retired: answer every v1 route with HTTP 410 ``endpoint_sunset``, as HeyGen does
             since 2026.
+        rtcp_feedback: offer NACK/PLI/REMB and RTX and honour them. Off by default: HeyGen's
+            captured offers negotiated no RTCP feedback at all.
+        keyframe_interval: seconds between forced VP8 key frames when ``rtcp_feedback`` is
+            off (the receiver cannot ask for one after loss).
+        realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
     """
 
     def __init__(
@@ -64,16 +81,27 @@ class Emulator:
         max_queued_tasks: int = 32,
         avatars: Iterable[str] | None = None,
         retired: bool = False,
+        rtcp_feedback: bool = False,
+        keyframe_interval: float = 2.0,
+        stun: bool = True,
+        retransmit: bool = True,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        realtime: RealtimeOptions | None = None,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
         options = EmulatorOptions(
             max_text_length=max_text_length,
             tts_latency=tts_latency,
             max_queued_tasks=max_queued_tasks,
             retired=retired,
+            rtcp_feedback=rtcp_feedback,
+            keyframe_interval=keyframe_interval,
+            retransmit=retransmit,
             avatars=None if avatars is None else frozenset(avatars),
+            realtime=realtime or RealtimeOptions(),
         )
         self._app = EmulatorApp(
             api_keys=keys,
@@ -86,6 +114,10 @@ class Emulator:
             versions=API_VERSIONS,
         )
         self._app.ice_servers = list(ice_servers or [])
+        self.stun: StunResponder | None = None
+        if ice_servers is None and stun:
+            # Same address as HTTP; listed per request at the address the client reached.
+            self.stun = StunResponder(host or "0.0.0.0")
         self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:
@@ -100,6 +132,11 @@ class Emulator:
     def faults(self) -> Faults:
         """Fault-injection switches (see `heygen_streaming.emulator.faults`)."""
         return self._app.faults
+
+    @property
+    def realtime(self) -> V3Api:
+        """The Avatar Realtime (v3) side: ``realtime.registry.streams`` by id."""
+        return next(v for v in self._app.versions if isinstance(v, V3Api))
 
     @property
     def sessions(self) -> list[EmulatedSession]:
@@ -129,20 +166,21 @@ class Emulator:
         if self._runner is not None:
             return
         await asyncio.get_running_loop().run_in_executor(None, _warm_caches)
+        if self.stun is not None:
+            await self.stun.start()
+            self._app.stun = self.stun
         runner = web.AppRunner(
             self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = HeaderDeadlineSite(runner, self.host, self.port, header_timeout=self.header_timeout)
         try:
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        server: Any = site._server
-        sockname = server.sockets[0].getsockname()
-        self.port = int(sockname[1])
+        self.port = site.bound_port
         host = self.host
         if ":" in host:
             host = f"[{host}]"
@@ -153,6 +191,8 @@ class Emulator:
     async def close(self) -> None:
         """Close every session (and peer), then stop serving."""
         await self._app.registry.close_all("emulator shutdown")
+        if self.stun is not None:
+            self.stun.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()

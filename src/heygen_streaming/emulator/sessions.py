@@ -70,8 +70,9 @@ class EmulatedSession:
     def _talking(self, kind: str, utterance: Utterance, interrupted: bool) -> None:
         """Send ``avatar_start_talking`` / ``avatar_stop_talking`` on the data channel.
 
-        The stop event carries ``duration_ms``, the milliseconds actually played, and
-        ``"interrupted": true`` when an interrupt (or the session's end) cut the speech.
+        Exactly the fields of HeyGen's v1 events (``shared/wire/v1/DATACHANNEL.md``):
+        ``{"type", "task_id"}``, and for the stop ``duration_ms``, the milliseconds
+        actually played (less than the task's when an interrupt cut the speech).
         """
         if kind != "start":
             self._unfinished.discard(utterance.task_id)
@@ -80,12 +81,9 @@ class EmulatedSession:
         message: dict[str, object] = {
             "type": "avatar_start_talking" if kind == "start" else "avatar_stop_talking",
             "task_id": utterance.task_id,
-            "session_id": self.session_id,
         }
         if kind != "start":
             message["duration_ms"] = round(utterance.played_ms)
-            if interrupted:
-                message["interrupted"] = True
         self.peer.send_message(message)
 
     @property

@@ -175,7 +175,7 @@ class V1Api(ApiVersion):
             "access_token": secrets.token_urlsafe(24) if v2 else None,
             "url": f"{base.replace('http', 'ws', 1)}/v2-unsupported" if v2 else None,
             "ice_servers": None,
-            "ice_servers2": list(self.app.ice_servers),
+            "ice_servers2": self.app.ice_servers_for(call.request),
             "is_paid": False,
             "session_duration_limit": int(self.app.registry.duration_limit),
             "realtime_endpoint": None,
@@ -196,7 +196,14 @@ class V1Api(ApiVersion):
         peer: EmulatorPeer | None = None
         sdp: str | None = None
         if (request.version or "").lower() != "v2":
-            peer = EmulatorPeer(state, video_codec=request.video_encoding or "VP8")
+            options = self.app.options
+            peer = EmulatorPeer(
+                state,
+                video_codec=request.video_encoding or "VP8",
+                rtcp_feedback=options.rtcp_feedback,
+                keyframe_interval=options.keyframe_interval,
+                retransmit=options.retransmit,
+            )
             try:
                 sdp = await peer.make_offer()
             except BaseException:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from .routes import ApiVersion
 from .v1 import V1Api
+from .v3 import V3Api
 
 if TYPE_CHECKING:
     from .app import EmulatorApp
 
 __all__ = ["API_VERSIONS"]
 
-API_VERSIONS: tuple[Callable[[EmulatorApp], ApiVersion], ...] = (V1Api,)
+API_VERSIONS: tuple[Callable[[EmulatorApp], ApiVersion], ...] = (V1Api, V3Api)

@@ -30,11 +30,13 @@ function setTalking(text) {
 }
 
 function onServerMessage(event) {
+  // HeyGen's server sent binary frames of UTF-8 JSON (so does the emulator).
+  const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
   let message;
   try {
-    message = JSON.parse(event.data);
+    message = JSON.parse(text);
   } catch (err) {
-    log(`message: ${event.data}`);
+    log(`message: ${text}`);
     return;
   }
   demo.messages.push(message);
@@ -43,10 +45,9 @@ function onServerMessage(event) {
     log(`talking… (task ${message.task_id})`);
   } else if (message.type === "avatar_stop_talking") {
     setTalking("silent");
-    const how = message.interrupted ? ", interrupted" : "";
-    log(`stopped talking (task ${message.task_id}, ${message.duration_ms} ms${how})`);
+    log(`stopped talking (task ${message.task_id}, ${message.duration_ms} ms)`);
   } else {
-    log(`message: ${event.data}`);
+    log(`message: ${text}`);
   }
 }
 
@@ -101,6 +102,7 @@ async function start() {
   // The server opens a data channel for its talking events.
   pc.ondatachannel = (event) => {
     log(`data channel: ${event.channel.label}`);
+    event.channel.binaryType = "arraybuffer";
     event.channel.onmessage = onServerMessage;
   };
   pc.onconnectionstatechange = () => {

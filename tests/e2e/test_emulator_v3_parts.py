@@ -1,0 +1,129 @@
+"""Parts of the emulator's v3 side without a server: tokens, word-aligned synthesis,
+batching, partial words across deltas, loopback URLs, playlist fix-up."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from heygen_streaming.emulator.v3.audio import is_loopback_url
+from heygen_streaming.emulator.v3.hls import fix_playlist, is_servable
+from heygen_streaming.emulator.v3.script import Script
+from heygen_streaming.emulator.v3.voice import SAMPLE_RATE, Speech, split_tokens
+from heygen_streaming.emulator.v3.words import WordLog
+from heygen_streaming.emulator.v3.worker import Word
+
+
+def test_punctuation_is_its_own_token() -> None:
+    assert split_tokens("Hi there — don't stop, ok?!") == [
+        "Hi", "there", "—", "don't", "stop", ",", "ok", "?", "!",
+    ]  # fmt: skip
+
+
+def test_speech_word_spans_are_exactly_the_voiced_samples() -> None:
+    speech = Speech(split_tokens("Hello there, world."))
+    audio = speech.take(0, speech.total)
+    words = speech.words()
+    assert [w.word for w in words] == ["Hello", "there", ",", "world", "."]
+    voiced = np.flatnonzero(np.abs(audio) > 1e-6)
+    spoken = [w for w in words if w.end > w.start]
+    assert voiced[0] >= spoken[0].start and voiced[-1] < spoken[-1].end
+    for before, after in itertools.pairwise(spoken):
+        assert not np.any(np.abs(audio[before.end : after.start]) > 1e-6)  # silent gap
+        assert after.start - before.end >= 0.08 * SAMPLE_RATE
+    for word in spoken:
+        assert np.sqrt(np.mean(audio[word.start : word.end] ** 2)) > 0.05
+    # Chunked synthesis equals one-shot synthesis.
+    chunks = np.concatenate([speech.take(i, 1920) for i in range(0, speech.total, 1920)])
+    assert np.array_equal(chunks[: speech.total], audio)
+
+
+def test_word_batches_hold_at_most_ten_words_within_one_second() -> None:
+    log = WordLog()
+    log.add(tuple(Word(f"w{i}", i * 0.05, i * 0.05 + 0.04) for i in range(25)))
+    log.add((Word("late", 3.0, 3.2),))
+    log.finish({"stream_id": "s", "status": "completed", "end_reason": "final_marker"})
+    sizes = [len(b) for b in log.batches]
+    assert sizes == [10, 10, 5, 1]
+    for batch in log.batches:
+        assert batch[-1]["start"] - batch[0]["start"] < 1.0
+    log2 = WordLog()
+    log2.add(tuple(Word(f"w{i}", i * 0.3, i * 0.3 + 0.2) for i in range(8)))
+    log2.flush()
+    assert [len(b) for b in log2.batches] == [4, 4]
+    assert log.end == {
+        "stream_id": "s", "status": "completed", "end_reason": "final_marker", "word_count": 26,
+    }  # fmt: skip
+    log.add((Word("after-end", 9.0, 9.1),))
+    assert log.count == 26
+
+
+async def test_follow_replays_history_then_ends_once() -> None:
+    log = WordLog()
+    log.add((Word("a", 0.0, 0.1),))
+    log.flush()
+    log.finish({"stream_id": "s", "status": "completed", "end_reason": "cancelled"})
+    log.finish({"stream_id": "s", "status": "error", "end_reason": None})  # ignored
+    events = [event async for event in log.follow()]
+    assert events == [
+        (None, {"words": [{"word": "a", "start": 0.0, "end": 0.1}]}),
+        ("end", {"stream_id": "s", "status": "completed", "end_reason": "cancelled",
+                 "word_count": 1}),
+    ]  # fmt: skip
+
+
+def test_script_keeps_a_partial_word_until_it_is_complete() -> None:
+    script = Script(partial_flush=3600)
+    assert script.add_text("Good morn") == 9
+    first = script.next_clip()
+    assert first is not None and [w.word for w in first.words()] == ["Good"]
+    assert script.next_clip() is None  # "morn" may continue
+    script.add_text("ing, every")
+    second = script.next_clip()
+    assert second is not None and [w.word for w in second.words()] == ["morning", ","]
+    assert not script.exhausted()
+    script.add_text("one", final=True)
+    third = script.next_clip()
+    assert third is not None and [w.word for w in third.words()] == ["everyone"]
+    assert script.exhausted() and script.buffered_bytes == len("Good morning, everyone")
+
+
+def test_script_speaks_a_partial_word_when_no_more_text_comes() -> None:
+    script = Script(partial_flush=0)
+    script.add_text("Still waiting for the rest of this wor")
+    clips = [script.next_clip(), script.next_clip(), script.next_clip()]
+    words = [[w.word for w in c.words()] if c is not None else None for c in clips]
+    assert words == [["Still", "waiting", "for", "the", "rest", "of", "this"], ["wor"], None]
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("http://127.0.0.1:8000/a.wav", True),
+        ("https://localhost/a.wav", True),
+        ("http://[::1]:9/a", True),
+        ("http://127.9.9.9/a", True),
+        ("http://192.0.2.1/a.wav", False),
+        ("http://example.com/a.wav", False),
+        ("http://127.0.0.1.example.com/a", False),
+        ("file:///etc/passwd", False),
+        ("ftp://127.0.0.1/a", False),
+        ("http://[::1/a", False),
+        ("not a url", False),
+    ],
+)
+def test_only_loopback_urls_are_fetched(url: str, ok: bool) -> None:
+    assert is_loopback_url(url) is ok
+
+
+def test_playlist_names_and_target_duration() -> None:
+    assert (
+        fix_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:0\n") == "#EXTM3U\n#EXT-X-TARGETDURATION:1\n"
+    )
+    assert fix_playlist("#EXT-X-TARGETDURATION:2\n") == "#EXT-X-TARGETDURATION:2\n"
+    for name in ("stream.m3u8", "init.mp4", "seg00012.m4s"):
+        assert is_servable(name)
+    for name in ("stream.m3u8.tmp", "seg00012.m4s.tmp", "seg1.m4s", "../x", "segabcde.m4s"):
+        assert not is_servable(name)
