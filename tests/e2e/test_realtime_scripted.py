@@ -9,6 +9,7 @@ cancel recorded on the server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from ._realtime_scripted import (
     API_KEY,
     FPS,
     STREAM_ID,
+    TOKEN,
     Clip,
     ScriptedRealtime,
     ffprobe_streams,
@@ -219,6 +221,20 @@ async def test_words_end_when_the_session_closes(
 
 async def _collect(words: AsyncIterator[Word]) -> list[Word]:
     return [w async for w in words]
+
+
+async def test_debug_logs_hold_no_key_and_no_playlist_token(
+    server: ScriptedRealtime, client: StreamingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.publish(end=True)
+    with caplog.at_level(logging.DEBUG, logger="heygen_streaming"):
+        async with client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt:
+            [f async for f in rt.video(capacity=1000)]
+            await rt.say(" more")
+            assert repr(rt.info) and TOKEN not in repr(rt.info)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "segment 2" in text  # HLS timing is logged at DEBUG...
+    assert API_KEY not in text and TOKEN not in text  # ...without credentials
 
 
 # -- cancellation at every step -------------------------------------------------------------
