@@ -48,6 +48,7 @@ __all__ = ["RealtimeAPI"]
 
 PATH = "/v3/avatar-realtime"
 _MAX_ERROR_BODY = 64 * 1024
+_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 AudioInput = str | os.PathLike[str] | bytes | Mapping[str, Any]
 
@@ -258,9 +259,10 @@ class RealtimeAPI:
                     await _retry.sleep(_retry.backoff_delay(retry, after))
                     retry += 1
                     continue
-            failed = httpx.Response(
-                status, headers=response.headers, content=content[:_MAX_ERROR_BODY]
-            )
+            kept = [  # the body is decoded already: drop its wire encoding
+                (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE
+            ]
+            failed = httpx.Response(status, headers=kept, content=content[:_MAX_ERROR_BODY])
             raise v3_error(failed, json_or_marker(failed), endpoint)
 
     def realtime(

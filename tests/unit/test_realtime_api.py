@@ -495,3 +495,18 @@ async def test_hls_url_is_not_in_reprs(api: respx.MockRouter, client: StreamingC
     info = await client.get_realtime("s")
     assert info.hls_url == url
     assert "SIGNED-SECRET" not in repr(info) and "SIGNED-SECRET" not in str(info)
+
+
+async def test_words_gzipped_error_body(api: respx.MockRouter, client: StreamingClient) -> None:
+    import gzip
+
+    body = json.dumps({"error": {"code": "forbidden", "message": "not yours"}}).encode()
+    api.get(f"{ROOT}/s/words").respond(
+        403,
+        content=gzip.compress(body),
+        headers={"content-encoding": "gzip", "content-type": "application/json"},
+    )
+    with pytest.raises(PermissionDeniedError) as info:
+        async for _ in client.realtime_words("s"):
+            pass
+    assert info.value.code == "forbidden" and "not yours" in str(info.value)
