@@ -177,6 +177,20 @@ def hls_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("heygen-hls")]
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mov", ".ts", ".m4v"])
+async def test_record_to_every_offered_container(clip: Clip, tmp_path: Path, suffix: str) -> None:
+    async for server in serve(clip):
+        server.publish(end=True)
+        async with (
+            StreamingClient(api_key=API_KEY, base_url=server.base_url) as client,
+            client.realtime(avatar="Daisy", voice="v1", text="Hi") as rt,
+        ):
+            info = await asyncio.wait_for(rt.record(tmp_path / f"clip{suffix}"), WAIT)
+        streams = ffprobe_streams(info.path)
+        assert [(s["type"], s["codec"]) for s in streams] == [("video", "h264"), ("audio", "aac")]
+        assert streams[0]["packets"] == clip.video_frames
+
+
 async def test_record_duration_stops_early(
     server: ScriptedRealtime, client: StreamingClient, tmp_path: Path
 ) -> None:
