@@ -109,7 +109,7 @@ def live(segments: list[str], *, init: bool = False, end: bool = False, seq: int
     if init:
         lines.append('#EXT-X-MAP:URI="init.mp4"')
     for name in segments:
-        lines += ["#EXTINF:1.0,", name]
+        lines += ["#EXTINF:0.01,", name]  # short: the reload waits ~0.7 of it
     if end:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
