@@ -24,6 +24,7 @@ from ._errors import (
     ResponseValidationError,
     SessionClosed,
     SessionError,
+    SessionNotStopped,
     SessionStateError,
     UnsupportedSessionError,
 )
@@ -64,6 +65,7 @@ from ._realtime_models import (
 from ._realtime_session import RealtimeSession, RealtimeState
 from ._recording import Recorder, RecordingInfo
 from ._session import Session
+from ._state import EndReason, SessionState
 from ._stats import InboundStats, SessionStats
 from ._version import __version__
 
@@ -80,6 +82,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionStateChanged",
     "Emotion",
+    "EndReason",
     "EndpointRetiredError",
     "EventStream",
     "FrameStream",
@@ -113,6 +116,8 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionEvent",
+    "SessionNotStopped",
+    "SessionState",
     "SessionStateError",
     "SessionStats",
     "SessionSummary",

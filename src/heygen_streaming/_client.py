@@ -34,6 +34,7 @@ from ._options import (
     new_session_body,
 )
 from ._realtime_api import RealtimeAPI
+from ._stop import SessionRegistry
 from ._transport import HttpCore
 from ._v1 import V1Endpoints
 from ._version import __version__
@@ -146,6 +147,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         )
         self._entered = False
         self._closed = False
+        self._sessions = SessionRegistry()  # sessions close before the client does
 
     # -- properties -------------------------------------------------------------------
 
@@ -198,6 +200,8 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         """Close the client (idempotent). An injected ``http_client`` stays open."""
         if self._closed:
             return
+        await self._sessions.aclose()
+        await self._close_realtime()
         self._closed = True
         if self._owns_http:
             await self._http.aclose()

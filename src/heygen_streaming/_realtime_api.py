@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -61,6 +62,8 @@ def _stream_path(stream_id: str, suffix: str = "") -> str:
 
 class RealtimeAPI:
     """The Avatar Realtime (v3) endpoints; `StreamingClient` inherits them."""
+
+    _realtime_sessions: weakref.WeakSet[RealtimeSession] | None = None
 
     if TYPE_CHECKING:
         _http: httpx.AsyncClient
@@ -286,7 +289,7 @@ class RealtimeAPI:
         """
         from ._realtime_session import RealtimeSession
 
-        return RealtimeSession(
+        session = RealtimeSession(
             self,  # type: ignore[arg-type]
             avatar=avatar,
             voice=voice,
@@ -300,3 +303,18 @@ class RealtimeAPI:
             video_capacity=video_capacity,
             audio_capacity=audio_capacity,
         )
+        if self._realtime_sessions is None:
+            self._realtime_sessions = weakref.WeakSet()
+        self._realtime_sessions.add(session)  # weakly: a forgotten session can be collected
+        return session
+
+    async def _close_realtime(self) -> None:
+        """Close (cancel) the realtime sessions still open, bounded: none outlives the client."""
+        sessions = [s for s in self._realtime_sessions or () if s.started]
+        closes = [asyncio.ensure_future(s.aclose()) for s in sessions]
+        if closes:
+            bound = max(s.cancel_timeout for s in sessions) + 2.0
+            _, late = await asyncio.wait(closes, timeout=bound)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*closes, return_exceptions=True)

@@ -143,6 +143,11 @@ class RealtimeSession:
         return self._media.url
 
     @property
+    def started(self) -> bool:
+        """True once `start` ran and until the session is closed."""
+        return self._state is not RealtimeState.NEW and self._close_task is None
+
+    @property
     def info(self) -> RealtimeInfo | None:
         """The last status the service reported."""
         return self._info

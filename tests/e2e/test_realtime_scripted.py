@@ -369,6 +369,16 @@ async def test_a_failed_exit_cancel_is_reported(server: ScriptedRealtime) -> Non
     assert rt.status == "cancelled" and rt.end_reason == "cancel_failed"
 
 
+async def test_closing_the_client_cancels_open_streams(server: ScriptedRealtime) -> None:
+    server.publish(1)
+    client = StreamingClient(api_key=API_KEY, base_url=server.base_url)
+    rt = client.realtime(avatar="Daisy", voice="v1", text="Hi")
+    await rt.start()  # no `async with`: forgotten by the caller
+    await client.aclose()
+    assert server.seen.cancels == [STREAM_ID]
+    assert rt.status == "cancelled"
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
