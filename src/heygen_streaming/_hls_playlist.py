@@ -2,8 +2,10 @@
 
 Only what live playback needs: target duration, media sequence, ``#EXT-X-MAP`` init
 section, segments with their durations, ``#EXT-X-ENDLIST``, and variants of a master
-playlist. Relative URIs are resolved against the playlist's URL (its query, e.g. a token,
-is not carried over: servers put it in the URIs they list).
+playlist. Encrypted (``#EXT-X-KEY``) and byte-range segments are refused with `HlsError`
+rather than decoded as garbage; other tags (LL-HLS parts, program dates) are ignored.
+Relative URIs are resolved against the playlist's URL (its query, e.g. a token, is not
+carried over: servers put it in the URIs they list).
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ def parse_playlist(text: str, base_url: str) -> Playlist:
                 playlist.ended = True
             elif tag == "#EXT-X-STREAM-INF":
                 bandwidth = int(_number(_attributes(value).get("BANDWIDTH", "0")) or 0)
+            elif tag == "#EXT-X-KEY" and _attributes(value).get("METHOD", "NONE") != "NONE":
+                raise HlsError("encrypted HLS (EXT-X-KEY) is not supported")
+            elif tag == "#EXT-X-BYTERANGE":
+                raise HlsError("byte-range HLS segments (EXT-X-BYTERANGE) are not supported")
             continue
         uri = urljoin(base_url, line)
         if bandwidth is not None:

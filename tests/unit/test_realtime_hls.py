@@ -59,6 +59,13 @@ def test_master_playlist_variants() -> None:
     assert playlist.segments == []
 
 
+@pytest.mark.parametrize("tag", ['#EXT-X-KEY:METHOD=AES-128,URI="k"', "#EXT-X-BYTERANGE:1000@0"])
+def test_unsupported_playlists_are_refused(tag: str) -> None:
+    with pytest.raises(HlsError, match="not supported"):
+        parse_playlist(f"#EXTM3U\n{tag}\n#EXTINF:1,\ns0.ts\n", URL)
+    parse_playlist("#EXTM3U\n#EXT-X-KEY:METHOD=NONE\n#EXT-X-PART:DURATION=0.2,URI=p\n", URL)
+
+
 def test_not_a_playlist() -> None:
     with pytest.raises(HlsError, match="EXTM3U"):
         parse_playlist("<html>", URL)
