@@ -50,14 +50,14 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", default=None, help="voice id; required with HeyGen")
     p.add_argument(
         "--max-seconds",
-        type=float,
+        type=_positive,
         default=300.0,
         metavar="S",
         help="cost guard: cancel the stream after this many seconds ($0.05/s on HeyGen)",
     )
     p.add_argument(
         "--ready-timeout",
-        type=float,
+        type=_positive,
         default=60.0,
         metavar="S",
         help="seconds allowed until the HLS stream is live",
@@ -67,6 +67,16 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use an embedded emulator even if an API key or base URL is configured",
     )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
 
 
 class _Counter:

@@ -101,3 +101,13 @@ async def test_webm_is_rejected_before_create(
     assert code == 1
     assert ".mp4" in capsys.readouterr().err  # H.264/AAC are copied: no WebM
     assert server.seen.creates == []
+
+
+@pytest.mark.parametrize("option", ["--max-seconds", "--ready-timeout"])
+async def test_bad_durations_are_usage_errors(
+    server: ScriptedRealtime, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    code = await asyncio.to_thread(main, argv(server, "Hello", option, "-1"))
+    assert code == 2
+    assert "must be > 0" in capsys.readouterr().err
+    assert server.seen.creates == []
