@@ -28,10 +28,9 @@ from heygen_streaming import (
     Word,
 )
 from heygen_streaming.emulator import Emulator
+from heygen_streaming.emulator.v3 import RealtimeOptions
 
 from ._realtime_scripted import ffprobe_streams
-
-v3 = pytest.importorskip("heygen_streaming.emulator.v3", reason="the emulator has no v3 yet")
 
 KEY = "e2e-key"
 WAIT = 60.0
@@ -40,7 +39,7 @@ VOICED = 0.02
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    options = v3.RealtimeOptions(segment_seconds=0.5, idle_timeout=30.0, end_linger=0.5)
+    options = RealtimeOptions(segment_seconds=0.5, idle_timeout=30.0, end_linger=0.5)
     async with Emulator(api_key=KEY, port=0, realtime=options) as emulator:
         yield emulator
 
@@ -169,7 +168,7 @@ async def test_fourth_stream_is_refused_before_anything_runs(
 
 
 async def test_idle_timeout_ends_the_stream() -> None:
-    options = v3.RealtimeOptions(segment_seconds=0.5, idle_timeout=1.0, end_linger=0.2)
+    options = RealtimeOptions(segment_seconds=0.5, idle_timeout=1.0, end_linger=0.2)
     async with (
         Emulator(api_key=KEY, port=0, realtime=options) as emulator,
         StreamingClient(api_key=KEY, base_url=emulator.base_url) as client,
