@@ -33,9 +33,11 @@ from ._errors import (
     ResponseValidationError,
     SessionClosed,
     SessionError,
+    SessionNotStopped,
     SessionStateError,
     UnsupportedSessionError,
 )
+from ._realtime_errors import RealtimeInputClosedError, RealtimeStreamError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -65,47 +67,57 @@ if TYPE_CHECKING:
         VideoEncoding,
         VoiceSettings,
     )
+    from ._realtime_models import (
+        RealtimeAppendResult,
+        RealtimeCancelResult,
+        RealtimeCreated,
+        RealtimeInfo,
+        Word,
+        WordBatch,
+    )
+    from ._realtime_session import RealtimeSession, RealtimeState
     from ._recording import Recorder, RecordingInfo
     from ._session import Session
+    from ._state import EndReason, SessionState
     from ._stats import InboundStats, SessionStats
 
 # Public name -> private module that defines it, imported on first access.
 _LAZY: dict[str, str] = {
     "StreamingClient": "._client",
-    **dict.fromkeys(
-        [
-            "ConnectionStateChanged",
-            "EventStream",
-            "MediaStarted",
-            "ServerMessage",
-            "SessionEnded",
-            "SessionEvent",
-            "TalkingStarted",
-            "TalkingStopped",
-        ],
-        "._events",
-    ),
+    "ConnectionStateChanged": "._events",
+    "EventStream": "._events",
+    "MediaStarted": "._events",
+    "ServerMessage": "._events",
+    "SessionEnded": "._events",
+    "SessionEvent": "._events",
+    "TalkingStarted": "._events",
+    "TalkingStopped": "._events",
     "FrameStream": "._media",
-    **dict.fromkeys(
-        [
-            "Emotion",
-            "IceCandidate",
-            "IceServer",
-            "NewSessionInfo",
-            "Quality",
-            "SessionDescription",
-            "SessionSummary",
-            "TaskInfo",
-            "TaskMode",
-            "TaskType",
-            "VideoEncoding",
-            "VoiceSettings",
-        ],
-        "._models",
-    ),
+    "Emotion": "._models",
+    "IceCandidate": "._models",
+    "IceServer": "._models",
+    "NewSessionInfo": "._models",
+    "Quality": "._models",
+    "SessionDescription": "._models",
+    "SessionSummary": "._models",
+    "TaskInfo": "._models",
+    "TaskMode": "._models",
+    "TaskType": "._models",
+    "VideoEncoding": "._models",
+    "VoiceSettings": "._models",
+    "RealtimeAppendResult": "._realtime_models",
+    "RealtimeCancelResult": "._realtime_models",
+    "RealtimeCreated": "._realtime_models",
+    "RealtimeInfo": "._realtime_models",
+    "Word": "._realtime_models",
+    "WordBatch": "._realtime_models",
+    "RealtimeSession": "._realtime_session",
+    "RealtimeState": "._realtime_session",
     "Recorder": "._recording",
     "RecordingInfo": "._recording",
     "Session": "._session",
+    "EndReason": "._state",
+    "SessionState": "._state",
     "InboundStats": "._stats",
     "SessionStats": "._stats",
 }
@@ -138,6 +150,7 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionStateChanged",
     "Emotion",
+    "EndReason",
     "EndpointRetiredError",
     "ErrorCode",
     "EventStream",
@@ -153,6 +166,14 @@ __all__ = [
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "RealtimeAppendResult",
+    "RealtimeCancelResult",
+    "RealtimeCreated",
+    "RealtimeInfo",
+    "RealtimeInputClosedError",
+    "RealtimeSession",
+    "RealtimeState",
+    "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
     "ResponseTooLargeError",
@@ -164,6 +185,8 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionEvent",
+    "SessionNotStopped",
+    "SessionState",
     "SessionStateError",
     "SessionStats",
     "SessionSummary",
@@ -176,5 +199,7 @@ __all__ = [
     "UnsupportedSessionError",
     "VideoEncoding",
     "VoiceSettings",
+    "Word",
+    "WordBatch",
     "__version__",
 ]

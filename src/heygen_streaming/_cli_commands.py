@@ -21,6 +21,7 @@ from ._client import StreamingClient
 from ._errors import HeyGenError, NotFoundError
 from ._events import SessionEnded, TalkingStopped
 from ._recording import container_codecs
+from ._state import SessionState
 
 if TYPE_CHECKING:
     from ._events import EventStream
@@ -286,11 +287,10 @@ async def settle_if_cut_short(events: EventStream, task: TaskInfo) -> None:
 
 
 def _abnormal_end(session: Session) -> str | None:
-    """``reason: message`` when the session ended abnormally (the server, the network)."""
-    if session.state != "failed":
+    """The `EndReason` when the session ended abnormally (the server, the network)."""
+    if session.state != SessionState.FAILED:
         return None
-    failure: tuple[str, str] | None = getattr(session, "_failure", None)
-    return f"{failure[0]}: {failure[1]}" if failure else str(session.closed_reason)
+    return str(session.end_reason)
 
 
 def _file_report(path: str) -> dict[str, Any]:

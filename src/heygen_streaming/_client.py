@@ -33,6 +33,8 @@ from ._options import (
     check_credential,
     new_session_body,
 )
+from ._realtime_api import RealtimeAPI
+from ._stop import SessionRegistry
 from ._transport import HttpCore
 from ._v1 import V1Endpoints
 from ._version import __version__
@@ -64,7 +66,7 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient(V1Endpoints):
+class StreamingClient(V1Endpoints, RealtimeAPI):
     """Async client for HeyGen's Streaming API v1.
 
     Args:
@@ -145,6 +147,7 @@ class StreamingClient(V1Endpoints):
         )
         self._entered = False
         self._closed = False
+        self._sessions = SessionRegistry()  # sessions close before the client does
 
     # -- properties -------------------------------------------------------------------
 
@@ -197,6 +200,8 @@ class StreamingClient(V1Endpoints):
         """Close the client (idempotent). An injected ``http_client`` stays open."""
         if self._closed:
             return
+        await self._sessions.aclose()
+        await self._close_realtime()
         self._closed = True
         if self._owns_http:
             await self._http.aclose()

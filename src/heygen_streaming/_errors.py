@@ -23,6 +23,7 @@ The tree:
          ├─ ConnectTimeout           no media within ``connect_timeout``
          ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
          ├─ SessionClosed            the session ended abnormally (or was used after close)
+         ├─ SessionNotStopped        streaming.stop was not confirmed: the session may be billed
          └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
 
 Messages never contain the API key or an access token; server text in them is passed
@@ -56,6 +57,7 @@ __all__ = [
     "ResponseValidationError",
     "SessionClosed",
     "SessionError",
+    "SessionNotStopped",
     "SessionStateError",
     "UnsupportedSessionError",
     "error_for",
@@ -144,19 +146,23 @@ class APIError(HeyGenError):
 
     Attributes:
         status: HTTP status code (200 when the envelope carried an error code).
-        code: the envelope ``code``, when present.
+        code: the envelope ``code``, when present (v3: a string, e.g. ``"insufficient_credit"``).
         message: the service's message (sanitized: printable, bounded).
         endpoint: e.g. ``"streaming.new"``.
         request_id: the ``X-Request-Id`` (or similar) response header, when present.
         body: the decoded JSON body, when it was JSON (raw: sanitize before printing).
+        param / doc_url: the v3 error's ``param`` (the invalid field) and ``doc_url``.
     """
+
+    param: str | None = None
+    doc_url: str | None = None
 
     def __init__(
         self,
         message: str,
         *,
         status: int,
-        code: int | None = None,
+        code: int | str | None = None,
         endpoint: str = "",
         request_id: str | None = None,
         body: Any = None,
@@ -293,6 +299,23 @@ class SessionClosed(SessionError):
     def __init__(self, message: str, *, reason: str = "closed") -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class SessionNotStopped(SessionError):
+    """``streaming.stop`` could not be confirmed: the session may still be open and billed.
+
+    Attributes:
+        session_id: the session that may still be open.
+        command: the shell command that stops it.
+    """
+
+    def __init__(self, session_id: str, cause: str) -> None:
+        self.session_id = session_id
+        self.command = f"heygen-streaming sessions stop {session_id}"
+        super().__init__(
+            f"streaming.stop was not confirmed for session {session_id} ({cause}); "
+            f"it may still be open and billed: stop it with `{self.command}`"
+        )
 
 
 class UnsupportedSessionError(SessionError):

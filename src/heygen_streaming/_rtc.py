@@ -1,47 +1,55 @@
-"""The aiortc peer of a session: offer -> answer, local candidates, states, watchdog.
+"""The aiortc peer of a session: the server's offer in, our answer and candidates out.
 
-aiortc facts this module works around (see DESIGN.md §5):
+aiortc behaviours this module works around:
 
-* No ``RTCConfiguration`` default: aiortc would use Google's public STUN. We pass the
-  server's ``ice_servers2`` (else ``ice_servers``, else ``[]``). aioice uses only the first
-  STUN and the first TURN URL, and an unreachable one costs 5 s of candidate gathering
-  (aioice's own timeout; measured 5.1 s here). The session's ``ice_gather_timeout`` lowers
-  that bound (host candidates are never lost: only the server-reflexive/relay ones that did
-  not answer in time), ``connect_timeout`` bounds the whole connect, and
-  ``ice_servers=[]`` skips servers entirely (host candidates only).
+* With no ``RTCConfiguration`` ice servers aiortc would use Google's public STUN, so the
+  server's ``ice_servers2`` (else ``ice_servers``, else ``[]``) is always passed. aioice
+  uses only the first STUN and the first TURN URL, and an unreachable one costs 5 s of
+  gathering: the session's ``ice_gather_timeout`` lowers that bound. A URL aiortc cannot
+  parse would fail the whole offer: it is skipped with a warning instead.
 * aiortc does not trickle: ``setLocalDescription`` returns after gathering and the answer
-  SDP holds every candidate. `local_candidates` extracts them so they can be posted to
-  ``streaming.ice`` (concurrently with ``streaming.start``), ending with an empty candidate.
-* ICE failure takes ~63 s and a vanished peer ~29 s to surface in aiortc: the session
-  enforces its own connect deadline and a no-media `Watchdog`.
-* Each received track runs a decoder thread; `Peer.close` is always bounded.
+  SDP holds every candidate. `local_candidates` extracts them for ``streaming.ice``.
+* aioice matches remote candidates by a linear scan each (quadratic overall): the offer's
+  candidates are capped (`MAX_REMOTE_CANDIDATES`) before aiortc sees them.
+* Each received track runs a decoder thread: `Peer.close` is always bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import _aiortc_private
 from ._errors import ConnectionFailed
 from ._models import IceCandidate, IceServer, NewSessionInfo, SessionDescription
 
-__all__ = ["Peer", "Watchdog", "ice_servers_for", "local_candidates", "post_candidates"]
+__all__ = [
+    "MAX_REMOTE_CANDIDATES",
+    "Peer",
+    "cap_candidates",
+    "ice_servers_for",
+    "local_candidates",
+    "post_candidates",
+]
 
 logger = logging.getLogger("heygen_streaming")
 
 PEER_CLOSE_TIMEOUT = 5.0
+MAX_REMOTE_CANDIDATES = 64
 
 
 def ice_servers_for(
     info: NewSessionInfo, override: Sequence[IceServer | dict[str, Any]] | None = None
 ) -> list[Any]:
-    """``RTCIceServer`` list for a session: ``override``, else ice_servers2, ice_servers, []."""
+    """``RTCIceServer`` list for a session: ``override``, else ice_servers2, ice_servers, [].
+
+    Entries or URLs aiortc could not use are skipped with a warning naming them.
+    """
     from aiortc import RTCIceServer
 
-    servers: Sequence[IceServer | dict[str, Any]]
+    servers: Sequence[Any]
     if override is not None:
         servers = override
     elif info.ice_servers2:
@@ -52,12 +60,40 @@ def ice_servers_for(
         servers = []
     result = []
     for server in servers:
-        model = server if isinstance(server, IceServer) else IceServer.model_validate(server)
-        urls = model.urls if isinstance(model.urls, str) else list(model.urls)
-        if not urls:
+        try:
+            model = server if isinstance(server, IceServer) else IceServer.model_validate(server)
+        except ValueError:
+            logger.warning("skipping an ICE server entry that is not one: %.200r", server)
             continue
-        result.append(RTCIceServer(urls=urls, username=model.username, credential=model.credential))
+        urls = [model.urls] if isinstance(model.urls, str) else list(model.urls)
+        usable = []
+        for url in urls:
+            try:
+                _aiortc_private.parse_ice_url(url)
+            except (ValueError, TypeError, AttributeError):
+                logger.warning("skipping a malformed ICE server URL: %.200r", url)
+                continue
+            usable.append(url)
+        if usable:
+            kept: str | list[str] = model.urls if usable == [model.urls] else usable
+            result.append(
+                RTCIceServer(urls=kept, username=model.username, credential=model.credential)
+            )
     return result
+
+
+def cap_candidates(sdp: str, limit: int = MAX_REMOTE_CANDIDATES) -> tuple[str, int]:
+    """``(sdp, dropped)``: the SDP with at most ``limit`` ``a=candidate`` lines in all."""
+    kept = dropped = 0
+    lines = []
+    for line in sdp.splitlines(keepends=True):
+        if line.startswith("a=candidate:"):
+            if kept >= limit:
+                dropped += 1
+                continue
+            kept += 1
+        lines.append(line)
+    return ("".join(lines), dropped) if dropped else (sdp, 0)
 
 
 def local_candidates(sdp: str) -> list[IceCandidate]:
@@ -132,7 +168,6 @@ class Peer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))
         self.states: list[str] = [self.pc.connectionState]
         self.bytes_received: dict[str, int] = {"video": 0, "audio": 0}
-        self._closed = False
         self._close_task: asyncio.Task[None] | None = None
         self._on_state = on_state
         self._gather_timeout = gather_timeout
@@ -162,18 +197,25 @@ class Peer:
         """Apply the server's offer and return our answer SDP (after candidate gathering)."""
         from aiortc import RTCSessionDescription
 
+        sdp, dropped = cap_candidates(offer.sdp)
+        if dropped:
+            logger.warning(
+                "the server's offer lists %d candidates: using the first %d",
+                dropped + MAX_REMOTE_CANDIDATES,
+                MAX_REMOTE_CANDIDATES,
+            )
         try:
             await self.pc.setRemoteDescription(
-                RTCSessionDescription(sdp=offer.sdp, type=offer.type or "offer")
+                RTCSessionDescription(sdp=sdp, type=offer.type or "offer")
             )
         except Exception as exc:
             raise ConnectionFailed(
                 f"could not apply the server's SDP offer: {type(exc).__name__}: {exc}",
                 states=self.states,
             ) from exc
-        self._count_bytes()
+        _aiortc_private.count_rtp_bytes(self.pc, self.bytes_received)
         if self._gather_timeout is not None:
-            self._limit_gathering(self._gather_timeout)
+            _aiortc_private.limit_gathering(self.pc, self._gather_timeout)
         try:
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)
@@ -183,47 +225,6 @@ class Peer:
                 states=self.states,
             ) from exc
         return str(self.pc.localDescription.sdp)
-
-    def _limit_gathering(self, seconds: float) -> None:
-        """Bound aioice's STUN/TURN wait (5 s by default) through its ``timeout`` argument.
-
-        Uses aioice's ``Connection.get_component_candidates``; if missing, nothing changes.
-        """
-        for transceiver in self.pc.getTransceivers():
-            gatherer = getattr(transceiver.receiver.transport.transport, "iceGatherer", None)
-            connection = getattr(gatherer, "_connection", None)
-            original = getattr(connection, "get_component_candidates", None)
-            if original is None or getattr(original, "_heygen_limited", False):
-                continue
-
-            async def limited(*args: Any, _orig: Any = original, **kwargs: Any) -> Any:
-                kwargs["timeout"] = seconds
-                return await _orig(*args, **kwargs)
-
-            limited._heygen_limited = True  # type: ignore[attr-defined]
-            setattr(connection, "get_component_candidates", limited)  # noqa: B010
-
-    def _count_bytes(self) -> None:
-        """Wrap each receiver's packet handler to count RTP payload bytes per kind.
-
-        Uses a private aiortc hook; if it is missing the counters simply stay at zero.
-        """
-        for transceiver in self.pc.getTransceivers():
-            receiver = transceiver.receiver
-            kind = transceiver.kind
-            original = getattr(receiver, "_handle_rtp_packet", None)
-            if original is None or kind not in self.bytes_received:
-                continue
-            setattr(receiver, "_handle_rtp_packet", self._counting(original, kind))  # noqa: B010
-
-    def _counting(self, original: Any, kind: str) -> Any:
-        counts = self.bytes_received
-
-        async def counting(packet: Any, *args: Any, **kwargs: Any) -> None:
-            counts[kind] += len(packet.payload) + getattr(packet, "padding_size", 0)
-            await original(packet, *args, **kwargs)
-
-        return counting
 
     async def receiver_stats(self) -> dict[str, dict[str, Any]]:
         """``{kind: stats report}`` of each receiver (empty dicts on failure)."""
@@ -252,49 +253,3 @@ class Peer:
             raise
         except Exception as exc:
             logger.warning("closing the peer connection failed: %r", exc)
-
-
-class Watchdog:
-    """Calls ``on_stall(idle_seconds)`` once when ``last_media()`` is older than ``timeout``.
-
-    ``last_media`` returns a ``time.monotonic()`` value (or None before any media).
-    """
-
-    def __init__(
-        self,
-        timeout: float,
-        last_media: Callable[[], float | None],
-        on_stall: Callable[[float], None],
-    ) -> None:
-        self.timeout = timeout
-        self._last_media = last_media
-        self._on_stall = on_stall
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        started = time.monotonic()
-        period = max(0.05, min(1.0, self.timeout / 5))
-        while True:
-            await asyncio.sleep(period)
-            last = self._last_media()
-            idle = time.monotonic() - (last if last is not None else started)
-            if idle > self.timeout:
-                self._on_stall(idle)
-                return
-
-    async def stop(self) -> None:
-        """Stop watching and wait for the task to end."""
-        task, self._task = self._task, None
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise

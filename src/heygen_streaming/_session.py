@@ -1,54 +1,29 @@
 """Session: one streaming avatar over WebRTC, from ``streaming.new`` to ``streaming.stop``.
 
-Lifecycle::
-
-    new --connect()--> connecting --first frame--> connected --aclose()--> closing -> closed
-                           |                          |
-                           +-- timeout / failure --+  +-- watchdog / ICE failure / server gone
-                                                   v                      v
-                                        (stopped, closed, raised)       failed --aclose()--> closed
-
-A session is single use. After `Session.aclose` every command, a new stream and a
-second ``async with`` raise `heygen_streaming.SessionClosed` (``reason="closed"``);
-after an abnormal end they raise it with the reason of that end.
+The public facade; the parts behind it live in `SessionCore`. A session is single use.
+After `Session.aclose` every command, a new stream and a second ``async with`` raise
+`SessionClosed` (``reason="closed"``); after an abnormal end they raise it with the
+reason of that end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
-import time
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._errors import (
-    ConnectionFailed,
-    ConnectTimeout,
-    HeyGenError,
-    NotFoundError,
-    SessionClosed,
-    SessionError,
-    UnsupportedSessionError,
-)
-from ._events import (
-    ConnectionStateChanged,
-    EventHub,
-    EventStream,
-    MediaStarted,
-    SessionEnded,
-    TalkingStarted,
-    TalkingStopped,
-    parse_server_message,
-)
-from ._media import FrameFanout, FrameStream, audio_resampler, pump_track
+from ._core import SessionCore
+from ._errors import SessionClosed, SessionError, SessionNotStopped
+from ._events import EventStream
+from ._media import FrameStream, audio_resampler
 from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
 from ._options import TaskModeName, TaskTypeName
 from ._recording import Recorder, RecordingInfo
-from ._rtc import Peer, Watchdog, ice_servers_for, local_candidates, post_candidates
-from ._speech import SpeechTracker
+from ._state import EndReason, SessionState
 from ._stats import SessionStats, collect_stats
 
 if TYPE_CHECKING:
@@ -58,14 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
-logger = logging.getLogger("heygen_streaming")
+S = SessionState
 
 
 class Session:
     """A streaming avatar session; use ``async with client.session(...) as s``.
 
     Args:
-        client: the `StreamingClient` that makes the REST calls.
+        client: the `StreamingClient` that makes the REST calls (and owns the session:
+            its ``aclose()`` closes the session first).
         avatar: avatar name or id, sent to ``streaming.new``; the service's default if omitted.
         voice: voice id or `VoiceSettings`; the avatar's voice if omitted.
         quality: ``"high"``, ``"medium"`` or ``"low"``.
@@ -100,80 +76,76 @@ class Session:
         **extra: Any,
     ) -> None:
         self._client = client
-        self._new_args: dict[str, Any] = {
-            "avatar": avatar,
-            "voice": voice,
-            "quality": quality,
-            **extra,
-        }
         self.connect_timeout = connect_timeout
         self.watchdog_timeout = watchdog_timeout
         self.keep_alive_interval = keep_alive_interval
         self.stop_timeout = stop_timeout
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
-        self._ice_override = ice_servers
-        self.ice_gather_timeout = ice_gather_timeout
-        self._state = "new"
-        self._info: NewSessionInfo | None = None
-        self._new_task: asyncio.Task[NewSessionInfo] | None = None
-        self._peer: Peer | None = None
-        self._events = EventHub()
-        self._fanouts = {
-            "video": FrameFanout("video", self._on_first_frame, replay_latest=True),
-            "audio": FrameFanout("audio", self._on_first_frame),
-        }
-        self._pumps: list[asyncio.Task[None]] = []
-        self._channels: list[Any] = []
-        self._watchdog: Watchdog | None = None
-        self._keep_alive_task: asyncio.Task[None] | None = None
-        self._reaper: asyncio.Task[None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
-        self._recorders: set[Recorder] = set()
-        self._speech = SpeechTracker()
-        self._progress = asyncio.Event()
-        self._ended = asyncio.Event()
-        self._failure: tuple[str, str] | None = None
-        self._started_at = 0.0
-        self._entered = False
+        self._core = SessionCore(
+            client,
+            {"avatar": avatar, "voice": voice, "quality": quality, **extra},
+            self,
+            ice_servers=ice_servers,
+            ice_gather_timeout=ice_gather_timeout,
+        )
+        self._core.registry.add(self)
 
     def __repr__(self) -> str:
-        sid = self._info.session_id if self._info else None
-        return f"<Session id={sid!r} state={self._state}>"
+        return f"<Session id={self._core.sid()!r} state={self._core.life.state}>"
 
-    # -- properties ------------------------------------------------------------------------
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        core = getattr(self, "_core", None)
+        if core is not None and core.life.state not in (S.NEW, S.CLOSED):
+            sid = core.sid()
+            _warn(
+                f"unclosed Session {sid} ({core.life.state}): use `async with "
+                "client.session()` or `await session.aclose()`; it may still be open and "
+                f"billed: stop it with `heygen-streaming sessions stop {sid}`",
+                ResourceWarning,
+                source=self,
+            )
+
+    # -- properties ------------------------------------------------------------------
 
     @property
     def session_id(self) -> str:
-        """The service's session id (``SessionError`` before ``streaming.new`` answered)."""
-        if self._info is None:
-            raise SessionError("the session has no id yet: connect it first")
-        return self._info.session_id
+        """The service's session id (`SessionError` before ``streaming.new`` answered)."""
+        return self.info.session_id
 
     @property
     def info(self) -> NewSessionInfo:
-        """The ``streaming.new`` data (``SessionError`` before it answered)."""
-        if self._info is None:
-            raise SessionError("the session has no info yet: connect it first")
-        return self._info
+        """The ``streaming.new`` data (`SessionError` before it answered)."""
+        if self._core.connector.info is None:
+            raise SessionError("the session has no id yet: connect it first")
+        return self._core.connector.info
 
     @property
-    def state(self) -> str:
-        """``new``, ``connecting``, ``connected``, ``failed``, ``closing`` or ``closed``."""
-        return self._state
+    def state(self) -> SessionState:
+        """The `SessionState` (compares equal to ``"new"``, ``"connected"``, ...)."""
+        return self._core.life.state
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        """Why the session ended (`EndReason.CLOSED` for a normal close), None while alive."""
+        return self._core.life.end_reason
+
+    @property
+    def closed_reason(self) -> str | None:
+        """`end_reason` as a string (kept for compatibility)."""
+        return self._core.life.end_reason
+
+    @property
+    def stop_error(self) -> SessionNotStopped | None:
+        """Set when cleanup could not confirm ``streaming.stop`` (the session may be billed)."""
+        return self._core.stop_error
 
     @property
     def connection_states(self) -> list[str]:
         """aiortc connection states seen so far, oldest first."""
-        return list(self._peer.states) if self._peer else []
+        return self._core.connection_states
 
-    @property
-    def closed_reason(self) -> str | None:
-        """Why the session ended (``"closed"`` for a normal close), or None while alive."""
-        final = self._events.final
-        return final.reason if final else None
-
-    # -- connect ---------------------------------------------------------------------------
+    # -- connect and close -------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -185,250 +157,45 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc is None:
+            await self.aclose()
+            return
+        try:
+            await self._core.close()
+        finally:
+            if self.stop_error is not None:
+                exc.add_note(str(self.stop_error))
 
     async def connect(self) -> None:
         """Create the session and wait for its first frame (``__aenter__`` calls this)."""
-        if self._entered or self._close_task is not None:
-            raise SessionClosed(
-                "a Session is single use: create a new one with client.session()",
-                reason=self.closed_reason or "reused",
-            )
-        self._entered = True
-        self._state = "connecting"
-        self._started_at = time.monotonic()
-        deadline = asyncio.timeout(self.connect_timeout)
-        try:
-            async with deadline:
-                await self._connect_steps()
-        except BaseException as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
-                message = (
-                    f"no media within connect_timeout={self.connect_timeout:g} s "
-                    f"(states: {' -> '.join(self.connection_states) or 'none'})"
-                )
-                self._die("connect-timeout", message)
-                await self.aclose()
-                raise ConnectTimeout(message) from None
-            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "connect-failed"
-            self._die(reason, f"connect failed: {type(exc).__name__}")
-            await self.aclose()
-            if isinstance(exc, HeyGenError | asyncio.CancelledError):
-                raise
-            raise ConnectionFailed(
-                f"connect failed: {type(exc).__name__}: {exc}", states=self.connection_states
-            ) from exc
-        self._state = "connected"
-        logger.info(
-            "session %s connected in %.3f s",
-            self.session_id,
-            time.monotonic() - self._started_at,
-        )
-        if self.watchdog_timeout is not None:
-            self._watchdog = Watchdog(self.watchdog_timeout, self._last_media, self._on_stall)
-            self._watchdog.start()
-        if self.keep_alive_interval is not None:
-            self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
-
-    async def _connect_steps(self) -> None:
-        self._new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
-        info = await asyncio.shield(self._new_task)
-        self._info = info
-        if info.sdp is None or not info.sdp.sdp:
-            raise UnsupportedSessionError(
-                "the service returned a session without an SDP offer (a v2/LiveKit session); "
-                "this SDK drives WebRTC v1 sessions only"
-            )
-        peer = Peer(
-            ice_servers_for(info, self._ice_override),
-            gather_timeout=self.ice_gather_timeout,
-            on_track=self._on_track,
-            on_state=self._on_state,
-            on_channel=self._on_channel,
-        )
-        self._peer = peer
-        answer = await peer.answer(info.sdp)
-        candidates = local_candidates(answer)
-        # streaming.start and streaming.ice in parallel; the first error wins, as raised.
-        calls = [
-            asyncio.ensure_future(self._client.start_session(info.session_id, answer)),
-            asyncio.ensure_future(post_candidates(self._client, info.session_id, candidates)),
-        ]
-        try:
-            await asyncio.gather(*calls)
-        finally:
-            for call in calls:
-                call.cancel()
-            await asyncio.gather(*calls, return_exceptions=True)
-        wanted = "video" if "m=video" in info.sdp.sdp else "audio"
-        while not self._fanouts[wanted].first_frame.is_set():
-            if self._failure is not None:
-                _, message = self._failure
-                raise ConnectionFailed(message, states=peer.states)
-            self._progress.clear()
-            await self._progress.wait()
-
-    # -- peer callbacks --------------------------------------------------------------------
-
-    def _on_track(self, track: Any) -> None:
-        fanout = self._fanouts.get(track.kind)
-        if fanout is None:
-            return
-        self._pumps.append(asyncio.ensure_future(pump_track(track, fanout, self._on_track_end)))
-
-    def _on_first_frame(self, kind: str) -> None:
-        self._events.emit(MediaStarted(kind=kind, elapsed=time.monotonic() - self._started_at))
-        self._progress.set()
-
-    def _on_track_end(self, kind: str, error: BaseException | None) -> None:
-        if self._state in ("closing", "closed"):
-            return
-        detail = f": {type(error).__name__}" if error else ""
-        self._die("remote-closed", f"the {kind} track ended{detail}")
-
-    def _on_state(self, state: str, previous: str | None) -> None:
-        self._events.emit(ConnectionStateChanged(state=state, previous=previous))
-        if state in ("failed", "closed") and self._state in ("connecting", "connected"):
-            states = " -> ".join(self.connection_states)
-            reason = "connection-failed" if state == "failed" else "remote-closed"
-            self._die(reason, f"peer connection {state} (states: {states})")
-
-    def _on_channel(self, channel: Any) -> None:
-        self._channels.append(channel)
-
-        @channel.on("message")  # type: ignore[untyped-decorator]
-        def _message(message: Any) -> None:
-            self._on_message(message)
-
-    def _on_message(self, message: Any) -> None:
-        event = parse_server_message(message)
-        if isinstance(event, TalkingStarted):
-            self._speech.talking_started(event.task_id)
-        elif isinstance(event, TalkingStopped):
-            self._speech.talking_stopped(event.task_id)
-        self._events.emit(event)
-
-    # -- death and cleanup -----------------------------------------------------------------
-
-    def _last_media(self) -> float | None:
-        times = [f.last_frame_at for f in self._fanouts.values() if f.last_frame_at is not None]
-        return max(times) if times else None
-
-    def _on_stall(self, idle: float) -> None:
-        self._die(
-            "watchdog", f"no media for {idle:.1f} s (watchdog_timeout={self.watchdog_timeout})"
-        )
-
-    def _die(self, reason: str, message: str) -> None:
-        """Abnormal end: wake everyone, end streams with SessionClosed, release the peer."""
-        if self._failure is not None or self._state in ("closing", "closed"):
-            return
-        was_connected = self._state == "connected"
-        self._failure = (reason, message)
-        self._state = "failed"
-        logger.warning("session %s ended: %s", self._sid(), message)
-        for fanout in self._fanouts.values():
-            fanout.end(reason=reason, message=f"session ended ({reason}): {message}")
-        self._speech.fail(reason, message)
-        self._events.emit(SessionEnded(reason=reason, abnormal=True, message=message))
-        self._ended.set()
-        self._progress.set()
-        if was_connected:
-            self._reaper = asyncio.ensure_future(self._release_media())
-
-    async def _release_media(self) -> None:
-        """Stop background work and close the peer (threads, sockets) after a failure."""
-        if self._watchdog is not None:
-            await self._watchdog.stop()
-        await _cancel(self._keep_alive_task)
-        if self._peer is not None:
-            await self._peer.close()
-
-    def _sid(self) -> str:
-        return self._info.session_id if self._info else "(none)"
+        await self._core.connect()
 
     async def aclose(self) -> None:
-        """Stop the session and release everything; idempotent, never masks an exception.
+        """Stop the session and release everything; idempotent.
 
-        Calls ``streaming.stop`` (bounded by ``stop_timeout``; a failure is logged) and
-        closes the peer connection (bounded); ends every stream; waits for background tasks.
+        Sends ``streaming.stop`` at once (shielded; sent again if cancelled, bounded by
+        ``stop_timeout``), concurrently with closing the peer connection (bounded); ends
+        every stream. Raises `SessionNotStopped` if the stop could not be confirmed.
         """
-        if self._close_task is None:
-            self._close_task = asyncio.ensure_future(self._cleanup())
-        await asyncio.shield(self._close_task)
+        await self._core.close()
+        if self.stop_error is not None:
+            raise self.stop_error
+
+    async def aclose_quietly(self) -> None:
+        """`aclose` that only logs a failed stop (the client's own cleanup uses it)."""
+        await self._core.close()
 
     async def stop(self) -> None:
         """Alias of `aclose`."""
         await self.aclose()
 
-    async def _cleanup(self) -> None:
-        normal = self._failure is None
-        self._state = "closing"
-        self._ended.set()
-        self._speech.fail("closed", "the session was closed")
-        for fanout in self._fanouts.values():
-            fanout.end()
-        for recorder in list(self._recorders):
-            with contextlib.suppress(Exception):
-                await recorder.stop()
-        if self._watchdog is not None:
-            await self._watchdog.stop()
-        await _cancel(self._keep_alive_task)
-        if self._reaper is not None:
-            await asyncio.gather(self._reaper, return_exceptions=True)
-        info = self._info
-        if info is None and self._new_task is not None:
-            # streaming.new was in flight when connect gave up: wait for it, then stop it.
-            try:
-                info = await asyncio.wait_for(asyncio.shield(self._new_task), self.stop_timeout)
-            except BaseException:
-                self._new_task.cancel()
-                info = None
-        tasks = [self._stop_on_server(info.session_id)] if info is not None else []
-        if self._peer is not None:
-            tasks.append(self._peer.close())
-        await asyncio.gather(*tasks)
-        for pump in self._pumps:
-            pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
-        self._state = "closed"
-        if normal:
-            self._events.emit(SessionEnded(reason="closed"))
-        logger.info("session %s closed", self._sid())
-
-    async def _stop_on_server(self, session_id: str) -> None:
-        try:
-            await asyncio.wait_for(
-                self._client.stop_session(session_id, timeout=self.stop_timeout),
-                self.stop_timeout + 1.0,
-            )
-        except NotFoundError:
-            logger.debug("streaming.stop: session %s was already gone", session_id)
-        except Exception as exc:
-            logger.warning(
-                "streaming.stop failed for session %s: %s: %s",
-                session_id,
-                type(exc).__name__,
-                exc,
-            )
-
-    def _check_usable(self) -> None:
-        if self._state in ("closing", "closed"):
-            raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
-        if self._failure is not None:
-            reason, message = self._failure
-            raise SessionClosed(f"session ended ({reason}): {message}", reason=reason)
-        if self._state != "connected":
-            raise SessionError("the session is not connected: use `async with client.session()`")
-
-    # -- commands --------------------------------------------------------------------------
+    # -- commands ----------------------------------------------------------------------
 
     async def wait_connected(self) -> None:
-        """Return once connected (at once if already); raise SessionClosed if it ended."""
-        while self._state in ("new", "connecting"):
-            self._progress.clear()
-            await self._progress.wait()
-        self._check_usable()
+        """Return once connected (at once if already); raise `SessionClosed` if it ended."""
+        life = self._core.life
+        await life.wait_for(lambda: life.state not in (S.NEW, S.CONNECTING))
+        self._core.check_usable()
 
     async def speak(
         self,
@@ -444,42 +211,31 @@ class Session:
         ``duration_ms`` (queued after earlier speech); `interrupt` ends the wait early.
         The wait is cancellable; it raises `SessionClosed` if the session ends.
         """
-        self._check_usable()
-        mark = self._speech.mark()
+        self._core.check_usable()
+        mark = self._core.speech.mark()
         task = await self._client.send_task(self.session_id, text, task_type, task_mode)
-        self._speech.queued(task)
+        self._core.speech.queued(task)
         if wait:
-            await self._speech.wait_done(task, mark)
+            await self._core.speech.wait_done(task, mark)
         return task
 
     async def interrupt(self) -> None:
         """``streaming.interrupt``: cut the current speech (and end ``speak(wait=True)``)."""
-        self._check_usable()
+        self._core.check_usable()
         await self._client.interrupt(self.session_id)
-        self._speech.interrupted()
+        self._core.speech.interrupted()
 
     async def keep_alive(self) -> None:
         """``streaming.keep_alive``: reset the server's idle timer."""
-        self._check_usable()
+        self._core.check_usable()
         await self._client.keep_alive(self.session_id)
 
-    async def _keep_alive_loop(self) -> None:
-        assert self.keep_alive_interval is not None
-        while True:
-            await asyncio.sleep(self.keep_alive_interval)
-            try:
-                await self._client.keep_alive(self.session_id)
-            except NotFoundError:
-                self._die("remote-closed", "streaming.keep_alive: the session is gone")
-                return
-            except HeyGenError as exc:
-                logger.warning("background keep_alive failed: %s", exc)
-
-    # -- media -----------------------------------------------------------------------------
+    # -- media -------------------------------------------------------------------------
 
     def _check_streamable(self) -> None:
-        if self._state in ("closing", "closed"):
-            raise SessionClosed("the session is closed", reason=self.closed_reason or "closed")
+        life = self._core.life
+        if life.state in (S.CLOSING, S.CLOSED):
+            raise SessionClosed("the session is closed", reason=life.end_reason or "closed")
 
     def video(
         self, capacity: int | None = None, *, max_bytes: int | None = None
@@ -491,9 +247,8 @@ class Session:
         ``max_bytes`` bounds the decoded bytes queued (default 32 MiB).
         """
         self._check_streamable()
-        return self._fanouts["video"].subscribe(
-            self.video_capacity if capacity is None else capacity, max_bytes=max_bytes
-        )
+        capacity = self.video_capacity if capacity is None else capacity
+        return self._core.hub.video(capacity, max_bytes)
 
     def audio(
         self,
@@ -511,10 +266,9 @@ class Session:
         bytes queued (default 1 MiB).
         """
         self._check_streamable()
+        capacity = self.audio_capacity if capacity is None else capacity
         transform = audio_resampler(sample_rate, layout, format)
-        return self._fanouts["audio"].subscribe(
-            self.audio_capacity if capacity is None else capacity, transform, max_bytes=max_bytes
-        )
+        return self._core.hub.audio(capacity, transform, max_bytes)
 
     def events(self, capacity: int = 256) -> EventStream:
         """A new stream of `SessionEvent`: the events so far, then live ones.
@@ -522,16 +276,13 @@ class Session:
         It ends after `SessionEnded` (always the last event).
         """
         self._check_streamable()
-        return self._events.subscribe(capacity)
+        return self._core.hub.event_stream(capacity)
 
-    # -- recording and stats -----------------------------------------------------------------
+    # -- recording and stats -----------------------------------------------------------
 
     def _recorder(self, path: str | os.PathLike[str]) -> Recorder:
-        self._check_usable()
-        recorder = Recorder(path, self._fanouts["video"], self._fanouts["audio"])
-        recorder.start()
-        self._recorders.add(recorder)
-        return recorder
+        self._core.check_usable()
+        return self._core.hub.recorder(path)
 
     async def record(self, path: str | os.PathLike[str], duration: float) -> RecordingInfo:
         """Record ``duration`` seconds to ``path`` (.mp4/.mkv/.mov: H.264+AAC, .webm: VP8+Opus).
@@ -543,12 +294,13 @@ class Session:
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(duration):
-                    await self._ended.wait()
+                    await self._core.life.wait_for(lambda: self._core.life.ended)
         finally:
-            self._recorders.discard(recorder)
+            self._core.hub.forget(recorder)
             info = await recorder.stop()
-        if self._failure is not None:
-            reason, message = self._failure
+        if self._core.life.end_reason not in (None, EndReason.CLOSED):
+            message = self._core.life.end_message
+            reason = self._core.life.end_reason or "closed"
             raise SessionClosed(f"session ended during recording: {message}", reason=reason)
         return info
 
@@ -559,16 +311,10 @@ class Session:
         try:
             yield recorder
         finally:
-            self._recorders.discard(recorder)
+            self._core.hub.forget(recorder)
             await recorder.stop()
 
     async def stats(self) -> SessionStats:
         """A snapshot of inbound RTP statistics per kind, plus the SDK's frame counters."""
-        return await collect_stats(self._peer, self._fanouts, self._started_at)
-
-
-async def _cancel(task: asyncio.Task[Any] | None) -> None:
-    if task is None or task.done() or task is asyncio.current_task():
-        return
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+        core = self._core
+        return await collect_stats(core.connector.peer, core.hub.fanouts, core.hub.started_at)

@@ -3,6 +3,8 @@
 The server's talking events decide when it sends them (matched by ``task_id`` when they
 carry one); otherwise the estimate is ``duration_ms`` after the end of the speech queued
 before it. An interrupt ends every wait; a session end makes waits raise ``SessionClosed``.
+Waits are predicates on the session's `Lifecycle`, woken by its transitions and by the
+speech events here.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._errors import SessionClosed
 from ._models import TaskInfo
+from ._state import Lifecycle
 
 __all__ = ["SpeechTracker"]
 
@@ -32,7 +36,9 @@ class Mark:
 class SpeechTracker:
     """Tracks queued speech, talking events and interrupts for one session."""
 
-    def __init__(self) -> None:
+    def __init__(self, life: Lifecycle) -> None:
+        self._life = life
+        self._version = 0
         self._until = 0.0
         self._ends: dict[str, float] = {}
         self._interrupts = 0
@@ -40,8 +46,6 @@ class SpeechTracker:
         self._stopped_ids: collections.deque[str] = collections.deque(maxlen=256)
         self._server_events = False
         self._server_task_ids = False
-        self._failure: tuple[str, str] | None = None
-        self._waiters: set[asyncio.Event] = set()
 
     @property
     def speaking_until(self) -> float:
@@ -49,8 +53,8 @@ class SpeechTracker:
         return self._until
 
     def _notify(self) -> None:
-        for event in self._waiters:
-            event.set()
+        self._version += 1
+        self._life.notify()
 
     def mark(self) -> Mark:
         """Snapshot before sending a task."""
@@ -88,17 +92,14 @@ class SpeechTracker:
         self._ends.clear()
         self._notify()
 
-    def fail(self, reason: str, message: str) -> None:
-        """The session ended: pending waits raise ``SessionClosed``."""
-        if self._failure is None:
-            self._failure = (reason, message)
-        self._notify()
-
     def _done(self, task: TaskInfo, mark: Mark) -> float | None:
         """None when the task is done, else the monotonic deadline to wait for."""
-        if self._failure is not None:
-            reason, message = self._failure
-            raise SessionClosed(f"session ended while speaking: {message}", reason=reason)
+        life = self._life
+        if life.ended:
+            message = life.end_message or "the session was closed"
+            raise SessionClosed(
+                f"session ended while speaking: {message}", reason=life.end_reason or "closed"
+            )
         if self._interrupts != mark.interrupts:
             return None
         end = self._ends.get(task.task_id)
@@ -112,21 +113,18 @@ class SpeechTracker:
 
     async def wait_done(self, task: TaskInfo, mark: Mark) -> None:
         """Wait until ``task`` finished speaking (see the module docstring)."""
-        event = asyncio.Event()
-        self._waiters.add(event)
-        try:
-            while True:
-                event.clear()
-                deadline = self._done(task, mark)
-                if deadline is None:
-                    return
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                try:
-                    async with asyncio.timeout(remaining):
-                        await event.wait()
-                except TimeoutError:
-                    pass
-        finally:
-            self._waiters.discard(event)
+        while True:
+            deadline = self._done(task, mark)
+            if deadline is None:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._life.wait_for(self._changed_since(self._version))
+            except TimeoutError:
+                pass
+
+    def _changed_since(self, version: int) -> Callable[[], bool]:
+        return lambda: self._version != version or self._life.ended

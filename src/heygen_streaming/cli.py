@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._cli_realtime import add_realtime_parser
 from ._errors import APIConnectionError, HeyGenError, NotFoundError, SessionClosed
 from ._version import __version__
 
@@ -243,6 +244,8 @@ def build_parser() -> _DefaultsParser:
         help="do not wait for the avatar to finish a line before reading the next",
     )
 
+    add_realtime_parser(sub, common)
+
     sub.add_parser(
         "emulator",
         add_help=False,
@@ -325,10 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ._cli_commands import COMMANDS, CLIError, finish_interrupted
     from ._cli_progress import clean_text
+    from ._cli_realtime import cmd_realtime
 
     config = _config(args)
     _setup_logging(config.log_level)
-    command = COMMANDS[args.command]
+    command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
     try:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:

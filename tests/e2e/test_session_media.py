@@ -124,7 +124,7 @@ async def test_slow_consumer_drops_and_stays_bounded(emulator: Emulator, api_key
         assert slow.dropped >= 60 - 4
         assert slow.dropped + len(slow) == slow.received
         # aiortc's own (unbounded) track queues are drained by the pump
-        for receiver in s._peer.pc.getReceivers():  # type: ignore[union-attr]
+        for receiver in s._core.connector.peer.pc.getReceivers():  # type: ignore[union-attr]
             assert receiver.track._queue.qsize() < 10
         stats = await s.stats()
         assert stats.video.frames_dropped >= slow.dropped
@@ -168,8 +168,8 @@ async def test_events_report_states_media_and_close(emulator: Emulator, api_key:
         assert "connected" in states
 
 
-async def test_design_snippet_runs_as_written(emulator: Emulator, api_key: str) -> None:
-    """DESIGN.md §2 (high level), with a break in each endless loop."""
+async def test_public_api_tour_runs_as_written(emulator: Emulator, api_key: str) -> None:
+    """Every high-level call of the public API in one session, a break in each endless loop."""
     client = StreamingClient(api_key=api_key, base_url=emulator.base_url)
     async with client:
         async with client.session(
@@ -188,6 +188,8 @@ async def test_design_snippet_runs_as_written(emulator: Emulator, api_key: str) 
                 break
             await s.record(str(emulator_tmp(emulator)), duration=1.0)
             stats = await s.stats()  # typed inbound RTP stats (packets, lost, jitter, fps)
+            s.state, s.end_reason  # SessionState / EndReason enums  # noqa: B018
+        assert s.state == "closed" and s.end_reason == "closed"
         assert task.task_id and f is not None and stats.video.packets_received > 0
     await emulator.wait_no_sessions(within=WAIT)
 

@@ -20,6 +20,7 @@ from heygen_streaming import (
     RateLimitError,
     ResponseValidationError,
     SessionClosed,
+    SessionNotStopped,
     StreamingClient,
 )
 from heygen_streaming.emulator import Emulator
@@ -179,16 +180,19 @@ async def test_task_fault_keeps_session_usable(emu: Emulator) -> None:
     await emu.wait_no_sessions(within=5.0)
 
 
-async def test_stop_fault_on_exit_is_logged_not_raised(
+async def test_stop_fault_on_exit_is_logged_and_raised_naming_the_session(
     emu: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="heygen_streaming")
     before = Snapshot.take()
     async with StreamingClient(api_key=API_KEY, base_url=emu.base_url, max_retries=0) as c:
-        async with c.session(quality="low") as s:
-            sid = s.session_id
-            emu.faults.fail("stop", 500)
-        assert "stop" in caplog.text
+        with pytest.raises(SessionNotStopped, match="heygen-streaming sessions stop"):
+            async with c.session(quality="low") as s:
+                sid = s.session_id
+                emu.faults.fail("stop", 500)
+        assert f"streaming.stop failed: streaming.stop was not confirmed for session {sid}" in (
+            caplog.text
+        )
         # The server kept the session (its stop failed): reclaim it for the next test.
         assert [x.session_id for x in emu.sessions] == [sid]
         await c.stop_session(sid)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import av
 import pytest
 
-from heygen_streaming import ConfigurationError, SessionClosed, TaskInfo
+from heygen_streaming import ConfigurationError, SessionClosed
 from heygen_streaming._events import EventHub, SessionEnded, TalkingStarted
 from heygen_streaming._media import (
     AUDIO_MAX_BYTES,
@@ -23,7 +22,6 @@ from heygen_streaming._models import NewSessionInfo
 from heygen_streaming._recording import container_codecs
 from heygen_streaming._ring import RingBuffer
 from heygen_streaming._rtc import ice_servers_for, local_candidates
-from heygen_streaming._speech import SpeechTracker
 
 
 def test_stream_drops_oldest_and_counts() -> None:
@@ -107,54 +105,6 @@ async def test_event_hub_fanout_and_final_event() -> None:
     assert after == got
 
 
-async def test_speech_wait_uses_duration_and_interrupt() -> None:
-    tracker = SpeechTracker()
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    tracker.interrupted()
-    async with asyncio.timeout(5):
-        await waiter
-
-
-async def test_speech_wait_prefers_server_events() -> None:
-    tracker = SpeechTracker()
-    tracker.talking_started("a")
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=0)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0.05)
-    assert not waiter.done()  # duration passed, but the server has not said "stopped"
-    tracker.talking_stopped("a")
-    async with asyncio.timeout(5):
-        await waiter
-
-
-async def test_speech_wait_raises_when_session_ends() -> None:
-    tracker = SpeechTracker()
-    mark = tracker.mark()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    tracker.fail("watchdog", "no media")
-    with pytest.raises(SessionClosed):
-        async with asyncio.timeout(5):
-            await waiter
-
-
-def test_speech_queues_durations() -> None:
-    tracker = SpeechTracker()
-    t0 = time.monotonic()
-    tracker.queued(TaskInfo(task_id="a", duration_ms=1000))
-    tracker.queued(TaskInfo(task_id="b", duration_ms=1000))
-    assert tracker.speaking_until - t0 >= 2.0
-
-
 SDP = """v=0
 o=- 1 1 IN IP4 0.0.0.0
 s=-
@@ -202,19 +152,6 @@ def test_container_codecs_by_extension() -> None:
     assert container_codecs("a.webm")[:2] == ("libvpx", "libopus")
     with pytest.raises(ValueError, match="cannot record"):
         container_codecs("a.gif")
-
-
-async def test_speak_wait_is_cancellable() -> None:
-    tracker = SpeechTracker()
-    task = TaskInfo(task_id="a", duration_ms=60_000)
-    mark = tracker.mark()
-    tracker.queued(task)
-    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert not tracker._waiters
 
 
 def _yuv(width: int = 160, height: int = 120) -> av.VideoFrame:

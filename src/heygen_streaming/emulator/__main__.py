@@ -96,6 +96,11 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
     )
     add_cli_arguments(parser)
     parser.add_argument(
+        "--stamp",
+        action="store_true",
+        help="write the frame stamp (index + send time) into every video frame (for tests)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (not aiortc's packets)"
     )
     return parser
@@ -119,6 +124,7 @@ async def _serve(args: argparse.Namespace) -> int:
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
         realtime=options_from_args(args),
+        stamp=args.stamp,
     )
     for spec in args.fault:
         parse_fault_spec(spec, emulator.faults)

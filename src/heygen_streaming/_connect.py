@@ -1,0 +1,114 @@
+"""The connect steps of a session, from ``streaming.new`` to its first frame.
+
+1. ``streaming.new``: never retried, so it is awaited shielded (a session the server
+   created is always known, to be stopped). Meanwhile, in a thread, aiortc is imported
+   and OpenSSL initialised (100 ms or more in a fresh process); the import is Python
+   code that holds the GIL, so it overlaps only the time the service takes to answer.
+2. The peer applies the offer and answers; ``streaming.start`` and the candidates
+   (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
+3. Wait for the first frame of the offer's main kind (video, else audio).
+
+The caller bounds the whole with ``connect_timeout`` and stops it when the session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._errors import UnsupportedSessionError
+from ._hub import MediaHub
+from ._models import IceServer, NewSessionInfo
+from ._rtc import Peer, ice_servers_for, local_candidates, post_candidates
+
+__all__ = ["Connector"]
+
+
+class Connector:
+    """Runs the connect steps and keeps what they produced for cleanup.
+
+    Attributes:
+        info: the ``streaming.new`` data, once it answered.
+        peer: the `Peer`, once created.
+        new_task: the ``streaming.new`` call (it may outlive a connect that gave up).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        new_args: dict[str, Any],
+        *,
+        hub: MediaHub,
+        ice_override: Sequence[IceServer | dict[str, Any]] | None,
+        gather_timeout: float | None,
+        on_state: Callable[[str, str | None], None],
+        on_channel: Callable[[Any], None],
+    ) -> None:
+        self._client = client
+        self._new_args = new_args
+        self._hub = hub
+        self._ice_override = ice_override
+        self._gather_timeout = gather_timeout
+        self._on_state = on_state
+        self._on_channel = on_channel
+        self.info: NewSessionInfo | None = None
+        self.peer: Peer | None = None
+        self.new_task: asyncio.Task[NewSessionInfo] | None = None
+
+    def created(self) -> NewSessionInfo | None:
+        """The session ``streaming.new`` created, once known (even if ``run`` gave up)."""
+        task = self.new_task
+        if self.info is None and task is not None and task.done() and not task.cancelled():
+            self.info = None if task.exception() else task.result()
+        return self.info
+
+    @property
+    def states(self) -> list[str]:
+        """The peer's connection states so far."""
+        return list(self.peer.states) if self.peer else []
+
+    async def run(self) -> None:
+        """All the steps; raises what failed (the caller cleans up)."""
+        self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
+        if "aiortc" not in sys.modules:  # the first session of a process
+            await asyncio.to_thread(_load_aiortc)
+        info = await asyncio.shield(self.new_task)
+        self.info = info
+        if info.sdp is None or not info.sdp.sdp:
+            raise UnsupportedSessionError(
+                "the service returned a session without an SDP offer (a v2/LiveKit session); "
+                "this SDK drives WebRTC v1 sessions only"
+            )
+        peer = Peer(
+            ice_servers_for(info, self._ice_override),
+            gather_timeout=self._gather_timeout,
+            on_track=self._hub.on_track,
+            on_state=self._on_state,
+            on_channel=self._on_channel,
+        )
+        self.peer = peer
+        answer = await peer.answer(info.sdp)
+        calls = [
+            asyncio.ensure_future(self._client.start_session(info.session_id, answer)),
+            asyncio.ensure_future(
+                post_candidates(self._client, info.session_id, local_candidates(answer))
+            ),
+        ]
+        try:
+            await asyncio.gather(*calls)
+        finally:
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+        await self._first_media("video" if "m=video" in info.sdp.sdp else "audio")
+
+    async def _first_media(self, kind: str) -> None:
+        await self._hub.first_frame(kind)
+
+
+def _load_aiortc() -> None:
+    import aiortc
+
+    aiortc.RTCCertificate.generateCertificate()  # the first one initialises OpenSSL

@@ -1,0 +1,112 @@
+"""SpeechTracker (``speak(wait=True)``) and Lifecycle (the session's state and waits)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from heygen_streaming import EndReason, SessionClosed, SessionState, TaskInfo
+from heygen_streaming._speech import SpeechTracker
+from heygen_streaming._state import Lifecycle
+
+S = SessionState
+
+
+def _tracker() -> tuple[SpeechTracker, Lifecycle]:
+    life = Lifecycle(lambda: "sid")
+    return SpeechTracker(life), life
+
+
+async def test_speech_wait_uses_duration_and_interrupt() -> None:
+    tracker, _ = _tracker()
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    tracker.interrupted()
+    async with asyncio.timeout(5):
+        await waiter
+
+
+async def test_speech_wait_prefers_server_events() -> None:
+    tracker, _ = _tracker()
+    tracker.talking_started("a")
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=0)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # duration passed, but the server has not said "stopped"
+    tracker.talking_stopped("a")
+    async with asyncio.timeout(5):
+        await waiter
+
+
+async def test_speech_wait_raises_when_the_session_ends() -> None:
+    tracker, life = _tracker()
+    life.transition(S.CONNECTING)
+    life.transition(S.CONNECTED)
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    life.transition(S.FAILED, EndReason.WATCHDOG, "no media")
+    with pytest.raises(SessionClosed) as info:
+        async with asyncio.timeout(5):
+            await waiter
+    assert info.value.reason == "watchdog"
+
+
+def test_speech_queues_durations() -> None:
+    tracker, _ = _tracker()
+    t0 = time.monotonic()
+    tracker.queued(TaskInfo(task_id="a", duration_ms=1000))
+    tracker.queued(TaskInfo(task_id="b", duration_ms=1000))
+    assert tracker.speaking_until - t0 >= 2.0
+
+
+async def test_speak_wait_is_cancellable() -> None:
+    tracker, life = _tracker()
+    task = TaskInfo(task_id="a", duration_ms=60_000)
+    mark = tracker.mark()
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not life._waiters
+
+
+def test_transitions_follow_the_diagram_and_record_the_first_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="heygen_streaming")
+    life = Lifecycle(lambda: "sid")
+    assert not life.transition(S.CONNECTED)  # not from new
+    assert life.transition(S.CONNECTING) and life.transition(S.CONNECTED)
+    assert life.transition(S.FAILED, EndReason.REMOTE_CLOSED, "gone")
+    assert not life.transition(S.FAILED, EndReason.WATCHDOG, "later")  # the first end wins
+    assert life.transition(S.CLOSING) and life.transition(S.CLOSED)
+    assert not life.transition(S.CONNECTING)  # single use
+    assert (life.end_reason, life.end_message) == (EndReason.REMOTE_CLOSED, "gone")
+    assert "session sid: connected -> failed (remote-closed: gone)" in caplog.text
+
+
+async def test_every_waiter_wakes_on_a_transition() -> None:
+    life = Lifecycle(lambda: "sid")
+    waiters = [
+        asyncio.ensure_future(life.wait_for(lambda: life.state is not S.NEW)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    life.transition(S.CLOSING)
+    async with asyncio.timeout(5):
+        await asyncio.gather(*waiters)
+    assert life.end_reason is EndReason.CLOSED
