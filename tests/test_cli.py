@@ -519,6 +519,7 @@ def test_progress_names_each_phase_and_the_totals(
     assert main(["demo", "--out", "d.mp4", "-q", "--text", "Hi."]) == 0
     record, demo = RecordingProgress.made
     assert record.phases == ["connecting", "recording", "stopping"]
+    assert re.search(r"record: stopping .* 0\.5 of 0\.5 s  video \d+ frames", record.line())
     assert demo.phases == ["connecting", "speaking", "stopping"]
     line = demo.line()
     assert line.startswith("demo: stopping") and re.search(r"video \d+ frames", line)

@@ -374,6 +374,11 @@ async def cmd_record(config: Config, args: argparse.Namespace) -> int:
         s = run.session
         await run.first_frame()
         run.progress.phase = "recording"
+        started = time.monotonic()
+        run.progress.status = lambda: (
+            f"{min(time.monotonic() - started, args.seconds):.1f} of {args.seconds:g} s  "
+            + run.counter.status()
+        )
         recording = asyncio.create_task(s.record(args.out, duration=args.seconds))
         try:
             if args.text:
