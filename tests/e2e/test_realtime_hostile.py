@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from heygen_streaming import RealtimeStreamError, StreamingClient, _hls, _realtime_session
-from heygen_streaming._hls import HlsError
+from heygen_streaming import (
+    HlsError,
+    RealtimeStreamError,
+    StreamingClient,
+    _hls,
+    _realtime_session,
+)
 
 from ._realtime_scripted import API_KEY, FPS, Clip, ScriptedRealtime, make_clip, serve
 
