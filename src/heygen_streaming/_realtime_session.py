@@ -332,6 +332,10 @@ class RealtimeSession:
             # "cancel_failed": the service may still run (and bill) it; the warning is logged
             reason = "cancelled" if stopped else "cancel_failed"
             self._transition(RealtimeState.CANCELLED, end_reason=reason)
+        elif self._state is RealtimeState.ERROR and not (self._info and self._info.terminal):
+            # the SDK gave up following a stream the service never said had ended (polling
+            # kept failing): it may still run, so cancel it all the same
+            await self._cancel_on_server()
         await self._media.close(self.cancel_timeout)
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
 

@@ -12,6 +12,7 @@ import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,7 +25,7 @@ from heygen_streaming import (
     _realtime_session,
 )
 
-from ._realtime_scripted import API_KEY, FPS, Clip, ScriptedRealtime, make_clip, serve
+from ._realtime_scripted import API_KEY, FPS, STREAM_ID, Clip, ScriptedRealtime, make_clip, serve
 
 WAIT = 30.0
 _NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * 184
@@ -37,6 +38,16 @@ class _Discontinuous(ScriptedRealtime):
         text = super().playlist()
         first = next(n for n in self.clip.segments if n.startswith("b_"))
         return text.replace(f"\n{first}\n", f"\n#EXT-X-DISCONTINUITY\n{first}\n", 1)
+
+
+class _Unreadable(ScriptedRealtime):
+    """After the first live answer, answers every GET with a status the SDK does not know."""
+
+    def status(self) -> dict[str, Any]:
+        data = super().status()
+        if data["status"] == "ready" and self.seen.gets > self.pending_polls + 1:
+            data["status"] = "processing"
+        return data
 
 
 class _Trickling(ScriptedRealtime):
@@ -108,6 +119,22 @@ async def test_words_raise_once_the_stream_failed_without_an_end_event(
                 async for _ in words:
                     pass
     assert server.seen.cancels == []  # it ended in error: nothing to cancel
+
+
+async def test_a_stream_the_sdk_stopped_following_is_still_cancelled(ts_clip: Clip) -> None:
+    server = _Unreadable(ts_clip)
+    await server.start()
+    try:
+        server.publish(1)
+        async with (
+            _client(server) as client,
+            client.realtime("Daisy", "v1", "Hi", poll_interval=0.05) as rt,
+        ):
+            with pytest.raises(RealtimeStreamError, match="status polling failed"):
+                await asyncio.wait_for(rt.wait_ended(), WAIT)
+    finally:
+        await server.stop()
+    assert server.seen.cancels == [STREAM_ID]  # it may still run: cancelled on exit
 
 
 async def test_record_across_a_discontinuity(tmp_path: Path) -> None:
