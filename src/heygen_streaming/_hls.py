@@ -209,12 +209,12 @@ class HlsFetcher:
             over = finishing and next_seq is not None
             fetched_at = loop.time()
             try:
-                text = await self._text(url, 1 if over else self._attempts)
+                text, base = await self._text(url, 1 if over else self._attempts)
             except HlsError:
                 if over:
                     return  # the stream is over and its playlist already gone
                 raise
-            playlist = parse_playlist(text, url)
+            playlist = parse_playlist(text, base)  # relative to where a redirect led
             if playlist.variants:
                 url = max(playlist.variants)[1]
                 continue
@@ -262,7 +262,8 @@ class HlsFetcher:
             except TimeoutError:
                 pass
 
-    async def _text(self, url: str, attempts: int) -> str:
+    async def _text(self, url: str, attempts: int) -> tuple[str, str]:
+        """The playlist's text and its final URL (after redirects)."""
         error = ""
         for attempt in range(attempts):
             if attempt:
@@ -278,7 +279,7 @@ class HlsFetcher:
                             body += chunk
                             if len(body) > MAX_PLAYLIST_BYTES:
                                 raise HlsError("HLS playlist is larger than 1 MiB")
-                        return body.decode("utf-8", errors="replace")
+                        return body.decode("utf-8", errors="replace"), str(response.url)
                     error = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 error = type(exc).__name__
