@@ -1,8 +1,10 @@
 """RealtimeSession against a server that is legal by the contract, or hostile, but never hangs.
 
-A word stream that never sends ``event: end``, a playlist with ``#EXT-X-DISCONTINUITY``
-(timestamps restart), garbage bytes as a segment, a segment that never finishes: every case
-ends within a bound with the package's exceptions, never an av error or a hang.
+The reference's shape with the HLS on a CDN that refuses credentials and a sliding window;
+a word stream that never sends ``event: end``; a status the SDK cannot read; a playlist with
+``#EXT-X-DISCONTINUITY`` (timestamps restart); garbage bytes as a segment; a segment that
+never finishes: every case ends within a bound with the package's exceptions, never an av
+error or a hang, and a stream that may still run is cancelled.
 """
 
 from __future__ import annotations
@@ -25,10 +27,76 @@ from heygen_streaming import (
     _realtime_session,
 )
 
-from ._realtime_scripted import API_KEY, FPS, STREAM_ID, Clip, ScriptedRealtime, make_clip, serve
+from ._realtime_scripted import (
+    API_KEY,
+    FPS,
+    STREAM_ID,
+    TOKEN,
+    Clip,
+    ScriptedRealtime,
+    make_clip,
+    serve,
+)
 
 WAIT = 30.0
 _NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * 184
+
+
+class _Reference(ScriptedRealtime):
+    """The reference's shape (``streaming`` + ``hls_url``, no URL before or after), the HLS on
+    a CDN (another port) refusing any credential header, segment URIs absolute and relative
+    with query strings, and a sliding window of 2 segments."""
+
+    def __init__(self, clip: Clip) -> None:
+        super().__init__(clip)
+        self.cdn = ""
+        self.served = asyncio.Event()
+        self._cdn_runner: web.AppRunner | None = None
+
+    @property
+    def hls_url(self) -> str:
+        return f"{self.cdn}/cdn/{TOKEN}/stream.m3u8?sig=a%2Fb"
+
+    def status(self) -> dict[str, Any]:
+        data = super().status()
+        if data.pop("url", None):
+            data.update(status="streaming", hls_url=self.hls_url)
+        return data
+
+    def playlist(self) -> str:
+        head = ["#EXTM3U", "#EXT-X-TARGETDURATION:1"]
+        first = max(0, self.listed - 2)
+        head.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
+        for i in range(first, self.listed):
+            name = f"{self.clip.segments[i]}?sig=a%2Fb&n={i}"
+            uri = name if i % 2 else f"{self.cdn}/cdn/{TOKEN}/{name}"
+            head += [f"#EXTINF:{self.clip.seconds_per_segment:.3f},", uri]
+        return "\n".join([*head, *(["#EXT-X-ENDLIST"] if self.ended else [])]) + "\n"
+
+    async def _from_cdn(self, request: web.Request) -> web.StreamResponse:
+        if {"x-api-key", "authorization"} & {h.lower() for h in request.headers}:
+            self.seen.hls_auth_headers.append(request.path)
+            return web.Response(status=403)
+        if request.query.get("sig") != "a/b":
+            return web.Response(status=403)
+        if request.match_info["name"] != "stream.m3u8":
+            self.served.set()
+        return await self._hls(request)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/cdn/{token}/{name}", self._from_cdn)
+        self._cdn_runner = web.AppRunner(app)
+        await self._cdn_runner.setup()
+        site = web.TCPSite(self._cdn_runner, "127.0.0.1", 0)
+        await site.start()
+        self.cdn = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._cdn_runner is not None:
+            await self._cdn_runner.cleanup()
 
 
 class _Discontinuous(ScriptedRealtime):
@@ -82,6 +150,29 @@ async def server(ts_clip: Clip) -> AsyncIterator[ScriptedRealtime]:
 
 def _client(server: ScriptedRealtime) -> StreamingClient:
     return StreamingClient(api_key=API_KEY, base_url=server.base_url)
+
+
+async def test_the_reference_shape_with_a_cdn_and_a_sliding_window(tmp_path: Path) -> None:
+    server = _Reference(make_clip(tmp_path, "mpegts", segments=3))
+    await server.start()
+    try:
+        server.publish(1)
+        async with (
+            _client(server) as client,
+            client.realtime("Daisy", "v1", "Hi", poll_interval=0.1) as rt,
+        ):
+            video = rt.video(capacity=1000)
+            await asyncio.wait_for(server.served.wait(), WAIT)
+            server.publish(3, end=True)  # segment 0 has left the window
+            frames = [f async for f in video]
+            words = [w.word async for w in rt.words()]
+            assert await asyncio.wait_for(rt.wait_ended(), WAIT) == "final_marker"
+    finally:
+        await server.stop()
+    assert len(frames) == 3 * FPS
+    assert words == ["Hello", "!", "Bye"]
+    assert server.seen.hls_auth_headers == []  # no credential ever reached the CDN
+    assert server.seen.cancels == []  # it completed: nothing to cancel
 
 
 async def test_words_end_once_the_stream_completed_without_an_end_event(
