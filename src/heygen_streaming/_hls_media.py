@@ -265,7 +265,9 @@ class HlsRemuxer:
                 await worker
                 worker.join()
             except av.error.FFmpegError as exc:
-                raise HlsError(f"the HLS stream could not be recorded: {exc}") from exc
+                failed = fetch.done() and not fetch.cancelled() and fetch.exception()
+                reason = failed or exc  # a failed fetch (cut the bytes short) says more
+                raise HlsError(f"the HLS stream could not be recorded: {reason}") from exc
             finally:
                 self._halt.set()
                 pipe.abort()

@@ -282,7 +282,7 @@ async def test_a_segment_that_never_finishes_ends_the_recording(
             _client(server) as client,
             client.realtime("Daisy", "v1", "Hi", poll_interval=0.1) as rt,
         ):
-            with pytest.raises(HlsError):
+            with pytest.raises(HlsError, match="segment not complete"):
                 await asyncio.wait_for(rt.record(tmp_path / "clip.mp4"), WAIT)
     finally:
         await server.stop()
