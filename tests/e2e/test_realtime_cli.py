@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ import pytest
 from heygen_streaming.cli import main
 
 from ._realtime_scripted import API_KEY, Clip, ScriptedRealtime, ffprobe_streams, make_clip, serve
+
+
+@pytest.fixture(autouse=True)
+def _library_log_level() -> Iterator[None]:
+    """`main()` runs in-process here and sets the library logger's level: put it back."""
+    logger = logging.getLogger("heygen_streaming")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +63,15 @@ async def test_text_to_clip(
     assert [s["codec"] for s in ffprobe_streams(out)] == ["h264", "aac"]
     assert server.seen.cancels == []  # completed by itself
     assert API_KEY not in json.dumps(report)
+
+
+async def test_the_report_says_the_words_as_text(
+    server: ScriptedRealtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argv(server, "Hi", "--avatar", "a", "--voice", "v")
+    args.remove("--json")
+    assert await asyncio.wait_for(asyncio.to_thread(main, args), 60) == 0
+    assert "said: Hello! Bye\n" in capsys.readouterr().out  # punctuation is a word of its own
 
 
 async def test_stdin_lines_are_deltas(
