@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from _env import URL_RE, clean_env
-from heygen_streaming import StreamingClient, _cli_commands
+from heygen_streaming import StreamingClient, _cli_run
 from heygen_streaming._cli_progress import Progress, clean_text, format_report, jsonable
 from heygen_streaming.cli import build_parser, main
 
@@ -513,7 +513,7 @@ def test_progress_names_each_phase_and_the_totals(
     for name in ("HEYGEN_API_KEY", "HEYGEN_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     RecordingProgress.made = []
-    monkeypatch.setattr(_cli_commands, "Progress", RecordingProgress)
+    monkeypatch.setattr(_cli_run, "Progress", RecordingProgress)
     monkeypatch.chdir(tmp_path)
     assert main(["record", "--seconds", "0.5", "--out", "r.mp4", "-q"]) == 0
     assert main(["demo", "--out", "d.mp4", "-q", "--text", "Hi."]) == 0
