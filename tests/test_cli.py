@@ -311,8 +311,32 @@ def test_sessions_list_and_stop(emulator: str) -> None:
     assert stopped.stdout.strip() == f"stopped {session_id}"
     assert session_id not in list_ids(emulator)
 
+    # already stopped: the user's intent holds, so it is a success (with a note)
     again = cli("sessions", "stop", session_id, env=served(emulator))
-    assert_one_line_error(again)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"stopped {session_id}"
+    assert "already stopped" in again.stderr
+
+
+@pytest.mark.timeout(90)
+def test_record_and_speak_exit_1_when_the_server_ends_the_session(tmp_path: Path) -> None:
+    proc, url = start_emulator("--duration-limit", "3")
+    try:
+        started = time.monotonic()
+        out = tmp_path / "cut.mp4"
+        record = cli("record", "--seconds", "30", "--out", str(out), "--json", env=served(url))
+        assert time.monotonic() - started < 25  # it stopped waiting when the session ended
+        line = assert_one_line_error(record)
+        assert "ended before the command finished (remote-closed)" in line
+        report = json.loads(record.stdout)
+        assert 0.5 < report["seconds"] < 5  # what was recorded, not the 30 requested
+        assert probe(out)["duration"] == pytest.approx(report["seconds"], abs=0.5)
+
+        speak = cli("speak", "word " * 2000, "--out", str(tmp_path / "s.mp4"), env=served(url))
+        assert "remote-closed" in assert_one_line_error(speak)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
 
 
 def test_sessions_needs_a_key() -> None:

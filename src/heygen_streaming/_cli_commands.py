@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._cli_progress import Progress, format_report, jsonable, print_json
 from ._client import StreamingClient
+from ._errors import NotFoundError, SessionStateError
+from ._options import already_stopped
 from ._recording import container_codecs
+from ._state import EndReason
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -149,6 +152,21 @@ class Run:
         except TimeoutError:
             raise CLIError(f"no video frame within {self.wait_limit:g} s") from None
 
+    async def wait_end(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the session ends first."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds), self.session.events() as events:
+                async for _event in events:
+                    pass
+
+    def check_ended(self) -> None:
+        """Raise `CLIError` if the session ended without the command closing it."""
+        s = self.session
+        if s.end_reason not in (None, EndReason.CLOSED):
+            raise CLIError(
+                f"session {s.session_id} ended before the command finished ({s.end_reason})"
+            )
+
 
 def check_output(path: str | None) -> None:
     """Reject an unusable output file before a (billable) session is opened."""
@@ -211,6 +229,7 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
         async with s.recording(args.out):
             task = await s.speak(args.text, wait=True)
             await asyncio.sleep(_TAIL)
+        run.check_ended()
         stats = await s.stats()
         report: dict[str, Any] = {
             "session_id": s.session_id,
@@ -244,6 +263,7 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
         if args.out:
             await asyncio.sleep(_TAIL)
         await stack.aclose()
+        run.check_ended()
         report: dict[str, Any] = {
             "session_id": s.session_id,
             "emulator": run.target.emulator,
@@ -263,22 +283,24 @@ async def cmd_record(config: Config, args: argparse.Namespace) -> int:
     async with open_run(config, args, "record") as run:
         s = run.session
         await run.first_frame()
-        async with s.recording(args.out):
+        async with s.recording(args.out) as recorder:
             if args.text:
                 await s.speak(args.text)
-            await asyncio.sleep(args.seconds)
+            await run.wait_end(args.seconds)
         stats = await s.stats()
+        info = recorder.info
         report: dict[str, Any] = {
             "session_id": s.session_id,
             "emulator": run.target.emulator,
-            "seconds": args.seconds,
+            "seconds": round(info.duration, 3) if info is not None else 0.0,
             "video_frames": run.counter.video_frames,
             "audio_frames": run.counter.audio_frames,
             "dropped_frames": stats.video.frames_dropped + stats.audio.frames_dropped,
             "stats": _stats_report(stats),
         }
-    report.update(_file_report(args.out))
-    _emit(config, report, f"record: wrote {args.out}")
+        report.update(_file_report(args.out))
+        _emit(config, report, f"record: wrote {args.out}")
+        run.check_ended()
     return 0
 
 
@@ -356,7 +378,12 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
             return 0
         stopped: list[str] = []
         for session_id in args.session_ids:
-            await client.stop_session(session_id)
+            try:
+                await client.stop_session(session_id)
+            except (NotFoundError, SessionStateError) as exc:
+                if not already_stopped(exc):
+                    raise
+                config.note(f"{session_id} was not open (already stopped): {exc.message}")
             stopped.append(session_id)
             if not config.json:
                 print(f"stopped {session_id}")
