@@ -340,6 +340,50 @@ def test_record_and_speak_exit_1_when_the_server_ends_the_session(tmp_path: Path
         proc.wait(15)
 
 
+HOSTILE = "\x1b[2J\x1b]0;owned\x07id\u202e"
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[str]:
+    """A server whose every answer is a session list with terminal escapes in its text."""
+    import http.server
+    import threading
+
+    body = json.dumps(
+        {"code": 100, "message": "success",
+         "data": {"sessions": [{"session_id": HOSTILE, "status": "\x1b[31mred\r\nfake"}]}}
+    ).encode()  # fmt: skip
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_server_text_is_printed_without_control_characters(hostile_server: str) -> None:
+    result = cli(
+        "sessions", "list", env=clean_env(HEYGEN_BASE_URL=hostile_server, HEYGEN_API_KEY=KEY)
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
+    assert result.stdout.count("\n") == 1 and "id" in result.stdout and "red fake" in result.stdout
+    assert "\x1b" not in format_report({"task_id": HOSTILE, "ids": [HOSTILE]})
+
+
 def test_sessions_needs_a_key() -> None:
     line = assert_one_line_error(cli("sessions", "list"))
     assert "HEYGEN_API_KEY" in line

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cli_progress import Progress, format_report, jsonable, print_json
 from ._client import StreamingClient
-from ._errors import NotFoundError, SessionStateError
+from ._errors import NotFoundError, SessionStateError, sanitize
 from ._options import already_stopped
 from ._recording import container_codecs
 from ._state import EndReason
@@ -50,7 +50,7 @@ class Config:
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
         if not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            print(sanitize(text, limit=2000), file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -345,7 +345,7 @@ async def cmd_chat(config: Config, args: argparse.Namespace) -> int:
                     print_json({"task_id": task.task_id, "speech_ms": task.duration_ms})
                 elif not config.quiet:
                     secs = f"{task.duration_ms / 1000:.1f} s" if task.duration_ms else "?"
-                    print(f"spoke task {task.task_id} ({secs})", flush=True)
+                    print(sanitize(f"spoke task {task.task_id} ({secs})"), flush=True)
             print(prompt, end="", file=sys.stderr, flush=True)
         if interactive:
             print(file=sys.stderr)
@@ -374,7 +374,7 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                         created = datetime.fromtimestamp(item.created_at, UTC)
                         extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
-                    print(f"{item.session_id}  {details}".rstrip())
+                    print(sanitize(f"{item.session_id}  {details}", limit=2000))
             return 0
         stopped: list[str] = []
         for session_id in args.session_ids:
@@ -386,7 +386,7 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                 config.note(f"{session_id} was not open (already stopped): {exc.message}")
             stopped.append(session_id)
             if not config.json:
-                print(f"stopped {session_id}")
+                print(f"stopped {sanitize(session_id)}")
         if config.json:
             print_json({"stopped": stopped})
         return 0

@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
+from ._errors import sanitize
+
 __all__ = ["Progress", "format_report", "jsonable", "print_json"]
 
 
@@ -123,7 +125,10 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
 
 
 def format_report(report: Mapping[str, Any], indent: str = "") -> str:
-    """A compact ``key: value`` rendering of a (nested) report for humans."""
+    """A compact ``key: value`` rendering of a (nested) report for humans.
+
+    Values may come from the server: control characters and escapes are removed.
+    """
     lines: list[str] = []
     for key, value in report.items():
         label = key.replace("_", " ")
@@ -133,11 +138,12 @@ def format_report(report: Mapping[str, Any], indent: str = "") -> str:
             lines.append(f"{indent}{label}:")
             lines.append(format_report(value, indent + "  "))
         elif isinstance(value, list):
-            lines.append(f"{indent}{label}: {', '.join(str(v) for v in value) or '-'}")
+            text = sanitize(", ".join(str(v) for v in value), limit=2000)
+            lines.append(f"{indent}{label}: {text or '-'}")
         elif isinstance(value, float):
             lines.append(f"{indent}{label}: {value:.1f}")
         elif value is None:
             lines.append(f"{indent}{label}: -")
         else:
-            lines.append(f"{indent}{label}: {value}")
+            lines.append(f"{indent}{label}: {sanitize(str(value), limit=2000)}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ._cli_commands import COMMANDS, CLIError, Config
-from ._errors import HeyGenError
+from ._errors import HeyGenError, sanitize
 from ._models import Quality, TaskType
 from ._version import __version__
 
@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = sanitize(str(exc), limit=500) or type(exc).__name__
     if isinstance(exc, OSError | ValueError | TimeoutError) and not isinstance(exc, HeyGenError):
         text = f"{type(exc).__name__}: {text}"
     return text[:500]
