@@ -253,6 +253,33 @@ def test_chat_ctrl_c_stops_the_session_cleanly(emulator: str) -> None:
     assert session_id not in list_ids(emulator)
 
 
+@pytest.mark.timeout(90)
+def test_ctrl_c_with_an_unconfirmed_stop_names_the_session_and_the_command() -> None:
+    server, url = start_emulator("--fault", "stop=delay:60")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heygen_streaming", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=served(url),
+    )
+    try:
+        line = read_line_matching(proc.stderr, re.compile(r"connected \(session "), timeout=60)
+        session_id = line.split("session ", 1)[1].split(")", 1)[0]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # the stop is bounded by stop_timeout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+    assert proc.returncode == 130
+    assert f"heygen-streaming sessions stop {session_id}" in err
+    assert err.rstrip().endswith("interrupted")
+
+
 # -- the emulator subcommand -------------------------------------------------------------
 
 

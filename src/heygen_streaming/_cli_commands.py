@@ -46,6 +46,16 @@ class Config:
     json: bool = False
     debug: bool = False
     log_level: str = "error"
+    sessions: list[Session] = field(default_factory=list, repr=False)
+    """Sessions the command opened (to report one whose stop was not confirmed)."""
+
+    def unstopped(self, reported: BaseException | None = None) -> list[str]:
+        """One-line messages of the sessions whose stop failed, except ``reported``."""
+        return [
+            sanitize(str(s.stop_error), limit=1000)
+            for s in self.sessions
+            if s.stop_error is not None and s.stop_error is not reported
+        ]
 
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
@@ -194,12 +204,14 @@ async def open_run(
     ):
         t0 = time.perf_counter()
         bar.status = lambda: "connecting"
-        async with target.client.session(
+        session = target.client.session(
             avatar=args.avatar or None,
             voice=args.voice or None,
             quality=args.quality,
             connect_timeout=args.connect_timeout,
-        ) as session:
+        )
+        config.sessions.append(session)  # main() reports a stop it could not confirm
+        async with session:
             counter = MediaCounter(session)
             bar.status = counter.status
             counter.start()

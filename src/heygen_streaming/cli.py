@@ -276,12 +276,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:
+        for line in config.unstopped():
+            print(f"heygen-streaming: error: {line}", file=sys.stderr)
         if not config.quiet:
             print("interrupted", file=sys.stderr)
         return 130
     except (HeyGenError, CLIError, OSError, ValueError, TimeoutError) as exc:
         if config.debug:
             raise
+        for line in config.unstopped(reported=exc):
+            print(f"heygen-streaming: error: {line}", file=sys.stderr)
         print(f"heygen-streaming: error: {_one_line(exc)}", file=sys.stderr)
         return 1
 
