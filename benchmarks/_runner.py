@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"config": cfg, "machine": machine(), "quick": quick}
     only = set(args.only or ["ttff", "speak", "latency", "cpu", "memory", "scale"])
     started = time.perf_counter()
-    with EmulatorProcess(API_KEY, extra_args=tuple(args.emulator_arg or ())) as emu:
+    with EmulatorProcess(API_KEY, stamp=True, extra_args=tuple(args.emulator_arg or ())) as emu:
         base = {"base_url": emu.base_url, "api_key": API_KEY}
         if "ttff" in only:
             _progress(f"time to first frame x{reps}")
@@ -184,7 +184,7 @@ def ttff_over_link(rtt_ms: float, reps: int) -> dict[str, Any]:
     link = TunLink(delay_ms=rtt_ms / 2)
     try:
         with EmulatorProcess(
-            API_KEY, host=link.server_ip, prefix=tuple(link.exec_args(link.ns_a))
+            API_KEY, host=link.server_ip, prefix=tuple(link.exec_args(link.ns_a)), stamp=True
         ) as emu:
             params = {"base_url": emu.base_url, "api_key": API_KEY, "scenario": "ttff",
                       "reps": reps, "quality": "low"}  # fmt: skip

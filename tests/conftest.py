@@ -20,8 +20,8 @@ def api_key() -> str:
 
 @pytest.fixture
 async def emulator(api_key: str) -> AsyncIterator[Emulator]:
-    """A fresh in-process emulator on 127.0.0.1 (random port), closed after the test."""
-    async with Emulator(api_key=api_key, port=0) as emu:
+    """A fresh in-process emulator on 127.0.0.1 (random port, frame stamps on), closed after."""
+    async with Emulator(api_key=api_key, port=0, stamp=True) as emu:
         yield emu
 
 

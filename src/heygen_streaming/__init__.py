@@ -53,6 +53,16 @@ from ._models import (
     VideoEncoding,
     VoiceSettings,
 )
+from ._realtime_errors import RealtimeInputClosedError, RealtimeStreamError
+from ._realtime_models import (
+    RealtimeAppendResult,
+    RealtimeCancelResult,
+    RealtimeCreated,
+    RealtimeInfo,
+    Word,
+    WordBatch,
+)
+from ._realtime_session import RealtimeSession, RealtimeState
 from ._recording import Recorder, RecordingInfo
 from ._session import Session
 from ._state import EndReason, SessionState
@@ -87,6 +97,14 @@ __all__ = [
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "RealtimeAppendResult",
+    "RealtimeCancelResult",
+    "RealtimeCreated",
+    "RealtimeInfo",
+    "RealtimeInputClosedError",
+    "RealtimeSession",
+    "RealtimeState",
+    "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
     "ResponseTooLargeError",
@@ -112,5 +130,7 @@ __all__ = [
     "UnsupportedSessionError",
     "VideoEncoding",
     "VoiceSettings",
+    "Word",
+    "WordBatch",
     "__version__",
 ]

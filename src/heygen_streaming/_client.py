@@ -34,6 +34,7 @@ from ._options import (
     check_ice_servers,
     new_session_body,
 )
+from ._realtime_api import RealtimeAPI
 from ._stop import SessionRegistry
 from ._transport import HttpCore
 from ._v1 import V1Endpoints
@@ -66,7 +67,7 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient(V1Endpoints):
+class StreamingClient(V1Endpoints, RealtimeAPI):
     """Async client for HeyGen's Streaming API v1.
 
     Args:
@@ -201,6 +202,7 @@ class StreamingClient(V1Endpoints):
         if self._closed:
             return
         await self._sessions.aclose()
+        await self._close_realtime()
         self._closed = True
         if self._owns_http:
             await self._http.aclose()

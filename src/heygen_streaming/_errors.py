@@ -146,19 +146,23 @@ class APIError(HeyGenError):
 
     Attributes:
         status: HTTP status code (200 when the envelope carried an error code).
-        code: the envelope ``code``, when present.
+        code: the envelope ``code``, when present (v3: a string, e.g. ``"insufficient_credit"``).
         message: the service's message (sanitized: printable, bounded).
         endpoint: e.g. ``"streaming.new"``.
         request_id: the ``X-Request-Id`` (or similar) response header, when present.
         body: the decoded JSON body, when it was JSON (raw: sanitize before printing).
+        param / doc_url: the v3 error's ``param`` (the invalid field) and ``doc_url``.
     """
+
+    param: str | None = None
+    doc_url: str | None = None
 
     def __init__(
         self,
         message: str,
         *,
         status: int,
-        code: int | None = None,
+        code: int | str | None = None,
         endpoint: str = "",
         request_id: str | None = None,
         body: Any = None,

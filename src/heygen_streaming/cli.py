@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ._cli_commands import COMMANDS, CLIError, Config
+from ._cli_realtime import add_realtime_parser, cmd_realtime
 from ._errors import HeyGenError, sanitize
 from ._models import Quality, TaskType
 from ._version import __version__
@@ -199,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not wait for the avatar to finish a line before reading the next",
     )
 
+    add_realtime_parser(sub, common)
+
     sub.add_parser(
         "emulator",
         add_help=False,
@@ -272,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = _config(args)
     _setup_logging(config.log_level)
-    command = COMMANDS[args.command]
+    command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
     try:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:

@@ -47,6 +47,7 @@ async def emulator_process(api_key: str, *extra: str) -> AsyncIterator[tuple[str
         "0",
         "--api-key",
         api_key,
+        "--stamp",
         *extra,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -14,5 +14,5 @@ from ._leaks import API_KEY
 @pytest.fixture(scope="module")
 def emulator_process() -> Iterator[EmulatorProcess]:
     """An emulator in a separate process (shared by the tests of one module)."""
-    with EmulatorProcess(API_KEY) as emu:
+    with EmulatorProcess(API_KEY, stamp=True) as emu:
         yield emu

@@ -53,7 +53,9 @@ def link(request: pytest.FixtureRequest) -> Iterator[VethPair | TunLink]:
 def _run_client(net: VethPair | TunLink, feedback: bool) -> dict[str, Any]:
     extra = ("--rtcp-feedback",) if feedback else ()
     prefix = tuple(net.exec_args(net.ns_a))
-    with EmulatorProcess(KEY, host=net.server_ip, prefix=prefix, extra_args=extra) as emu:
+    with EmulatorProcess(
+        KEY, host=net.server_ip, prefix=prefix, extra_args=extra, stamp=True
+    ) as emu:
         proc = subprocess.run(
             [*net.exec_args(net.ns_b), sys.executable, str(CLIENT), emu.base_url, KEY,
              str(SECONDS)],

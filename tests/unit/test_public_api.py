@@ -32,6 +32,14 @@ EXPECTED = [
     "PermissionDeniedError",
     "Quality",
     "RateLimitError",
+    "RealtimeAppendResult",
+    "RealtimeCancelResult",
+    "RealtimeCreated",
+    "RealtimeInfo",
+    "RealtimeInputClosedError",
+    "RealtimeSession",
+    "RealtimeState",
+    "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
     "ResponseTooLargeError",
@@ -57,6 +65,8 @@ EXPECTED = [
     "UnsupportedSessionError",
     "VideoEncoding",
     "VoiceSettings",
+    "Word",
+    "WordBatch",
     "__version__",
 ]
 

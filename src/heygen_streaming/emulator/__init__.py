@@ -2,7 +2,8 @@
 
 ``async with Emulator(api_key="test-key", port=0) as emu: emu.base_url`` runs a real
 server in the current event loop: HTTP routes with HeyGen's envelope, and one aiortc peer
-per session sending a synthetic avatar (video with frame stamps, speech-like audio).
+per session sending a synthetic avatar (video, speech-like audio; ``stamp=True`` adds frame
+stamps for loss and latency measurements).
 """
 
 from __future__ import annotations

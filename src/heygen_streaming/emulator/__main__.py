@@ -76,6 +76,11 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
     )
     add_cli_arguments(parser)
+    parser.add_argument(
+        "--stamp",
+        action="store_true",
+        help="write the frame stamp (index + send time) into every video frame (for tests)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -98,6 +103,7 @@ async def _serve(args: argparse.Namespace) -> int:
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
         realtime=options_from_args(args),
+        stamp=args.stamp,
     )
     for spec in args.fault:
         parse_fault_spec(spec, emulator.faults)

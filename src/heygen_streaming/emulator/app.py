@@ -55,6 +55,7 @@ class EmulatorOptions:
     retired: bool = False
     avatars: frozenset[str] | None = None
     realtime: RealtimeOptions = field(default_factory=RealtimeOptions)
+    stamp: bool = False
 
 
 class EmulatorApp:

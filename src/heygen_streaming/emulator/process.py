@@ -18,7 +18,10 @@ _URL = re.compile(r"https?://[0-9A-Za-z.\-\[\]:]+")
 
 
 class EmulatorProcess:
-    """``python -m heygen_streaming.emulator`` as a child process (context manager)."""
+    """``python -m heygen_streaming.emulator`` as a child process (context manager).
+
+    ``stamp=True`` passes ``--stamp`` (frame stamps for loss/latency measurements).
+    """
 
     def __init__(
         self,
@@ -28,8 +31,10 @@ class EmulatorProcess:
         extra_args: tuple[str, ...] = (),
         prefix: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        stamp: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.stamp = stamp
         self.host = host
         self.extra_args = extra_args
         self.prefix = prefix
@@ -57,6 +62,7 @@ class EmulatorProcess:
             "0",
             "--api-key",
             self.api_key,
+            *(("--stamp",) if self.stamp else ()),
             *self.extra_args,
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1", **(self.env or {}))

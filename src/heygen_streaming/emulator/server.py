@@ -61,6 +61,8 @@ class Emulator:
         keyframe_interval: seconds between forced VP8 key frames when ``rtcp_feedback`` is
             off (the receiver cannot ask for one after loss).
         realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
+        stamp: write the frame stamp (`read_stamp`) into every video frame, for loss and
+            latency measurements in tests and benchmarks; off by default (a clean picture).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class Emulator:
         retransmit: bool = True,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         realtime: RealtimeOptions | None = None,
+        stamp: bool = False,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
         self.host = host
@@ -102,6 +105,7 @@ class Emulator:
             retransmit=retransmit,
             avatars=None if avatars is None else frozenset(avatars),
             realtime=realtime or RealtimeOptions(),
+            stamp=stamp,
         )
         self._app = EmulatorApp(
             api_keys=keys,

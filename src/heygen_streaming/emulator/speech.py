@@ -6,6 +6,11 @@ peaks, with a raised-sine envelope per syllable and short pauses between "words"
 generated lazily (20 ms at a time), so long texts cost no memory. Idle audio is near-silent
 comfort noise (about -66 dBFS) while speech peaks around -10 dBFS.
 
+Each syllable also gives the mouth its pose (`MouthPose`): how open (the syllable's amplitude
+envelope at that instant, scaled by its vowel) and which shape (wide for e/i, open for a,
+round for o/u). `SpeechQueue.mouth` is the pose of the sample playing now; `synthesize`
+renders a whole utterance off-line (samples plus `SpeechClip.mouth_at`).
+
 The queue reports when an utterance's first chunk is taken (it starts playing) and when its
 last chunk is taken or it is cut by an interrupt (it stops), through
 `SpeechQueue.listener`; the session turns these into data-channel talking events.
@@ -18,18 +23,24 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "CHAT_REPLIES",
+    "CLOSED",
     "SAMPLE_RATE",
+    "MouthPose",
+    "MouthShape",
+    "SpeechClip",
     "SpeechQueue",
     "TalkingListener",
     "Utterance",
     "chat_reply",
     "estimate_duration_ms",
+    "synthesize",
 ]
 
 SAMPLE_RATE = 48_000
@@ -39,6 +50,35 @@ _NOISE_AMPLITUDE = 0.0005
 _SPEECH_AMPLITUDE = 0.3
 # (F1, F2) in Hz for a, e, i, o, u.
 _VOWELS = ((730.0, 1090.0), (530.0, 1840.0), (270.0, 2290.0), (570.0, 840.0), (300.0, 870.0))
+
+
+class MouthShape(IntEnum):
+    """The mouth's shape class (a viseme): spread lips, open jaw, rounded lips."""
+
+    WIDE = 0
+    OPEN = 1
+    ROUND = 2
+
+
+@dataclass(frozen=True)
+class MouthPose:
+    """How open the mouth is (0 closed .. 1 widest) and its `MouthShape`."""
+
+    open: float = 0.0
+    shape: MouthShape = MouthShape.OPEN
+
+
+CLOSED = MouthPose()
+"""The mouth at rest."""
+
+# Per vowel a, e, i, o, u: the mouth's shape and how far that vowel opens it.
+_VOWEL_MOUTH = (
+    (MouthShape.OPEN, 1.0),
+    (MouthShape.WIDE, 0.75),
+    (MouthShape.WIDE, 0.5),
+    (MouthShape.ROUND, 0.85),
+    (MouthShape.ROUND, 0.6),
+)
 
 CHAT_REPLIES = (
     "That is a great question. Let me think about it for a moment.",
@@ -77,6 +117,7 @@ class Utterance:
     _f0: npt.NDArray[np.float64] = field(init=False, repr=False)
     _amps: npt.NDArray[np.float64] = field(init=False, repr=False)
     _gain: npt.NDArray[np.float64] = field(init=False, repr=False)
+    _vowels: npt.NDArray[np.int64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.total = int(self.duration_ms * SAMPLE_RATE / 1000)
@@ -89,6 +130,7 @@ class Utterance:
         self._gain = np.where(rng.random(count) < 0.18, 0.0, rng.uniform(0.6, 1.0, count))
         harmonics = np.arange(1, 31, dtype=np.float64)
         vowels = rng.integers(0, len(_VOWELS), count)
+        self._vowels = vowels
         amps = np.zeros((count, harmonics.size))
         for i in range(count):
             f1, f2 = _VOWELS[int(vowels[i])]
@@ -111,6 +153,16 @@ class Utterance:
         """Milliseconds of this utterance produced so far."""
         return self.position * 1000.0 / SAMPLE_RATE
 
+    def pose_at(self, position: int) -> MouthPose:
+        """The mouth's pose at sample ``position`` (closed outside the utterance)."""
+        if not 0 <= position < self.total:
+            return CLOSED
+        syl = position // self._syllable
+        within = (position % self._syllable) / self._syllable
+        envelope = math.sin(math.pi * within) ** 2 * float(self._gain[syl])
+        shape, scale = _VOWEL_MOUTH[int(self._vowels[syl])]
+        return MouthPose(open=envelope**0.8 * scale, shape=shape)
+
     def take(self, count: int) -> Samples:
         """The next ``count`` samples (zero-padded past the end)."""
         start = self.position
@@ -121,10 +173,15 @@ class Utterance:
             syl = t // self._syllable
             within = (t % self._syllable) / self._syllable
             envelope = np.sin(np.pi * within) ** 2 * self._gain[syl]
-            phase = 2.0 * np.pi * t / SAMPLE_RATE
-            k = np.arange(1, self._amps.shape[1] + 1)
-            waves = np.sin(np.outer(phase * self._f0[syl], np.ones(k.size)) * k)
-            voiced = np.einsum("ij,ij->i", waves, self._amps[syl])
+            theta = 2.0 * np.pi * t / SAMPLE_RATE * self._f0[syl]
+            amps = self._amps.T[:, syl]  # (harmonics, samples)
+            # sin(k·θ) by the Chebyshev recurrence: one sin and one cos per sample in all.
+            twice_cos = 2.0 * np.cos(theta)
+            prev, wave = np.zeros_like(theta), np.sin(theta)
+            voiced = amps[0] * wave
+            for row in amps[1:]:
+                prev, wave = wave, twice_cos * wave - prev
+                voiced += row * wave
             out[: stop - start] = (_SPEECH_AMPLITUDE * 3.0 * envelope * voiced).astype(np.float32)
         self.position = stop
         return out
@@ -137,7 +194,9 @@ class SpeechQueue:
         self._queue: collections.deque[Utterance] = collections.deque()
         self._rng = np.random.default_rng(seed)
         self.level = 0.0
-        """RMS level (0..1) of the last chunk; the video track opens the mouth with it."""
+        """RMS level (0..1) of the last chunk."""
+        self.mouth = CLOSED
+        """The mouth's pose at the last sample handed out (what is playing now)."""
         self.current: Utterance | None = None
         self.listener: TalkingListener | None = None
         """Told when an utterance starts and stops playing (see the module docstring)."""
@@ -161,6 +220,7 @@ class SpeechQueue:
         playing = self._queue[0] if self._queue and self._queue[0].position > 0 else None
         self._queue.clear()
         self.current = None
+        self.mouth = CLOSED
         if playing is not None:
             self._tell("stop", playing, interrupted=True)
         return count
@@ -168,15 +228,46 @@ class SpeechQueue:
     def next_chunk(self, count: int) -> Samples:
         """The next ``count`` samples: speech when queued, else comfort noise."""
         out = (self._rng.standard_normal(count) * _NOISE_AMPLITUDE).astype(np.float32)
+        self.mouth = CLOSED
         if self._queue:
             utterance = self._queue[0]
             self.current = utterance
             if utterance.position == 0:
                 self._tell("start", utterance)
             out += utterance.take(count)
+            self.mouth = utterance.pose_at(utterance.position - 1)
             if utterance.done:  # the next utterance starts with the next chunk
                 self._queue.popleft()
                 self.current = None
                 self._tell("stop", utterance)
         self.level = math.sqrt(float(np.mean(out.astype(np.float64) ** 2)))
         return out
+
+
+@dataclass(frozen=True)
+class SpeechClip:
+    """One utterance rendered off-line: its audio and the mouth poses that go with it."""
+
+    utterance: Utterance
+    samples: Samples
+    """Mono float32 samples in -1..1 at `SAMPLE_RATE`."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / SAMPLE_RATE
+
+    def mouth_at(self, t: float) -> MouthPose:
+        """The mouth's pose ``t`` seconds into the clip (`CLOSED` outside it)."""
+        return self.utterance.pose_at(math.floor(t * SAMPLE_RATE)) if t >= 0 else CLOSED
+
+
+def synthesize(text: str, *, rate: float = 1.0, pitch: float = 1.0) -> SpeechClip:
+    """The speech for ``text`` as the live emulator would play it (same samples, no noise).
+
+    ``rate`` scales the speed (`estimate_duration_ms`), ``pitch`` the voice's pitch. Runs
+    far faster than real time (about 15 ms per second of speech on the reference machine).
+    """
+    utterance = Utterance("", text, estimate_duration_ms(text, rate), pitch=pitch)
+    samples = utterance.take(utterance.total)
+    return SpeechClip(Utterance("", text, utterance.duration_ms, pitch=pitch), samples)

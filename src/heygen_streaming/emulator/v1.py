@@ -190,7 +190,7 @@ class V1Api(ApiVersion):
         width, height = RESOLUTIONS[quality]
         loop = asyncio.get_running_loop()  # draw a new avatar off the event loop
         await loop.run_in_executor(None, face_layers, width, height, avatar)
-        state = AvatarState(quality=quality, avatar=avatar, seed=seed)
+        state = AvatarState(quality=quality, avatar=avatar, seed=seed, stamp=self.app.options.stamp)
         state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
         state.voice_pitch = 0.8 + (seed % 64) / 100.0
         peer: EmulatorPeer | None = None
