@@ -19,7 +19,7 @@ from typing import Any
 
 from ._cli_commands import CLIError, Config, _stdin_lines, open_client
 from ._cli_progress import format_report, jsonable, print_json
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, sanitize
 from ._hls_media import check_remux_path
 from ._realtime_session import RealtimeSession
 from ._recording import RecordingInfo
@@ -210,5 +210,5 @@ async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
         print("realtime: done" + (f", wrote {args.out}" if args.out else ""))
         print(format_report(jsonable(report), indent="  "))
         if counter.words:
-            print("  said: " + " ".join(counter.words)[:500], file=sys.stdout)
+            print("  said: " + sanitize(" ".join(counter.words), limit=500), file=sys.stdout)
     return 0
