@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -370,16 +371,14 @@ def test_record_and_speak_exit_1_when_the_server_ends_the_session(tmp_path: Path
 HOSTILE = "\x1b[2J\x1b]0;owned\x07id\u202e"
 
 
-@pytest.fixture
-def hostile_server() -> Iterator[str]:
-    """A server whose every answer is a session list with terminal escapes in its text."""
+@contextlib.contextmanager
+def serve_session_list(*sessions: dict[str, Any]) -> Iterator[str]:
+    """A server whose every answer is a ``streaming.list`` of ``sessions``; yields its URL."""
     import http.server
     import threading
 
-    body = json.dumps(
-        {"code": 100, "message": "success",
-         "data": {"sessions": [{"session_id": HOSTILE, "status": "\x1b[31mred\r\nfake"}]}}
-    ).encode()  # fmt: skip
+    payload = {"code": 100, "message": "success", "data": {"sessions": list(sessions)}}
+    body = json.dumps(payload).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -395,9 +394,25 @@ def hostile_server() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[str]:
+    """A session list with terminal escapes in its text."""
+    with serve_session_list({"session_id": HOSTILE, "status": "\x1b[31mred\r\nfake"}) as url:
+        yield url
+
+
+def test_an_impossible_created_at_is_shown_as_sent() -> None:
+    with serve_session_list({"session_id": "far", "created_at": 1e20}) as url:
+        result = cli("sessions", "list", env=clean_env(HEYGEN_BASE_URL=url, HEYGEN_API_KEY=KEY))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["far", "created_at=1e+20"]
 
 
 def test_server_text_is_printed_without_control_characters(hostile_server: str) -> None:

@@ -383,8 +383,9 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                 for item in sessions:
                     extra = {k: v for k, v in jsonable(item).items() if k != "session_id"}
                     if isinstance(item.created_at, int | float):
-                        created = datetime.fromtimestamp(item.created_at, UTC)
-                        extra["created_at"] = created.isoformat(timespec="seconds")
+                        with contextlib.suppress(OverflowError, ValueError, OSError):
+                            created = datetime.fromtimestamp(item.created_at, UTC)
+                            extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
                     print(sanitize(f"{item.session_id}  {details}", limit=2000))
             return 0
