@@ -254,6 +254,18 @@ def test_chat_ctrl_c_stops_the_session_cleanly(emulator: str) -> None:
     assert session_id not in list_ids(emulator)
 
 
+@pytest.mark.timeout(60)
+def test_unspeakable_text_is_rejected_before_any_session() -> None:
+    server, url = start_emulator("--fault", "new=500x10")  # a session would fail loudly
+    try:
+        for args in (["speak", ""], ["speak", "x" * 10_001], ["demo", "--text", " "]):
+            line = assert_one_line_error(cli(*args, env=served(url)))
+            assert "text is" in line and "HTTP 500" not in line
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+
+
 @pytest.mark.timeout(90)
 def test_ctrl_c_with_an_unconfirmed_stop_names_the_session_and_the_command() -> None:
     server, url = start_emulator("--fault", "stop=delay:60")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._cli_progress import Progress, format_report, jsonable, print_json
 from ._client import StreamingClient
 from ._errors import NotFoundError, SessionStateError, sanitize
-from ._options import already_stopped
+from ._options import already_stopped, check_text
 from ._recording import container_codecs
 from ._state import EndReason
 
@@ -235,6 +235,7 @@ def _emit(config: Config, report: dict[str, Any], title: str) -> None:
 
 async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     """``demo``: connect, speak, record, report."""
+    check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "demo") as run:
         s = run.session
         await run.first_frame()
@@ -266,6 +267,7 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
     """``speak TEXT``: speak once (and record it with ``--out``)."""
+    check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "speak") as run, AsyncExitStack() as stack:
         s = run.session
         if args.out:
@@ -292,6 +294,8 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_record(config: Config, args: argparse.Namespace) -> int:
     """``record --seconds N --out FILE``."""
+    if args.text:
+        check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "record") as run:
         s = run.session
         await run.first_frame()
