@@ -38,6 +38,7 @@ from ._events import (
     TalkingStarted,
     TalkingStopped,
 )
+from ._hls_playlist import HlsError
 from ._media import FrameStream
 from ._models import (
     Emotion,
@@ -87,6 +88,7 @@ __all__ = [
     "EventStream",
     "FrameStream",
     "HeyGenError",
+    "HlsError",
     "IceCandidate",
     "IceServer",
     "InboundStats",

@@ -65,6 +65,15 @@ async def test_text_to_clip(
     assert API_KEY not in json.dumps(report)
 
 
+async def test_the_report_says_the_words_as_text(
+    server: ScriptedRealtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argv(server, "Hi", "--avatar", "a", "--voice", "v")
+    args.remove("--json")
+    assert await asyncio.wait_for(asyncio.to_thread(main, args), 60) == 0
+    assert "said: Hello! Bye\n" in capsys.readouterr().out  # punctuation is a word of its own
+
+
 async def test_stdin_lines_are_deltas(
     server: ScriptedRealtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

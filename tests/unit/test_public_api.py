@@ -22,6 +22,7 @@ EXPECTED = [
     "EventStream",
     "FrameStream",
     "HeyGenError",
+    "HlsError",
     "IceCandidate",
     "IceServer",
     "InboundStats",
