@@ -5,10 +5,14 @@ that end on the server or under a double Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.server
+import json
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +32,7 @@ from _cli import (
 )
 from _env import URL_RE, clean_env
 from heygen_streaming import _cli_run
-from heygen_streaming._cli_progress import Progress, clean_text
+from heygen_streaming._cli_progress import Progress, clean_text, format_report
 from heygen_streaming.cli import build_parser, main
 
 
@@ -280,3 +284,94 @@ def test_emulator_verbose_is_not_flooded_by_aiortc(tmp_path: Path) -> None:
     text = log.read_text()
     assert "DEBUG" in text  # -v still means debug logging...
     assert ":aiortc" not in text and ":aioice" not in text  # ...but not per packet
+
+
+# -- from the issue-10 verification on main (kept after the merge) ------------------------
+
+
+@pytest.mark.timeout(60)
+def test_unspeakable_text_is_rejected_before_any_session() -> None:
+    server, url = start_emulator("--fault", "new=500x10")  # a session would fail loudly
+    try:
+        for args in (["speak", ""], ["speak", "x" * 10_001], ["demo", "--text", " "]):
+            line = assert_one_line_error(cli(*args, env=served(url)))
+            assert "text is" in line and "HTTP 500" not in line
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_c_with_an_unconfirmed_stop_names_the_session_and_the_command() -> None:
+    server, url = start_emulator("--fault", "stop=delay:60")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heygen_streaming", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=served(url),
+    )
+    try:
+        line = read_line_matching(proc.stderr, re.compile(r"connected \(session "), timeout=60)
+        session_id = line.split("session ", 1)[1].split(")", 1)[0]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # the stops are bounded
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+        if server.stdout is not None:
+            server.stdout.close()
+    assert proc.returncode == 130
+    assert f"heygen-streaming sessions stop {session_id}" in err
+    assert "interrupted" in err
+
+
+@contextlib.contextmanager
+def serve_session_list(*sessions: dict[str, Any]) -> Iterator[str]:
+    """A server whose every answer is a ``streaming.list`` of ``sessions``; yields its URL."""
+    payload = {"code": 100, "message": "success", "data": {"sessions": list(sessions)}}
+    body = json.dumps(payload).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_impossible_created_at_is_shown_as_sent() -> None:
+    with serve_session_list({"session_id": "far", "created_at": 1e20}) as url:
+        result = cli("sessions", "list", env=clean_env(HEYGEN_BASE_URL=url, HEYGEN_API_KEY=KEY))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["far", "created_at=1e+20"]
+
+
+def test_session_list_text_is_printed_without_control_characters() -> None:
+    hostile = "\x1b[2J\x1b]0;owned\x07id\u202e"
+    with serve_session_list({"session_id": hostile, "status": "\x1b[31mred\r\nfake"}) as url:
+        result = cli("sessions", "list", env=clean_env(HEYGEN_BASE_URL=url, HEYGEN_API_KEY=KEY))
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
+    assert result.stdout.count("\n") == 1 and "id" in result.stdout and "red fake" in result.stdout
+    assert "\x1b" not in format_report({"task_id": hostile, "ids": [hostile]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -23,7 +24,8 @@ from ._cli_run import (
     settle_if_cut_short,
     stdin_lines,
 )
-from ._errors import NotFoundError
+from ._errors import NotFoundError, SessionStateError
+from ._options import already_stopped, check_text
 
 if TYPE_CHECKING:
     from ._stats import SessionStats
@@ -50,6 +52,7 @@ def _emit(config: Config, report: dict[str, Any], title: str) -> None:
 
 async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     """``demo``: connect, speak, record, report."""
+    check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "demo") as run:
         s = run.session
         await run.first_frame()
@@ -84,6 +87,7 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
     """``speak TEXT``: speak once (and record it with ``--out``)."""
+    check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "speak") as run, AsyncExitStack() as stack:
         s = run.session
         if args.out:
@@ -113,6 +117,8 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_record(config: Config, args: argparse.Namespace) -> int:
     """``record --seconds N --out FILE``: reports the seconds actually recorded."""
+    if args.text:
+        check_text(args.text)  # before a (billable) session is opened
     async with open_run(config, args, "record") as run:
         s = run.session
         await run.first_frame()
@@ -195,8 +201,9 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                 for item in sessions:
                     extra = {k: v for k, v in jsonable(item).items() if k != "session_id"}
                     if isinstance(item.created_at, int | float):
-                        created = datetime.fromtimestamp(item.created_at, UTC)
-                        extra["created_at"] = created.isoformat(timespec="seconds")
+                        with contextlib.suppress(OverflowError, ValueError, OSError):
+                            created = datetime.fromtimestamp(item.created_at, UTC)
+                            extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
                     print(clean_text(f"{item.session_id}  {details}".rstrip()))
             return 0
@@ -205,7 +212,9 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
         for session_id in args.session_ids:
             try:
                 await client.stop_session(session_id)
-            except NotFoundError:  # already stopped (or never existed): nothing is open
+            except (NotFoundError, SessionStateError) as exc:
+                if not already_stopped(exc):
+                    raise  # already stopped (or never existed): nothing is open
                 not_open.append(session_id)
                 if not config.json:
                     print(clean_text(f"{session_id} is not open (already stopped, or unknown)"))

@@ -65,6 +65,16 @@ class Config:
     # The session on the configured service whose streaming.stop is not confirmed: set
     # while it is open and left set when Ctrl-C interrupted its cleanup.
     unconfirmed: str | None = None
+    sessions: list[Session] = field(default_factory=list, repr=False)
+    """Sessions the command opened (to report one whose stop was not confirmed)."""
+
+    def unstopped(self, reported: BaseException | None = None) -> list[str]:
+        """One-line messages of the sessions whose stop failed, except ``reported``."""
+        return [
+            clean_text(str(s.stop_error), self.api_key, limit=1000)
+            for s in self.sessions
+            if s.stop_error is not None and s.stop_error is not reported
+        ]
 
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
@@ -238,6 +248,7 @@ async def open_run(
             quality=args.quality,
             connect_timeout=args.connect_timeout,
         )
+        config.sessions.append(session)  # main() reports a stop it could not confirm
         try:
             await session.__aenter__()
         except asyncio.CancelledError:  # Ctrl-C while connecting: main confirms the stop
