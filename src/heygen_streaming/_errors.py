@@ -84,7 +84,7 @@ def sanitize(text: str, *, limit: int = 500) -> str:
 
 
 class ErrorCode:
-    """Envelope ``code`` values of HeyGen's v1 API (``shared/wire/v1/SOURCES.md``).
+    """Envelope ``code`` values of HeyGen's v1 API (``tests/wire/fixtures/v1/SOURCES.md``).
 
     Captured: `SUCCESS`, `UNAUTHORIZED`, `INVALID_PARAMS`, `SESSION_CLOSED`, `AVATAR`,
     `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `PERMISSION_DENIED` and
