@@ -7,7 +7,8 @@ they skip, naming the Debian package, when the tool is not on ``PATH``. With
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+import logging
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 
@@ -56,6 +57,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if skipped and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _library_logger_state() -> Iterator[None]:
+    """The CLI's `main()`, run in-process by some tests, sets the library logger's level.
+
+    Put it back after every test, so that a later test's ``caplog`` sees the records.
+    """
+    logger = logging.getLogger("heygen_streaming")
+    level, propagate, handlers = logger.level, logger.propagate, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.propagate = propagate
+    logger.handlers[:] = handlers
 
 
 @pytest.fixture

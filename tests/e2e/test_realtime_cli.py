@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from heygen_streaming.cli import main
 
 from ._realtime_scripted import API_KEY, Clip, ScriptedRealtime, ffprobe_streams, make_clip, serve
-
-
-@pytest.fixture(autouse=True)
-def _library_log_level() -> Iterator[None]:
-    """`main()` runs in-process here and sets the library logger's level: put it back."""
-    logger = logging.getLogger("heygen_streaming")
-    level = logger.level
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
