@@ -58,6 +58,16 @@ def _median(values: list[float]) -> float:
 def findings(results: dict[str, Any]) -> list[str]:
     """Plain-language reading of the figures (computed from this run)."""
     out: list[str] = []
+    c = results.get("cold")
+    if c:
+        sdk, raw = _median(c["sdk"]), _median(c["raw"])
+        sdk_imp, raw_imp = _median(c["sdk_imported"]), _median(c["raw_imported"])
+        out.append(
+            f"- **Cold start** (a fresh process, launch to first frame): {sdk:.0f} ms for the "
+            f"SDK script against {raw:.0f} ms for the raw one ({sdk / raw:.2f}×); launch and "
+            f"imports took {sdk_imp:.0f} vs {raw_imp:.0f} ms, the rest (connect, including "
+            f"the SDK's deferred imports) {sdk - sdk_imp:.0f} vs {raw - raw_imp:.0f} ms."
+        )
     t = results.get("ttff")
     if t:
         first, entered, raw = (_median(t[k]) for k in ("sdk", "sdk_entered", "raw"))
@@ -204,6 +214,14 @@ METHOD = """
 - **Emulator**: `python -m heygen_streaming.emulator --port 0` in its own process, sharing
   the machine's cores with the client; every scenario runs in a fresh client process
   (`python -m benchmarks._worker`).
+- **Cold start**: a fresh Python process (`python -m benchmarks._cold sdk|raw`), from the
+  parent's launch (just before `subprocess.Popen`) to the first decoded video frame:
+  interpreter start, imports, client creation, the connect and the first frame, as a user's
+  first script pays them. The SDK script is `StreamingClient` → `session(quality="low")` →
+  `video()`; the raw one is the same flow on aiortc + httpx (`benchmarks/_raw.py`). Runs
+  alternate SDK / raw against one emulator; the first pair is a discarded warm-up. "Launch +
+  imports" is the time until each script's imports are done (the SDK imports aiortc only
+  inside the connect).
 - **Time to first video frame**: from the call to `client.session(quality="low")` to the
   first frame out of `s.video()`, versus the raw flow (`streaming.new` → answer → each
   candidate posted one by one → `streaming.start` → first `track.recv()`) on the same

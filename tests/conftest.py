@@ -1,15 +1,61 @@
-"""Shared fixtures: an in-process emulator and its coordinates."""
+"""Shared fixtures (an in-process emulator and its coordinates) and the suite's skip policy.
+
+Tests that need a system tool carry ``@pytest.mark.requires_tool("ffprobe", package="ffmpeg")``:
+they skip, naming the Debian package, when the tool is not on ``PATH``. With
+``HEYGEN_REQUIRE_ALL=1`` (set by ``.ci/run``) every skip becomes a failure instead.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 
 import pytest
 
+from _env import missing_tool, require_all
 from heygen_streaming import _retry
 from heygen_streaming.emulator import Emulator
 
 API_KEY = "test-key"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires_tool(tool, package): skip unless the executable `tool` is on PATH "
+        "(the reason names the Debian `package`)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires_tool"):
+        tool = mark.args[0]
+        package = mark.kwargs.get("package", tool)
+        reason = missing_tool(tool, package)
+        if reason is not None:
+            pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and require_all() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but HEYGEN_REQUIRE_ALL is set (CI runs every test): {reason}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under ``HEYGEN_REQUIRE_ALL``, a skip that escaped the hook above (collection) fails too."""
+    if not require_all():
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import importlib.util
 import re
 import subprocess
@@ -57,7 +58,7 @@ def test_readme_links_to_existing_docs() -> None:
 
 @pytest.mark.timeout(120)
 async def test_readme_api_snippet_runs_against_the_emulator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from heygen_streaming.emulator import Emulator
 
@@ -77,6 +78,8 @@ async def test_readme_api_snippet_runs_against_the_emulator(
         exec(compile(code, "README.md", "exec"), namespace)
         await namespace["main"]()  # type: ignore[operator]
     assert (tmp_path / "hello.mp4").stat().st_size > 0
+    dropped = re.findall(r"frames_dropped=(\d+)", capsys.readouterr().out)
+    assert dropped and set(dropped) == {"0"}  # the snippet closes the stream it leaves
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -118,8 +121,37 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     api = (tmp_path / "api" / "index.html").read_text()
-    for name in ("StreamingClient", "Session", "new_session", "speak", "Emulator"):
+    for name in ("StreamingClient", "Session", "new_session", "speak", "Emulator", "ErrorCode"):
         assert name in api, name
+    assert "tree::" not in api  # no reST literal-block marker leaks into the page
+    # Session's parameters table: optional arguments are not marked "required".
+    section = api.split('id="heygen_streaming.Session"', 1)[1].split("</table>", 1)[0]
+    defaults = {}
+    for row in re.split(r"<tr\b[^>]*>", section)[1:]:
+        cells = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in
+                 row.split("</td>")[:-1]]  # fmt: skip
+        if cells:
+            defaults[cells[0]] = cells[-1]
+    for name in ("avatar", "voice", "quality", "video_capacity", "audio_capacity"):
+        assert defaults.get(name, "required") != "required", (name, defaults)
+    assert (tmp_path / "testing" / "index.html").exists()
+
+
+def test_api_reference_documents_only_importable_names() -> None:
+    import heygen_streaming
+
+    api = (ROOT / "docs" / "api.md").read_text()
+    documented = set(re.findall(r"^::: heygen_streaming\.([A-Za-z]\w*)$", api, re.M))
+    errors = api.split("::: heygen_streaming._errors", 1)[1].split("\n\n", 1)[0]
+    documented |= set(re.findall(r"^\s+- (\w+)$", errors, re.M))
+    exported = set(heygen_streaming.__all__)
+    assert documented - {"emulator", "testing"} <= exported
+    public_errors = {
+        n for n in exported
+        if isinstance(getattr(heygen_streaming, n), type)
+        and issubclass(getattr(heygen_streaming, n), heygen_streaming.HeyGenError)
+    }  # fmt: skip
+    assert public_errors <= documented
 
 
 def test_emulator_page_documents_every_emulator_option() -> None:

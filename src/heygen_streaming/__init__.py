@@ -1,8 +1,16 @@
-"""heygen-streaming: async Python SDK for HeyGen's Streaming API v1 (raw WebRTC)."""
+"""heygen-streaming: async Python SDK for HeyGen's Streaming API v1 (raw WebRTC).
+
+``import heygen_streaming`` is cheap: the exceptions are imported at once, everything else
+(httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY`.
+``from heygen_streaming import StreamingClient`` works as usual; type checkers and IDEs see
+the ``TYPE_CHECKING`` imports below.
+"""
 
 from __future__ import annotations
 
-from ._client import StreamingClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -15,6 +23,7 @@ from ._errors import (
     ConnectionFailed,
     ConnectTimeout,
     EndpointRetiredError,
+    ErrorCode,
     HeyGenError,
     InternalServerError,
     NotFoundError,
@@ -28,46 +37,105 @@ from ._errors import (
     SessionStateError,
     UnsupportedSessionError,
 )
-from ._events import (
-    ConnectionStateChanged,
-    EventStream,
-    MediaStarted,
-    ServerMessage,
-    SessionEnded,
-    SessionEvent,
-    TalkingStarted,
-    TalkingStopped,
-)
-from ._media import FrameStream
-from ._models import (
-    Emotion,
-    IceCandidate,
-    IceServer,
-    NewSessionInfo,
-    Quality,
-    SessionDescription,
-    SessionSummary,
-    TaskInfo,
-    TaskMode,
-    TaskType,
-    VideoEncoding,
-    VoiceSettings,
-)
 from ._realtime_errors import RealtimeInputClosedError, RealtimeStreamError
-from ._realtime_models import (
-    RealtimeAppendResult,
-    RealtimeCancelResult,
-    RealtimeCreated,
-    RealtimeInfo,
-    Word,
-    WordBatch,
-)
-from ._realtime_session import RealtimeSession, RealtimeState
-from ._recording import Recorder, RecordingInfo
-from ._session import Session
-from ._state import EndReason, SessionState
-from ._stats import InboundStats, SessionStats
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import StreamingClient
+    from ._events import (
+        ConnectionStateChanged,
+        EventStream,
+        MediaStarted,
+        ServerMessage,
+        SessionEnded,
+        SessionEvent,
+        TalkingStarted,
+        TalkingStopped,
+    )
+    from ._media import FrameStream
+    from ._models import (
+        Emotion,
+        IceCandidate,
+        IceServer,
+        NewSessionInfo,
+        Quality,
+        SessionDescription,
+        SessionSummary,
+        TaskInfo,
+        TaskMode,
+        TaskType,
+        VideoEncoding,
+        VoiceSettings,
+    )
+    from ._realtime_models import (
+        RealtimeAppendResult,
+        RealtimeCancelResult,
+        RealtimeCreated,
+        RealtimeInfo,
+        Word,
+        WordBatch,
+    )
+    from ._realtime_session import RealtimeSession, RealtimeState
+    from ._recording import Recorder, RecordingInfo
+    from ._session import Session
+    from ._state import EndReason, SessionState
+    from ._stats import InboundStats, SessionStats
+
+# Public name -> private module that defines it, imported on first access.
+_LAZY: dict[str, str] = {
+    "StreamingClient": "._client",
+    "ConnectionStateChanged": "._events",
+    "EventStream": "._events",
+    "MediaStarted": "._events",
+    "ServerMessage": "._events",
+    "SessionEnded": "._events",
+    "SessionEvent": "._events",
+    "TalkingStarted": "._events",
+    "TalkingStopped": "._events",
+    "FrameStream": "._media",
+    "Emotion": "._models",
+    "IceCandidate": "._models",
+    "IceServer": "._models",
+    "NewSessionInfo": "._models",
+    "Quality": "._models",
+    "SessionDescription": "._models",
+    "SessionSummary": "._models",
+    "TaskInfo": "._models",
+    "TaskMode": "._models",
+    "TaskType": "._models",
+    "VideoEncoding": "._models",
+    "VoiceSettings": "._models",
+    "RealtimeAppendResult": "._realtime_models",
+    "RealtimeCancelResult": "._realtime_models",
+    "RealtimeCreated": "._realtime_models",
+    "RealtimeInfo": "._realtime_models",
+    "Word": "._realtime_models",
+    "WordBatch": "._realtime_models",
+    "RealtimeSession": "._realtime_session",
+    "RealtimeState": "._realtime_session",
+    "Recorder": "._recording",
+    "RecordingInfo": "._recording",
+    "Session": "._session",
+    "EndReason": "._state",
+    "SessionState": "._state",
+    "InboundStats": "._stats",
+    "SessionStats": "._stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "APIConnectionError",
@@ -84,6 +152,7 @@ __all__ = [
     "Emotion",
     "EndReason",
     "EndpointRetiredError",
+    "ErrorCode",
     "EventStream",
     "FrameStream",
     "HeyGenError",

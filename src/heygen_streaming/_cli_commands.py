@@ -16,17 +16,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._cli_progress import Progress, format_report, jsonable, print_json
+from ._cli_progress import Progress, clean_text, format_report, jsonable, print_json
 from ._client import StreamingClient
+from ._errors import HeyGenError, NotFoundError
+from ._events import SessionEnded, TalkingStopped
 from ._recording import container_codecs
+from ._state import SessionState
 
 if TYPE_CHECKING:
+    from ._events import EventStream
+    from ._models import TaskInfo
     from ._session import Session
     from ._stats import SessionStats
 
-__all__ = ["COMMANDS", "CLIError", "Config"]
+__all__ = ["COMMANDS", "CLIError", "Config", "finish_interrupted"]
 
 _TAIL = 0.3  # seconds recorded after speech ends, so the last syllable is kept
+_STOP_AFTER_INTERRUPT = 5.0  # seconds allowed to confirm a stop after a double Ctrl-C
+_SETTLE = 3.0  # seconds allowed for the end of a session whose speech was cut short
+_CUT_MS = 500.0  # speech this much shorter than planned was cut short
 
 
 class CLIError(Exception):
@@ -43,11 +51,43 @@ class Config:
     json: bool = False
     debug: bool = False
     log_level: str = "error"
+    # The session on the configured service whose streaming.stop is not confirmed: set
+    # while it is open and left set when Ctrl-C interrupted its cleanup.
+    unconfirmed: str | None = None
 
     def note(self, text: str) -> None:
         """A human note on stderr (suppressed by ``--quiet``)."""
         if not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            print(clean_text(text, self.api_key), file=sys.stderr, flush=True)
+
+
+def finish_interrupted(config: Config) -> list[str]:
+    """After Ctrl-C: make sure the session left unconfirmed is stopped; lines to print.
+
+    A second Ctrl-C can cut the session's own cleanup short. This sends ``streaming.stop``
+    once more (bounded; "not found" means it was stopped) and, if that cannot be confirmed
+    either, names the session and the command that stops it.
+    """
+    session_id = config.unconfirmed
+    if session_id is None:
+        return []
+    command = f"heygen-streaming sessions stop {session_id}"
+
+    async def stop() -> None:
+        async with (
+            asyncio.timeout(_STOP_AFTER_INTERRUPT),
+            StreamingClient(api_key=config.api_key, base_url=config.base_url) as client,
+        ):
+            with contextlib.suppress(NotFoundError):
+                await client.stop_session(session_id)
+
+    try:
+        asyncio.run(stop())
+    except (Exception, KeyboardInterrupt) as exc:
+        why = type(exc).__name__
+        return [f"session {session_id} may still be open ({why} while stopping it): `{command}`"]
+    config.unconfirmed = None
+    return [f"session {session_id} stopped"]
 
 
 @dataclass
@@ -114,7 +154,7 @@ class MediaCounter:
         self._tasks = []
 
     def status(self) -> str:
-        """Text for the progress line."""
+        """Totals for the progress line."""
         return f"video {self.video_frames} frames  audio {self.audio_frames} frames"
 
     async def _count_video(self) -> None:
@@ -140,6 +180,7 @@ class Run:
     t0: float
     connected: float
     wait_limit: float
+    progress: Progress
 
     async def first_frame(self) -> None:
         """Wait for the first video frame (or fail with a one-line error)."""
@@ -167,7 +208,11 @@ def check_output(path: str | None) -> None:
 async def open_run(
     config: Config, args: argparse.Namespace, label: str, *, live: bool = True
 ) -> AsyncIterator[Run]:
-    """Client (or embedded emulator) -> session -> frame counter + progress line (``live``)."""
+    """Client (or embedded emulator) -> session -> frame counter + progress line (``live``).
+
+    Leaving it stops the session; a session the server ended meanwhile raises `CLIError`
+    with the reason (exit code 1), even when no command noticed it.
+    """
     check_output(getattr(args, "out", None))
     emulator = bool(getattr(args, "emulator", False)) or not (config.api_key or config.base_url)
     async with (
@@ -175,20 +220,77 @@ async def open_run(
         Progress(label, enabled=live and not config.quiet) as bar,
     ):
         t0 = time.perf_counter()
-        bar.status = lambda: "connecting"
-        async with target.client.session(
+        bar.phase = "connecting"
+        session = target.client.session(
             avatar=args.avatar or None,
             voice=args.voice or None,
             quality=args.quality,
             connect_timeout=args.connect_timeout,
-        ) as session:
-            counter = MediaCounter(session)
-            bar.status = counter.status
-            counter.start()
+        )
+        try:
+            await session.__aenter__()
+        except asyncio.CancelledError:  # Ctrl-C while connecting: main confirms the stop
+            if not target.emulator:
+                with contextlib.suppress(HeyGenError):  # no id: streaming.new never answered
+                    config.unconfirmed = session.session_id
+            raise
+        if not target.emulator:
+            config.unconfirmed = session.session_id
+        counter = MediaCounter(session)
+        bar.status = counter.status
+        counter.start()
+        run = Run(target, session, counter, t0, time.perf_counter(), args.connect_timeout, bar)
+        try:
+            yield run
+            ended = _abnormal_end(session)
+            if ended is not None:
+                raise CLIError(f"session {session.session_id} was ended by the server: {ended}")
+        except BaseException as exc:
+            await counter.stop()
+            bar.phase = "stopping"
+            interrupted = isinstance(exc, asyncio.CancelledError)
             try:
-                yield Run(target, session, counter, t0, time.perf_counter(), args.connect_timeout)
-            finally:
-                await counter.stop()
+                await session.__aexit__(type(exc), exc, exc.__traceback__)
+            except HeyGenError:  # e.g. the stop was not confirmed
+                if not interrupted:
+                    raise
+                raise exc from None  # Ctrl-C stays Ctrl-C: main retries the stop, names it
+            if not interrupted:  # after Ctrl-C, main confirms the stop
+                config.unconfirmed = None
+            raise
+        await counter.stop()
+        bar.phase = "stopping"
+        await session.__aexit__(None, None, None)
+        config.unconfirmed = None
+
+
+async def settle_if_cut_short(events: EventStream, task: TaskInfo) -> None:
+    """If ``task``'s speech stopped well before its planned end, wait (bounded) for the
+    session to end: a server interrupts the speech as it closes a session, and the close
+    arrives just after. `open_run` then reports the end. ``events`` was subscribed before
+    the task was sent; only what it already holds is read for the stop."""
+    played: float | None = None
+    ended = False
+    while len(events):
+        event = await anext(events)
+        if isinstance(event, TalkingStopped) and event.task_id == task.task_id:
+            played = event.duration_ms
+        ended = ended or isinstance(event, SessionEnded)
+    planned = task.duration_ms
+    if ended or played is None or not planned or played > planned - _CUT_MS:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_SETTLE):
+            async for event in events:
+                if isinstance(event, SessionEnded):
+                    return
+
+
+def _abnormal_end(session: Session) -> str | None:
+    """The `EndReason` when the session ended abnormally (the server, the network)."""
+    if session.state != SessionState.FAILED:
+        return None
+    return str(session.end_reason)
 
 
 def _file_report(path: str) -> dict[str, Any]:
@@ -199,7 +301,7 @@ def _emit(config: Config, report: dict[str, Any], title: str) -> None:
     if config.json:
         print_json(report)
     else:
-        print(title)
+        print(clean_text(title))
         print(format_report(jsonable(report), indent="  "))
 
 
@@ -209,7 +311,11 @@ async def cmd_demo(config: Config, args: argparse.Namespace) -> int:
         s = run.session
         await run.first_frame()
         async with s.recording(args.out):
+            run.progress.phase = "speaking"
+            events = s.events()
             task = await s.speak(args.text, wait=True)
+            await settle_if_cut_short(events, task)
+            events.close()
             await asyncio.sleep(_TAIL)
         stats = await s.stats()
         report: dict[str, Any] = {
@@ -240,7 +346,11 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
         if args.out:
             await run.first_frame()
             await stack.enter_async_context(s.recording(args.out))
+        run.progress.phase = "speaking"
+        events = s.events()
         task = await s.speak(args.text, task_type=args.task_type, wait=True)
+        await settle_if_cut_short(events, task)
+        events.close()
         if args.out:
             await asyncio.sleep(_TAIL)
         await stack.aclose()
@@ -259,26 +369,39 @@ async def cmd_speak(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_record(config: Config, args: argparse.Namespace) -> int:
-    """``record --seconds N --out FILE``."""
+    """``record --seconds N --out FILE``: reports the seconds actually recorded."""
     async with open_run(config, args, "record") as run:
         s = run.session
         await run.first_frame()
-        async with s.recording(args.out):
+        run.progress.phase = "recording"
+        started = time.monotonic()
+        run.progress.status = lambda: (
+            f"{min(time.monotonic() - started, args.seconds):.1f} of {args.seconds:g} s  "
+            + run.counter.status()
+        )
+        recording = asyncio.create_task(s.record(args.out, duration=args.seconds))
+        try:
             if args.text:
+                await asyncio.sleep(0)  # let the recorder start before the speech is sent
                 await s.speak(args.text)
-            await asyncio.sleep(args.seconds)
+            info = await recording
+        finally:
+            if not recording.done():
+                recording.cancel()
+                await asyncio.gather(recording, return_exceptions=True)
         stats = await s.stats()
         report: dict[str, Any] = {
             "session_id": s.session_id,
             "emulator": run.target.emulator,
-            "seconds": args.seconds,
-            "video_frames": run.counter.video_frames,
-            "audio_frames": run.counter.audio_frames,
+            "seconds": info.duration,
+            "requested_seconds": args.seconds,
+            "video_frames": info.video_frames,
+            "audio_frames": info.audio_frames,
             "dropped_frames": stats.video.frames_dropped + stats.audio.frames_dropped,
             "stats": _stats_report(stats),
         }
     report.update(_file_report(args.out))
-    _emit(config, report, f"record: wrote {args.out}")
+    _emit(config, report, f"record: wrote {args.out} ({info.duration:.1f} s)")
     return 0
 
 
@@ -323,7 +446,7 @@ async def cmd_chat(config: Config, args: argparse.Namespace) -> int:
                     print_json({"task_id": task.task_id, "speech_ms": task.duration_ms})
                 elif not config.quiet:
                     secs = f"{task.duration_ms / 1000:.1f} s" if task.duration_ms else "?"
-                    print(f"spoke task {task.task_id} ({secs})", flush=True)
+                    print(clean_text(f"spoke task {task.task_id} ({secs})"), flush=True)
             print(prompt, end="", file=sys.stderr, flush=True)
         if interactive:
             print(file=sys.stderr)
@@ -352,16 +475,23 @@ async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
                         created = datetime.fromtimestamp(item.created_at, UTC)
                         extra["created_at"] = created.isoformat(timespec="seconds")
                     details = "  ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
-                    print(f"{item.session_id}  {details}".rstrip())
+                    print(clean_text(f"{item.session_id}  {details}".rstrip()))
             return 0
         stopped: list[str] = []
+        not_open: list[str] = []
         for session_id in args.session_ids:
-            await client.stop_session(session_id)
+            try:
+                await client.stop_session(session_id)
+            except NotFoundError:  # already stopped (or never existed): nothing is open
+                not_open.append(session_id)
+                if not config.json:
+                    print(clean_text(f"{session_id} is not open (already stopped, or unknown)"))
+                continue
             stopped.append(session_id)
             if not config.json:
-                print(f"stopped {session_id}")
+                print(clean_text(f"stopped {session_id}"))
         if config.json:
-            print_json({"stopped": stopped})
+            print_json({"stopped": stopped, "not_open": not_open})
         return 0
 
 

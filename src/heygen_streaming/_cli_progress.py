@@ -14,14 +14,26 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-__all__ = ["Progress", "format_report", "jsonable", "print_json"]
+from ._errors import sanitize
+
+__all__ = ["Progress", "clean_text", "format_report", "jsonable", "print_json"]
+
+
+def clean_text(text: str, secret: str | None = None, *, limit: int = 2000) -> str:
+    """Text made safe for one terminal line (`sanitize`: no escape sequences or control
+    characters, line breaks become spaces) with ``secret`` (the API key) masked."""
+    if secret:
+        text = text.replace(secret, "***")
+    return sanitize(text, limit=limit)
 
 
 class Progress:
-    """A live status line on stderr (``label  3.2 s  frames 80``), redrawn a few times a second.
+    """A live status line on stderr (``demo: speaking  3.2 s  video 80 frames``), redrawn a
+    few times a second: the command, its current phase and the totals so far.
 
     It appears only once the job has run for ``delay`` seconds and only when the stream is a
-    terminal, so pipes, log files and ``--json`` consumers never see it.
+    terminal, so pipes, log files and ``--json`` consumers never see it. `phases` keeps
+    every phase entered, in order.
     """
 
     def __init__(
@@ -39,6 +51,7 @@ class Progress:
         self.delay = delay
         self.interval = interval
         self.status: Callable[[], str] | None = None
+        self.phases: list[str] = []
         self._start = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._drawn = False
@@ -48,9 +61,20 @@ class Progress:
         """Seconds since the progress line was created."""
         return time.monotonic() - self._start
 
+    @property
+    def phase(self) -> str | None:
+        """The current phase (``connecting``, ``speaking``, ``recording``, ``stopping``...)."""
+        return self.phases[-1] if self.phases else None
+
+    @phase.setter
+    def phase(self, name: str) -> None:
+        if name != self.phase:
+            self.phases.append(name)
+
     def line(self) -> str:
         """The text of the status line."""
-        text = f"{self.label}  {self.elapsed:5.1f} s"
+        text = f"{self.label}: {self.phase}" if self.phase else self.label
+        text += f"  {self.elapsed:5.1f} s"
         if self.status is not None:
             text += f"  {self.status()}"
         return text
@@ -139,5 +163,5 @@ def format_report(report: Mapping[str, Any], indent: str = "") -> str:
         elif value is None:
             lines.append(f"{indent}{label}: -")
         else:
-            lines.append(f"{indent}{label}: {value}")
+            lines.append(f"{indent}{label}: {clean_text(str(value))}")
     return "\n".join(lines)

@@ -15,14 +15,14 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._cli_commands import CLIError, Config, _stdin_lines, open_client
-from ._cli_progress import format_report, jsonable, print_json
 from ._errors import ConfigurationError
-from ._hls_media import check_remux_path
-from ._realtime_session import RealtimeSession
-from ._recording import RecordingInfo
+
+if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` stays light
+    from ._cli_commands import Config
+    from ._realtime_session import RealtimeSession
+    from ._recording import RecordingInfo
 
 __all__ = ["add_realtime_parser", "cmd_realtime"]
 
@@ -132,6 +132,8 @@ def _file_report(info: RecordingInfo) -> dict[str, Any]:
 
 
 async def _lines() -> AsyncIterator[str]:
+    from ._cli_commands import _stdin_lines
+
     async for line in _stdin_lines():
         if line.strip():
             yield line
@@ -139,6 +141,10 @@ async def _lines() -> AsyncIterator[str]:
 
 async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
     """``realtime TEXT|- [--out FILE]``."""
+    from ._cli_commands import CLIError, open_client
+    from ._cli_progress import clean_text, format_report, jsonable, print_json
+    from ._hls_media import check_remux_path
+
     streaming = bool(args.stdin) or args.text == "-"
     if not streaming and not (args.text or "").strip():
         raise CLIError("say something: realtime TEXT, or realtime - to read stdin")
@@ -210,5 +216,5 @@ async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
         print("realtime: done" + (f", wrote {args.out}" if args.out else ""))
         print(format_report(jsonable(report), indent="  "))
         if counter.words:
-            print("  said: " + " ".join(counter.words)[:500], file=sys.stdout)
+            print("  said: " + clean_text(" ".join(counter.words), limit=500), file=sys.stdout)
     return 0

@@ -1,6 +1,6 @@
 """Exceptions raised by heygen-streaming.
 
-The tree::
+The tree:
 
     HeyGenError
      ├─ ConfigurationError           bad arguments, raised before any request (also ValueError)

@@ -42,14 +42,17 @@ class Session:
     Args:
         client: the `StreamingClient` that makes the REST calls (and owns the session:
             its ``aclose()`` closes the session first).
-        avatar, voice, quality: sent to ``streaming.new`` (other keyword arguments too).
+        avatar: avatar name or id, sent to ``streaming.new``; the service's default if omitted.
+        voice: voice id or `VoiceSettings`; the avatar's voice if omitted.
+        quality: ``"high"``, ``"medium"`` or ``"low"``.
         connect_timeout: seconds for the whole connect (``streaming.new`` to the first
             frame); on expiry `ConnectTimeout` is raised and the session is stopped.
         watchdog_timeout: seconds without any media, once connected, after which the
             session is considered dead (streams raise `SessionClosed`); None disables.
         keep_alive_interval: if set, ``streaming.keep_alive`` is sent every that many seconds.
         stop_timeout: bound on ``streaming.stop`` during cleanup.
-        video_capacity / audio_capacity: default capacity of `video` / `audio`.
+        video_capacity: default capacity of `video`.
+        audio_capacity: default capacity of `audio`.
         ice_servers: override the server's STUN/TURN list (``[]``: host candidates only).
         ice_gather_timeout: bound on waiting for STUN/TURN candidates (aioice waits 5 s for
             an unreachable server); None keeps aioice's default.

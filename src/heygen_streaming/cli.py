@@ -6,6 +6,9 @@ environment variables; with neither, the session commands start an embedded emul
 
 Exit codes: 0 success, 1 API / session / file error (one line on stderr, a traceback only
 with ``--debug``), 2 bad usage, 130 interrupted (Ctrl-C).
+
+This module imports only the standard library and the exceptions: ``--help`` stays fast, and
+the commands (httpx, pydantic, PyAV, aiortc) load when one runs.
 """
 
 from __future__ import annotations
@@ -16,26 +19,62 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from ._cli_commands import COMMANDS, CLIError, Config
-from ._cli_realtime import add_realtime_parser, cmd_realtime
-from ._errors import HeyGenError
-from ._models import Quality, TaskType
+from ._cli_realtime import add_realtime_parser
+from ._errors import APIConnectionError, HeyGenError, NotFoundError, SessionClosed
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._cli_commands import Config
 
 __all__ = ["build_parser", "main"]
 
 EMULATOR_HINT = "pip install 'heygen-streaming[emulator]'"
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The values of Quality and TaskType (tests/test_cli.py checks they match the enums);
+# spelled out so that ``--help`` does not import pydantic.
+QUALITIES = ("high", "medium", "low")
+TASK_TYPES = ("repeat", "chat")
+# Per-packet loggers of the WebRTC stack: WARNING even with -v / --debug.
+_QUIET_LOGGERS = ("aiortc", "aioice")
 
 
-def _common_options(*, top: bool) -> argparse.ArgumentParser:
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless it already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and action.nargs != 0  # flags have no value to default
+            and "default" not in text
+            and default not in (None, "", [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _DefaultsParser(argparse.ArgumentParser):
+    """An argument parser whose ``--help`` shows the defaults (`_DefaultsFormatter`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(**kwargs)
+
+
+_parser = _DefaultsParser
+
+
+def _common_options(*, top: bool) -> _DefaultsParser:
     """Options accepted both before and after the subcommand.
 
     Defaults are suppressed so that a value given before the subcommand is not overwritten
     by the subcommand parser's default; `_config` fills them in.
     """
-    p = argparse.ArgumentParser(add_help=False)
+    p = _parser(add_help=False)
     g = p.add_argument_group("global options")
     sup = argparse.SUPPRESS
     g.add_argument(
@@ -67,6 +106,13 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
         help="level of the library's logger on stderr (default: error)",
     )
     g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=sup,
+        help="log each HTTP call and the session's state changes (not aiortc's packets)",
+    )
+    g.add_argument(
         "--debug",
         action="store_true",
         default=sup,
@@ -83,16 +129,16 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--voice", default="", help="voice id (default: the avatar's)")
     g.add_argument(
         "--quality",
-        choices=[q.value for q in Quality],
-        default=Quality.LOW.value,
-        help="video quality (default: low)",
+        choices=QUALITIES,
+        default="low",
+        help="video quality",
     )
     g.add_argument(
         "--connect-timeout",
         type=_positive_float,
         default=15.0,
         metavar="S",
-        help="seconds allowed to connect (default: 15)",
+        help="seconds allowed to connect",
     )
     g.add_argument(
         "--emulator",
@@ -111,17 +157,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _DefaultsParser:
     """The argument parser of ``heygen-streaming``."""
     common = _common_options(top=False)
-    parser = argparse.ArgumentParser(
+    parser = _parser(
         prog="heygen-streaming",
         description="HeyGen Streaming API v1 from the command line, with an offline emulator.",
         epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL, session commands run against an "
         "embedded emulator. Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
         parents=[_common_options(top=True)],
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_DefaultsParser
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -132,9 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "frames, dropped frames and RTP stats.",
     )
     _session_options(demo)
-    demo.add_argument(
-        "--out", default="avatar.mp4", help="output video, .mp4 or .webm (default: avatar.mp4)"
-    )
+    demo.add_argument("--out", default="avatar.mp4", help="output video, .mp4 or .webm")
     demo.add_argument(
         "--text",
         default="Hello! I am a streaming avatar. This video was recorded by heygen-streaming.",
@@ -153,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--out", default=None, help="record to this .mp4 or .webm file")
     speak.add_argument(
         "--task-type",
-        choices=[t.value for t in TaskType],
-        default=TaskType.REPEAT.value,
+        choices=TASK_TYPES,
+        default="repeat",
         help="repeat the text, or chat (the avatar answers it)",
     )
 
@@ -171,11 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=5.0,
         metavar="N",
-        help="length of the recording (default: 5)",
+        help="length of the recording",
     )
-    record.add_argument(
-        "--out", default="recording.mp4", help="output file (default: recording.mp4)"
-    )
+    record.add_argument("--out", default="recording.mp4", help="output file, .mp4 or .webm")
     record.add_argument("--text", default=None, help="speak this at the start of the recording")
 
     chat = sub.add_parser(
@@ -189,9 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--out", default=None, help="record the whole chat to this file")
     chat.add_argument(
         "--task-type",
-        choices=[t.value for t in TaskType],
-        default=TaskType.REPEAT.value,
-        help="repeat each line (default), or chat (the avatar answers it)",
+        choices=TASK_TYPES,
+        default="repeat",
+        help="repeat each line, or chat (the avatar answers it)",
     )
     chat.add_argument(
         "--no-wait",
@@ -223,14 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from ._cli_commands import Config
+
     debug = bool(getattr(args, "debug", False))
+    verbose = bool(getattr(args, "verbose", False))
+    key = getattr(args, "api_key", None) or os.environ.get("HEYGEN_API_KEY") or ""
     return Config(
-        api_key=getattr(args, "api_key", None) or os.environ.get("HEYGEN_API_KEY") or None,
+        # A key from a CRLF .env file ends in "\r": surrounding whitespace is never part of it.
+        api_key=key.strip() or None,
         base_url=getattr(args, "base_url", None) or os.environ.get("HEYGEN_BASE_URL") or None,
         quiet=bool(getattr(args, "quiet", False)),
         json=bool(getattr(args, "json", False)),
         debug=debug,
-        log_level="debug" if debug else getattr(args, "log_level", "error"),
+        log_level="debug" if debug or verbose else getattr(args, "log_level", "error"),
     )
 
 
@@ -241,6 +290,10 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("heygen_streaming").setLevel(level.upper())
+    # The embedded emulator logs under heygen_streaming.emulator: only its warnings.
+    logging.getLogger("heygen_streaming.emulator").setLevel(logging.WARNING)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _run_emulator(argv: Sequence[str]) -> int:
@@ -273,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 2
 
+    from ._cli_commands import COMMANDS, CLIError, finish_interrupted
+    from ._cli_progress import clean_text
+    from ._cli_realtime import cmd_realtime
+
     config = _config(args)
     _setup_logging(config.log_level)
     command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
@@ -281,11 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if not config.quiet:
             print("interrupted", file=sys.stderr)
+        # A second Ctrl-C may have cut the session's own streaming.stop short: confirm it.
+        for line in finish_interrupted(config):
+            print(f"heygen-streaming: {clean_text(line, config.api_key)}", file=sys.stderr)
         return 130
     except (HeyGenError, CLIError, OSError, ValueError, TimeoutError) as exc:
         if config.debug:
             raise
-        print(f"heygen-streaming: error: {_one_line(exc)}", file=sys.stderr)
+        line = _one_line(exc) + _hint(exc, config)
+        print(f"heygen-streaming: error: {clean_text(line, config.api_key)}", file=sys.stderr)
         return 1
 
 
@@ -294,6 +355,19 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError | ValueError | TimeoutError) and not isinstance(exc, HeyGenError):
         text = f"{type(exc).__name__}: {text}"
     return text[:500]
+
+
+def _hint(exc: BaseException, config: Config) -> str:
+    """The end reason of a session, or what to check for errors that mean a wrong base URL."""
+    if isinstance(exc, SessionClosed) and exc.reason not in str(exc):
+        return f" (reason: {exc.reason})"
+    base = (config.base_url or "https://api.heygen.com").rstrip("/")
+    if isinstance(exc, APIConnectionError) and base not in str(exc):
+        return f" (service at {base}: is it running and is --base-url / $HEYGEN_BASE_URL right?)"
+    if isinstance(exc, NotFoundError) and urlsplit(base).path not in ("", "/"):
+        root = base[: len(base) - len(urlsplit(base).path)]
+        return f" (base URL {base} has a path: use the service root, e.g. {root})"
+    return ""
 
 
 if __name__ == "__main__":  # pragma: no cover

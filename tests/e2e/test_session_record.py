@@ -42,6 +42,7 @@ def _audio_peak(path: Path) -> float:
     return peak
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 async def test_record_mp4_has_both_streams_and_speech(
     emulator: Emulator, api_key: str, tmp_path: Path
 ) -> None:
@@ -59,6 +60,7 @@ async def test_record_mp4_has_both_streams_and_speech(
     assert await asyncio.to_thread(_audio_peak, info.path) > 0.01  # the speech is in it
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 async def test_recording_context_webm(emulator: Emulator, api_key: str, tmp_path: Path) -> None:
     async with (
         make_client(emulator.base_url, api_key) as client,
@@ -109,6 +111,7 @@ def _stream_spans(path: Path) -> tuple[dict[str, float], float]:
     return ends, max(b - a for a, b in itertools.pairwise(times))
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 async def test_recordings_stay_in_sync_and_leave_shared_frames_alone(
     emulator: Emulator, api_key: str, tmp_path: Path
 ) -> None:

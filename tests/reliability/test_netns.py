@@ -20,7 +20,12 @@ from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._netns import TunLink, VethPair, unavailable_reason
 
-pytestmark = [pytest.mark.slow, pytest.mark.netns]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.netns,
+    pytest.mark.requires_tool("ip", package="iproute2"),
+    pytest.mark.requires_tool("nft", package="nftables"),
+]
 
 KEY = "netns-test-key"
 CLIENT = Path(__file__).with_name("_netns_client.py")

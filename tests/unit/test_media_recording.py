@@ -135,6 +135,7 @@ def _probe_duration(path: Path) -> float:
     return float(out)
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 @pytest.mark.parametrize("suffix", [".mp4", ".webm"])
 async def test_recorder_writes_both_streams_in_sync(
     tmp_path: Path, suffix: str, clock: Clock
@@ -181,6 +182,7 @@ async def test_recorder_never_changes_shared_frames(
     assert latest[0].pts == VIDEO_RTP + 24 * 3600  # the replayed frame kept its RTP time
 
 
+@pytest.mark.requires_tool("ffprobe", package="ffmpeg")
 async def test_second_recording_stays_in_sync_and_reports_its_duration(
     tmp_path: Path, clock: Clock
 ) -> None:

@@ -19,6 +19,7 @@ EXPECTED = [
     "Emotion",
     "EndReason",
     "EndpointRetiredError",
+    "ErrorCode",
     "EventStream",
     "FrameStream",
     "HeyGenError",

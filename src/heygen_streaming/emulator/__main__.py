@@ -17,9 +17,28 @@ from .v3 import add_cli_arguments, options_from_args
 __all__ = ["build_parser", "main"]
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless it already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            action.option_strings
+            and action.nargs != 0
+            and "default" not in text
+            and (action.default not in (None, [], argparse.SUPPRESS))
+        ):  # flags (nargs=0) have no value to default
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.ArgumentParser:
     """The emulator's command-line options."""
-    parser = argparse.ArgumentParser(prog=prog, description="Offline HeyGen Streaming v1 emulator.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Offline HeyGen Streaming v1 emulator.",
+        formatter_class=_DefaultsFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
     parser.add_argument(
@@ -81,7 +100,9 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         action="store_true",
         help="write the frame stamp (index + send time) into every video frame (for tests)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (not aiortc's packets)"
+    )
     return parser
 
 
@@ -128,6 +149,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    for name in ("aiortc", "aioice"):  # per-packet debug output, even with -v
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:

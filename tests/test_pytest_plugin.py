@@ -1,0 +1,105 @@
+"""The ``heygen_emulator`` pytest plugin, run as a user runs it: pytest in a subprocess, on
+test files outside this repository (so none of our conftest applies)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _env import clean_env
+
+ROOT = Path(__file__).resolve().parent.parent
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
+
+
+def docs_example() -> str:
+    """The Python block under "A complete test file" in docs/testing.md."""
+    text = (ROOT / "docs" / "testing.md").read_text()
+    section = text.split("## A complete test file", 1)[1].split("\n## ", 1)[0]
+    blocks = [body for lang, body in FENCE.findall(section) if lang == "python"]
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def run_pytest(tmp_path: Path, files: dict[str, str], *args: str) -> str:
+    for name, code in files.items():
+        (tmp_path / name).write_text(code)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("scope", ["function", "session"])
+def test_the_docs_example_passes(tmp_path: Path, scope: str) -> None:
+    out = run_pytest(
+        tmp_path, {"test_greeter.py": docs_example()}, f"--heygen-emulator-scope={scope}"
+    )
+    assert "3 passed" in out
+
+
+SHARED = """
+import asyncio
+import pytest
+
+PORTS = []
+
+
+def test_sync_test_and_asyncio_run(heygen_emulator):
+    async def go():
+        async with heygen_emulator.client() as client:
+            return await client.list_sessions()
+
+    assert asyncio.run(go()) == []
+    PORTS.append(heygen_emulator.base_url)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_module_loop_faults_reach_the_server(heygen_emulator):
+    heygen_emulator.faults.fail("list", 500, times=5)
+    async with heygen_emulator.client(max_retries=0) as client:
+        with pytest.raises(Exception, match="500"):
+            await client.list_sessions()
+    PORTS.append(heygen_emulator.base_url)
+
+
+@pytest.mark.asyncio
+async def test_faults_were_cleared_and_the_server_is_shared(heygen_emulator):
+    async with heygen_emulator.client(max_retries=0) as client:
+        assert await client.list_sessions() == []
+    PORTS.append(heygen_emulator.base_url)
+    assert len(set(PORTS)) == 1
+"""
+
+
+@pytest.mark.timeout(120)
+def test_session_scope_from_ini_any_loop_scope_and_faults_cleared(tmp_path: Path) -> None:
+    files = {
+        "pytest.ini": "[pytest]\nheygen_emulator_scope = session\n",
+        "test_shared.py": SHARED,
+    }
+    assert "3 passed" in run_pytest(tmp_path, files)
+
+
+def test_plugin_import_is_cheap() -> None:
+    code = (
+        "import sys, heygen_streaming.testing.plugin\n"
+        "print(sorted(m for m in ('aiohttp', 'aiortc', 'av', 'httpx', 'pydantic')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,45 @@
+"""``import heygen_streaming`` stays cheap: heavy dependencies load on first use of a name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("httpx", "pydantic", "av", "aiortc", "aioice", "numpy", "aiohttp")
+
+
+def run(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_import_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, heygen_streaming as h\n"
+        "h.HeyGenError, h.ErrorCode, h.__version__\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    assert run(code) == "[]"
+
+
+def test_names_import_their_module_on_first_use() -> None:
+    code = (
+        "import sys\n"
+        "from heygen_streaming import StreamingClient, Quality\n"
+        "print('httpx' in sys.modules, 'pydantic' in sys.modules, 'av' in sys.modules,"
+        " StreamingClient.__module__, Quality.LOW.value)\n"
+    )
+    assert run(code) == "True True False heygen_streaming._client low"
+
+
+def test_cli_help_loads_no_media_stack() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from heygen_streaming.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    assert run(code) == "[]"
