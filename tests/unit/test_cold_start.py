@@ -1,0 +1,113 @@
+"""Start-up work the SDK defers: the CA bundle of a plain-HTTP client, heavy imports."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from heygen_streaming import APIConnectionError, StreamingClient, _client
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    body = b'{"code": 100, "message": "success", "data": null}'
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    writer.close()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def fresh_ssl_context() -> Iterator[None]:
+    """`_ssl_context` not built yet in this process (and rebuilt normally afterwards)."""
+    cached = _client._ssl_context
+    cached.cache_clear()
+    yield
+    cached.cache_clear()
+
+
+async def _serve(handler: Handler, tls: ssl.SSLContext | None = None) -> asyncio.Server:
+    return await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
+
+
+async def test_plain_http_client_loads_no_ca_bundle(fresh_ssl_context: None) -> None:
+    server = await _serve(_answer)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with StreamingClient(api_key="k", base_url=f"http://127.0.0.1:{port}") as c:
+            await c.keep_alive("s")  # through the real httpx/httpcore stack
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert _client._ssl_context.cache_info().currsize == 0
+
+
+async def test_https_still_verifies_with_the_deferred_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_ssl_context: None
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server = await _serve(_answer, tls)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        # httpx's default CAs do not know this certificate: refused.
+        async with StreamingClient(api_key="k", base_url=url, max_retries=0) as c:
+            with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+                await c.keep_alive("s")
+        assert _client._ssl_context.cache_info().currsize == 1  # built on first TLS use
+        # With a context that trusts it, the same client code connects.
+        trusting = ssl.create_default_context(cafile=str(cert))
+        monkeypatch.setattr(_client, "_ssl_context", lambda: trusting)
+        async with StreamingClient(api_key="k", base_url=url, max_retries=0) as c:
+            await c.keep_alive("s")
+    finally:
+        server.close()
+        await server.wait_closed()
