@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from heygen_streaming import APIConnectionError, StreamingClient, _client
+from heygen_streaming import APIConnectionError, HeyGenError, StreamingClient, _client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -111,3 +113,41 @@ async def test_https_still_verifies_with_the_deferred_context(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first session imports aiortc while the service works on ``streaming.new``, not
+    before the request left (a thread import would hold the GIL the request needs)."""
+    import aiortc
+
+    from heygen_streaming import _connect
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def load() -> None:
+        sys.modules["aiortc"] = aiortc
+        listener.setblocking(False)
+        conn, _ = listener.accept()  # already connected: no wait
+        with conn:
+            seen.append(conn.recv(65536))  # already written: no wait
+            body = b'{"code": 400, "message": "no"}'
+            conn.sendall(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+            )
+
+    monkeypatch.delitem(sys.modules, "aiortc")
+    monkeypatch.setattr(_connect, "_load_aiortc", load)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        async with StreamingClient(api_key="k", base_url=url, max_retries=0) as client:
+            with pytest.raises(HeyGenError):
+                async with client.session(quality="low"):
+                    pass
+    finally:
+        listener.close()
+    assert seen and seen[0].startswith(b"POST /v1/streaming.new ")
+    assert seen[0].endswith(b'"quality":"low"}')
