@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -151,3 +152,23 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
         listener.close()
     assert seen and seen[0].startswith(b"POST /v1/streaming.new ")
     assert seen[0].endswith(b'"quality":"low"}')
+
+
+def test_a_session_object_loads_only_what_connecting_needs() -> None:
+    """Recording, stats and the v3 (realtime) modules are not loaded to open a v1 session,
+    and pydantic builds validators only for the models used."""
+    code = (
+        "import sys\n"
+        "from heygen_streaming import StreamingClient\n"
+        "from heygen_streaming import _models\n"
+        "client = StreamingClient(api_key='k', base_url='http://127.0.0.1:9')\n"
+        "client.session(quality='low')\n"
+        "late = ('_recording', '_recording_writer', '_stats', '_realtime_models',\n"
+        "        '_realtime_response', '_realtime_sse')\n"
+        "print(sorted(m for m in late if 'heygen_streaming.' + m in sys.modules),\n"
+        "      _models.TaskInfo.__pydantic_complete__, _models.SessionList.__pydantic_complete__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[] False False"
