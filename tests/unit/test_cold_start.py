@@ -155,17 +155,20 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
 
 
 def test_a_session_object_loads_only_what_connecting_needs() -> None:
-    """Recording, stats and the v3 (realtime) modules are not loaded to open a v1 session,
-    and pydantic builds validators only for the models used."""
+    """PyAV, aiortc (both load once ``streaming.new`` is on the wire), recording, stats and
+    the v3 modules are not loaded to create a v1 session; pydantic builds validators only
+    for the models used."""
     code = (
         "import sys\n"
         "from heygen_streaming import StreamingClient\n"
         "from heygen_streaming import _models\n"
         "client = StreamingClient(api_key='k', base_url='http://127.0.0.1:9')\n"
         "client.session(quality='low')\n"
-        "late = ('_recording', '_recording_writer', '_stats', '_realtime_models',\n"
-        "        '_realtime_response', '_realtime_sse')\n"
-        "print(sorted(m for m in late if 'heygen_streaming.' + m in sys.modules),\n"
+        "late = ('heygen_streaming._recording', 'heygen_streaming._recording_writer',\n"
+        "        'heygen_streaming._stats', 'heygen_streaming._realtime_models',\n"
+        "        'heygen_streaming._realtime_response', 'heygen_streaming._realtime_sse',\n"
+        "        'av', 'aiortc')\n"
+        "print(sorted(m for m in late if m in sys.modules),\n"
         "      _models.TaskInfo.__pydantic_complete__, _models.SessionList.__pydantic_complete__)\n"
     )
     result = subprocess.run(
