@@ -92,7 +92,9 @@ class Connector:
                 await asyncio.wait([waiter, self.new_task], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 waiter.cancel()
-            _load_aiortc()
+            task = self.new_task
+            if not task.done() or (not task.cancelled() and task.exception() is None):
+                _load_aiortc()  # not when streaming.new already failed: raise that at once
         info = await asyncio.shield(self.new_task)
         self.info = info
         if info.sdp is None or not info.sdp.sdp:

@@ -175,3 +175,21 @@ def test_a_session_object_loads_only_what_connecting_needs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[] False False"
+
+
+async def test_a_failed_streaming_new_raises_without_loading_aiortc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from heygen_streaming import _connect
+
+    loads: list[bool] = []
+    monkeypatch.delitem(sys.modules, "aiortc", raising=False)
+    monkeypatch.setattr(_connect, "_load_aiortc", lambda: loads.append(True))
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    async with StreamingClient(api_key="k", base_url=url, max_retries=0) as client:
+        with pytest.raises(APIConnectionError):
+            async with client.session(quality="low"):
+                pass
+    assert loads == []
