@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         TalkingStarted,
         TalkingStopped,
     )
+    from ._hls_playlist import HlsError
     from ._media import FrameStream
     from ._models import (
         Emotion,
@@ -92,6 +93,7 @@ _LAZY: dict[str, str] = {
     "SessionEvent": "._events",
     "TalkingStarted": "._events",
     "TalkingStopped": "._events",
+    "HlsError": "._hls_playlist",
     "FrameStream": "._media",
     "Emotion": "._models",
     "IceCandidate": "._models",
@@ -156,6 +158,7 @@ __all__ = [
     "EventStream",
     "FrameStream",
     "HeyGenError",
+    "HlsError",
     "IceCandidate",
     "IceServer",
     "InboundStats",

@@ -157,7 +157,8 @@ def format_report(report: Mapping[str, Any], indent: str = "") -> str:
             lines.append(f"{indent}{label}:")
             lines.append(format_report(value, indent + "  "))
         elif isinstance(value, list):
-            lines.append(f"{indent}{label}: {', '.join(str(v) for v in value) or '-'}")
+            text = clean_text(", ".join(str(v) for v in value))
+            lines.append(f"{indent}{label}: {text or '-'}")
         elif isinstance(value, float):
             lines.append(f"{indent}{label}: {value:.1f}")
         elif value is None:

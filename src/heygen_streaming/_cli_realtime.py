@@ -131,6 +131,14 @@ def _file_report(info: RecordingInfo) -> dict[str, Any]:
     }
 
 
+def _spoken(words: list[str]) -> str:
+    """The words as text: punctuation (a word of its own) sticks to the word before it."""
+    text = ""
+    for word in words:
+        text += " " + word if text and any(c.isalnum() for c in word) else word
+    return text
+
+
 async def _lines() -> AsyncIterator[str]:
     from ._cli_commands import _stdin_lines
 
@@ -216,5 +224,5 @@ async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
         print("realtime: done" + (f", wrote {args.out}" if args.out else ""))
         print(format_report(jsonable(report), indent="  "))
         if counter.words:
-            print("  said: " + clean_text(" ".join(counter.words), limit=500), file=sys.stdout)
+            print("  said: " + clean_text(_spoken(counter.words), limit=500), file=sys.stdout)
     return 0

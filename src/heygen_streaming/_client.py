@@ -32,6 +32,7 @@ from ._options import (
     QualityName,
     VideoEncodingName,
     check_credential,
+    check_ice_servers,
     new_session_body,
 )
 from ._realtime_api import RealtimeAPI
@@ -310,6 +311,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             "extra_body": extra_body,
         }
         new_session_body(avatar=avatar, voice=voice, quality=quality, **new_options)
+        check_ice_servers(ice_servers)
         _check_session_options(
             connect_timeout=connect_timeout,
             watchdog_timeout=watchdog_timeout,

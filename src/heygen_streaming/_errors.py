@@ -234,7 +234,7 @@ class EndpointRetiredError(APIError):
 
     def _format(self) -> str:
         return (
-            f"{super()._format()}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
+            f"{super()._format().rstrip('.')}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
             "streaming API no longer serves sessions. Run against the offline emulator "
             "(`heygen-streaming emulator`, or `heygen_streaming.emulator.Emulator` in code, "
             "then pass its base URL), or use HeyGen's current Avatar Realtime API "

@@ -36,6 +36,11 @@ logger = logging.getLogger("heygen_streaming")
 
 MAX_PLAYLIST_BYTES = 1 << 20
 MAX_SEGMENT_BYTES = 256 << 20
+PLAYLIST_TIMEOUT = 10.0
+"""Seconds one playlist request may take in all (a server trickling bytes cannot stall it)."""
+SEGMENT_TIMEOUT = 20.0
+"""Least seconds one segment may spend on the network (waiting for the decoder excluded);
+a segment is allowed 4 times its duration when that is longer."""
 PIPE_LIMIT = 8 << 20
 """Bytes a pipe holds before the fetcher waits for the decoder."""
 
@@ -204,12 +209,12 @@ class HlsFetcher:
             over = finishing and next_seq is not None
             fetched_at = loop.time()
             try:
-                text = await self._text(url, 1 if over else self._attempts)
+                text, base = await self._text(url, 1 if over else self._attempts)
             except HlsError:
                 if over:
                     return  # the stream is over and its playlist already gone
                 raise
-            playlist = parse_playlist(text, url)
+            playlist = parse_playlist(text, base)  # relative to where a redirect led
             if playlist.variants:
                 url = max(playlist.variants)[1]
                 continue
@@ -226,7 +231,7 @@ class HlsFetcher:
                 if playlist.init_uri is not None and playlist.init_uri != init_written:
                     await self._copy(playlist.init_uri)
                     init_written = playlist.init_uri
-                await self._copy(segment.uri)
+                await self._copy(segment.uri, segment.duration)
                 self.segments += 1
                 next_seq = segment.sequence + 1
                 logger.debug(
@@ -257,45 +262,63 @@ class HlsFetcher:
             except TimeoutError:
                 pass
 
-    async def _text(self, url: str, attempts: int) -> str:
+    async def _text(self, url: str, attempts: int) -> tuple[str, str]:
+        """The playlist's text and its final URL (after redirects)."""
         error = ""
         for attempt in range(attempts):
             if attempt:
                 await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
             try:
-                async with self._http.stream("GET", url) as response:
+                async with (
+                    asyncio.timeout(PLAYLIST_TIMEOUT),
+                    self._http.stream("GET", url) as response,
+                ):
                     if response.status_code == 200:
                         body = bytearray()
                         async for chunk in response.aiter_bytes():
                             body += chunk
                             if len(body) > MAX_PLAYLIST_BYTES:
                                 raise HlsError("HLS playlist is larger than 1 MiB")
-                        return body.decode("utf-8", errors="replace")
+                        return body.decode("utf-8", errors="replace"), str(response.url)
                     error = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 error = type(exc).__name__
+            except TimeoutError:
+                error = f"not complete after {PLAYLIST_TIMEOUT:g} s"
             logger.debug("HLS playlist: %s (attempt %d)", error, attempt + 1)
         raise HlsError(f"HLS playlist failed {attempts} times (last: {error})")
 
-    async def _copy(self, url: str) -> None:
+    async def _copy(self, url: str, duration: float = 0.0) -> None:
         error = ""
+        limit = max(SEGMENT_TIMEOUT, 4 * duration)
+        loop = asyncio.get_running_loop()
         for attempt in range(self._attempts):
             if attempt:
                 await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
             written = 0
+            deadline = loop.time() + limit  # moved on while the pipe is full (our decoder)
             try:
-                async with self._http.stream("GET", url) as response:
-                    if response.status_code == 200:
-                        async for chunk in response.aiter_bytes():
-                            written += len(chunk)
-                            if written > MAX_SEGMENT_BYTES:
-                                raise HlsError("HLS segment is larger than 256 MiB")
-                            await self._pipe.write(chunk)
-                        return
-                    error = f"HTTP {response.status_code}"
+                async with asyncio.timeout_at(deadline) as timer:
+                    async with self._http.stream("GET", url) as response:
+                        if response.status_code == 200:
+                            async for chunk in response.aiter_bytes():
+                                written += len(chunk)
+                                if written > MAX_SEGMENT_BYTES:
+                                    raise HlsError("HLS segment is larger than 256 MiB")
+                                timer.reschedule(None)
+                                waited = loop.time()
+                                await self._pipe.write(chunk)
+                                deadline += loop.time() - waited
+                                timer.reschedule(deadline)
+                            return
+                        error = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 if written:
                     raise HlsError(f"HLS segment broke off: {type(exc).__name__}") from None
                 error = type(exc).__name__
+            except TimeoutError:
+                if written:
+                    raise HlsError(f"HLS segment not complete after {limit:g} s") from None
+                error = f"no answer within {limit:g} s"
             logger.debug("HLS segment: %s (attempt %d)", error, attempt + 1)
         raise HlsError(f"HLS segment failed {self._attempts} times (last: {error})")

@@ -49,6 +49,10 @@ def check_remux_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+_JUMP = 10
+"""Seconds a stream's timestamps may leap forward before the remuxer treats it as a
+discontinuity (FFmpeg's ``dts_delta_threshold``)."""
+
 # FFmpeg analyses 5 s of media before it starts (fps guessing): with segments shorter than
 # that it would wait for the second or third one. 0.1 s is enough to find both codecs'
 # parameters, and the packets read meanwhile are kept (no "nobuffer": it drops them).
@@ -260,6 +264,10 @@ class HlsRemuxer:
             try:
                 await worker
                 worker.join()
+            except av.error.FFmpegError as exc:
+                failed = fetch.done() and not fetch.cancelled() and fetch.exception()
+                reason = failed or exc  # a failed fetch (cut the bytes short) says more
+                raise HlsError(f"the HLS stream could not be recorded: {reason}") from exc
             finally:
                 self._halt.set()
                 pipe.abort()
@@ -291,13 +299,26 @@ def _remux(
             pending: list[Any] = []
             offset: Fraction | None = None
             done: set[int] = set()
+            rebase: dict[int, int] = {}  # per stream: shift added at discontinuities
+            next_dts: dict[int, tuple[int, int]] = {}  # per stream: last dts, expected next
 
             def write(packet: Any) -> None:
                 nonlocal written
                 assert offset is not None
-                shift = int(offset / packet.time_base)
+                index = packet.stream.index
+                shift = int(offset / packet.time_base) + rebase.get(index, 0)
                 packet.pts -= shift
                 packet.dts -= shift
+                if index in next_dts:
+                    last, expected = next_dts[index]
+                    if packet.dts <= last or packet.dts > expected + _JUMP / packet.time_base:
+                        # a discontinuity (#EXT-X-DISCONTINUITY, an encoder restart): the
+                        # timestamps jump; continue this stream where it stopped
+                        jump = packet.dts - expected
+                        rebase[index] = rebase.get(index, 0) + jump
+                        packet.pts -= jump
+                        packet.dts -= jump
+                next_dts[index] = (packet.dts, packet.dts + max(packet.duration or 0, 1))
                 start = float(packet.pts * packet.time_base)
                 if duration is not None and start >= duration:
                     done.add(packet.stream.index)

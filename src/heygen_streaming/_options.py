@@ -9,13 +9,14 @@ through ``extra_body``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._aiortc_private import parse_ice_url
 from ._errors import APIError, ConfigurationError, NotFoundError, SessionStateError
-from ._models import NewSessionRequest, TaskRequest, VoiceSettings
+from ._models import IceServer, NewSessionRequest, TaskRequest, VoiceSettings
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -26,6 +27,7 @@ __all__ = [
     "already_started",
     "already_stopped",
     "check_credential",
+    "check_ice_servers",
     "check_text",
     "new_session_body",
     "task_body",
@@ -72,6 +74,35 @@ def check_text(text: str) -> str:
             "(split it into several tasks)"
         )
     return text
+
+
+def check_ice_servers(servers: Any) -> None:
+    """``ice_servers=`` must be ``None`` or a list of `IceServer` (or dicts) aiortc can use.
+
+    Messages name the entry by index and quote no credential.
+    """
+    if servers is None:
+        return
+    if isinstance(servers, str | bytes | Mapping) or not isinstance(servers, Sequence):
+        raise ConfigurationError(
+            f"ice_servers must be a list of IceServer or dicts, not {type(servers).__name__}"
+        )
+    for index, server in enumerate(servers):
+        where = f"ice_servers[{index}]"
+        if isinstance(server, IceServer):
+            model = server
+        elif isinstance(server, Mapping):
+            model = _validated(IceServer, dict(server), where)
+        else:
+            raise ConfigurationError(f"{where} must be an IceServer or a dict")
+        urls = [model.urls] if isinstance(model.urls, str) else list(model.urls)
+        for url in urls:
+            try:
+                parse_ice_url(url)
+            except (ValueError, TypeError, AttributeError):
+                raise ConfigurationError(
+                    f"{where}: not a stun:/turn:/turns: URL aiortc can use"
+                ) from None
 
 
 def _voice(voice: Any) -> VoiceSettings | None:

@@ -46,6 +46,9 @@ __all__ = ["RealtimeMode", "RealtimeSession", "RealtimeState"]
 
 logger = logging.getLogger("heygen_streaming")
 
+WORDS_GRACE = 2.0
+"""Seconds `RealtimeSession.words` waits for more words once the stream has ended."""
+
 
 class RealtimeSession:
     """An Avatar Realtime stream; use ``async with client.realtime(...) as rt``.
@@ -329,6 +332,10 @@ class RealtimeSession:
             # "cancel_failed": the service may still run (and bill) it; the warning is logged
             reason = "cancelled" if stopped else "cancel_failed"
             self._transition(RealtimeState.CANCELLED, end_reason=reason)
+        elif self._state is RealtimeState.ERROR and not (self._info and self._info.terminal):
+            # the SDK gave up following a stream the service never said had ended (polling
+            # kept failing): it may still run, so cancel it all the same
+            await self._cancel_on_server()
         await self._media.close(self.cancel_timeout)
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
 
@@ -427,27 +434,43 @@ class RealtimeSession:
         """The spoken words with their times (seconds from the start of the stream's audio).
 
         Each call replays the history first (the service sends it to late subscribers),
-        then follows live; it ends when the service ends the word stream or the session
-        closes.
+        then follows live; it ends when the service ends the word stream, the session
+        closes, or the stream has ended and no word came for `WORDS_GRACE` seconds (then,
+        if it ended in ``error``, it raises `RealtimeStreamError`).
         """
         self._check_streamable()
         batches = self._client.realtime_words(self.stream_id)
         closing = asyncio.ensure_future(self._closed())
+        ended = asyncio.ensure_future(self._ended())
         following: asyncio.Future[WordBatch] | None = None
         try:
             while True:
-                following = asyncio.ensure_future(anext(batches))
-                await asyncio.wait({following, closing}, return_when=asyncio.FIRST_COMPLETED)
-                if not following.done():
+                if following is None:
+                    following = asyncio.ensure_future(anext(batches))
+                # once the stream ended, a word stream quiet for WORDS_GRACE is over too
+                # (a service that never sends ``event: end`` must not hang the caller)
+                grace = WORDS_GRACE if ended.done() else None
+                waiters: set[asyncio.Future[Any]] = {following, closing}
+                if grace is None:
+                    waiters.add(ended)
+                await asyncio.wait(waiters, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+                if following.done():
+                    try:
+                        batch = following.result()
+                    except StopAsyncIteration:
+                        return
+                    following = None
+                    for word in batch.words:
+                        yield word
+                elif closing.done():
                     return
-                try:
-                    batch = following.result()
-                except StopAsyncIteration:
+                elif grace is not None:
+                    if self._state is RealtimeState.ERROR:
+                        raise self._stream_error("words")
                     return
-                for word in batch.words:
-                    yield word
         finally:
             closing.cancel()
+            ended.cancel()
             if following is not None and not following.done():
                 following.cancel()
                 await asyncio.gather(following, return_exceptions=True)
@@ -455,6 +478,10 @@ class RealtimeSession:
 
     async def _closed(self) -> None:
         while self._close_task is None:
+            await self._wait_change()
+
+    async def _ended(self) -> None:
+        while self._state not in TERMINAL and self._close_task is None:
             await self._wait_change()
 
     async def record(

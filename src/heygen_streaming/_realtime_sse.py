@@ -15,7 +15,8 @@ from dataclasses import dataclass
 __all__ = ["MAX_LINE", "SSEError", "SSEEvent", "SSEParser"]
 
 MAX_LINE = 1 << 20
-"""Longest line accepted (bytes of text); a longer one raises `SSEError`."""
+"""Longest line, and largest data of one event, accepted (characters of text); more
+raises `SSEError`."""
 
 
 class SSEError(ValueError):
@@ -43,6 +44,7 @@ class SSEParser:
         self._skip_lf = False
         self._event = ""
         self._data: list[str] = []
+        self._size = 0
         self._has_data = False
         self.last_event_id: str | None = None
         self.retry: int | None = None
@@ -104,6 +106,9 @@ class SSEParser:
         if colon and value.startswith(" "):
             value = value[1:]
         if field == "data":
+            self._size += len(value) + 1
+            if self._size > self._max_line:  # many short data lines: an endless event
+                raise SSEError(f"an event's data exceeds {self._max_line} characters")
             self._data.append(value)
             self._has_data = True
         elif field == "event":
@@ -130,4 +135,5 @@ class SSEParser:
     def _reset(self) -> None:
         self._event = ""
         self._data = []
+        self._size = 0
         self._has_data = False

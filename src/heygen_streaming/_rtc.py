@@ -10,7 +10,9 @@ aiortc behaviours this module works around:
 * aiortc does not trickle: ``setLocalDescription`` returns after gathering and the answer
   SDP holds every candidate. `local_candidates` extracts them for ``streaming.ice``.
 * aioice matches remote candidates by a linear scan each (quadratic overall): the offer's
-  candidates are capped (`MAX_REMOTE_CANDIDATES`) before aiortc sees them.
+  candidates are capped (`MAX_REMOTE_CANDIDATES`) before aiortc sees them; so are its
+  ``a=ssrc`` lines (`MAX_REMOTE_SSRC_LINES`), which aiortc's SDP parser also matches
+  quadratically.
 * Each received track runs a decoder thread: `Peer.close` is always bounded.
 """
 
@@ -27,6 +29,7 @@ from ._models import IceCandidate, IceServer, NewSessionInfo, SessionDescription
 
 __all__ = [
     "MAX_REMOTE_CANDIDATES",
+    "MAX_REMOTE_SSRC_LINES",
     "Peer",
     "cap_candidates",
     "ice_servers_for",
@@ -38,6 +41,8 @@ logger = logging.getLogger("heygen_streaming")
 
 PEER_CLOSE_TIMEOUT = 5.0
 MAX_REMOTE_CANDIDATES = 64
+MAX_REMOTE_SSRC_LINES = 64
+"""``a=ssrc`` lines kept from the server's offer (aiortc parses them in quadratic time)."""
 
 
 def ice_servers_for(
@@ -82,12 +87,14 @@ def ice_servers_for(
     return result
 
 
-def cap_candidates(sdp: str, limit: int = MAX_REMOTE_CANDIDATES) -> tuple[str, int]:
-    """``(sdp, dropped)``: the SDP with at most ``limit`` ``a=candidate`` lines in all."""
+def cap_candidates(
+    sdp: str, limit: int = MAX_REMOTE_CANDIDATES, *, prefix: str = "a=candidate:"
+) -> tuple[str, int]:
+    """``(sdp, dropped)``: the SDP with at most ``limit`` lines starting with ``prefix``."""
     kept = dropped = 0
     lines = []
     for line in sdp.splitlines(keepends=True):
-        if line.startswith("a=candidate:"):
+        if line.startswith(prefix):
             if kept >= limit:
                 dropped += 1
                 continue
@@ -203,6 +210,13 @@ class Peer:
                 "the server's offer lists %d candidates: using the first %d",
                 dropped + MAX_REMOTE_CANDIDATES,
                 MAX_REMOTE_CANDIDATES,
+            )
+        sdp, dropped = cap_candidates(sdp, MAX_REMOTE_SSRC_LINES, prefix="a=ssrc:")
+        if dropped:
+            logger.warning(
+                "the server's offer: ignored %d a=ssrc lines beyond %d",
+                dropped,
+                MAX_REMOTE_SSRC_LINES,
             )
         try:
             await self.pc.setRemoteDescription(

@@ -5,7 +5,8 @@
 data}``, v3 ``{data}`` / ``{error}``). What it owns:
 
 - auth and identification headers (`HttpCore.headers`, also usable for a streaming request);
-- one deadline for the whole call: attempts, body reads and backoff sleeps together;
+- one deadline for the whole call: attempts, body reads and backoff sleeps together; an
+  idempotent attempt that hears nothing for its share of it is retried;
 - retries with exponential backoff and jitter, honouring ``Retry-After`` up to a cap;
 - redirects are never followed (``X-Api-Key`` must not travel to another host), even when
   the injected ``httpx.AsyncClient`` was built with ``follow_redirects=True``;
@@ -40,6 +41,9 @@ __all__ = ["MAX_RESPONSE_BYTES", "HttpCore", "Sent", "request_trace"]
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """Largest response body read (decoded bytes); a real one is a few kB."""
+
+MIN_ATTEMPT = 2.0
+"""Shortest per-read timeout an idempotent attempt gets before it is retried (seconds)."""
 
 logger = logging.getLogger("heygen_streaming")
 
@@ -132,8 +136,9 @@ class HttpCore:
             self._check_open()
             started = time.monotonic()
             try:
+                per_read = _attempt_limit(loop, deadline, idempotent, self.max_retries - retry)
                 async with asyncio.timeout_at(deadline):
-                    response = await self._attempt(method, url, json, limit, endpoint)
+                    response = await self._attempt(method, url, json, per_read, endpoint)
             except TimeoutError:
                 self._log(method, endpoint, "deadline", started, retry, attempts)
                 raise APITimeoutError(_timed_out(endpoint, limit)) from None
@@ -233,6 +238,23 @@ class HttpCore:
             "retrying %s in %.2f s (retry %d/%d)", endpoint, delay, retry + 1, self.max_retries
         )
         await _retry.sleep(delay)
+
+
+def _attempt_limit(
+    loop: asyncio.AbstractEventLoop, deadline: float | None, idempotent: bool, retries_left: int
+) -> float | None:
+    """httpx's connect/read/write timeout for one attempt (the deadline bounds the total).
+
+    An idempotent call with retries left gives each attempt its share of the time remaining
+    (at least `MIN_ATTEMPT` seconds), so a lost response is retried instead of waiting
+    for the whole deadline; other calls may use all of it.
+    """
+    if deadline is None:
+        return None
+    remaining = max(deadline - loop.time(), 0.001)
+    if not idempotent or retries_left <= 0:
+        return remaining
+    return max(remaining / (retries_left + 1), min(remaining, MIN_ATTEMPT))
 
 
 def _fits(loop: asyncio.AbstractEventLoop, deadline: float | None, delay: float) -> bool:

@@ -345,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HeyGenError, CLIError, OSError, ValueError, TimeoutError) as exc:
         if config.debug:
             raise
+        for line in config.unstopped(reported=exc):
+            print(f"heygen-streaming: error: {line}", file=sys.stderr)
         line = _one_line(exc) + _hint(exc, config)
         print(f"heygen-streaming: error: {clean_text(line, config.api_key)}", file=sys.stderr)
         return 1

@@ -279,6 +279,31 @@ async def test_slow_header_connections_are_dropped() -> None:
                 writer.close()
 
 
+@pytest.mark.timeout(30)
+async def test_kept_alive_connections_get_the_header_deadline_too() -> None:
+    """After a first request, idling or dribbling the next one's headers is bounded too
+    (aiohttp's own keep-alive timeout is an hour: enough of these locked everyone out)."""
+    async with Emulator(api_key="k", header_timeout=0.5) as emu:
+        port = int(emu.base_url.rsplit(":", 1)[1])
+        request = b"GET /v1/streaming.list HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n"
+        held = []
+        for dribble in (False, True):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request + b"\r\n")
+            await reader.readuntil(b"\r\n\r\n")
+            if dribble:
+                writer.write(request)  # the next request, never finished
+            held.append((reader, writer))
+        try:
+            async with asyncio.timeout(15):
+                for reader, _ in held:
+                    while await reader.read(65536):  # the first answer's body, then EOF
+                        pass
+        finally:
+            for _, writer in held:
+                writer.close()
+
+
 async def test_auth_comes_before_faults(emulator: Emulator, api_key: str) -> None:
     """Unauthenticated requests do not consume injected faults."""
     emulator.faults.fail("list", 503)

@@ -11,6 +11,7 @@ import pytest
 from aiortc import RTCDataChannel, RTCSessionDescription
 
 from heygen_streaming.emulator import Emulator, read_stamp
+from heygen_streaming.emulator.offer import MAX_REMOTE_SSRC_LINES
 
 from ._rawclient import RawClient, rms
 
@@ -126,6 +127,32 @@ async def test_remote_candidates_are_capped(emulator: Emulator, api_key: str) ->
             transport = session.peer.pc.getTransceivers()[0].sender.transport.transport
             assert len(transport.getRemoteCandidates()) <= 64 + 64
             assert session.peer.remote_candidates == 64
+            await client.call("stop", {"session_id": sid})
+        finally:
+            await client.close()
+
+
+@pytest.mark.timeout(60)
+async def test_remote_ssrc_lines_are_capped(emulator: Emulator, api_key: str) -> None:
+    """aiortc parses ``a=ssrc`` lines in quadratic time: an answer of thousands is cut."""
+    async with httpx.AsyncClient(
+        base_url=emulator.base_url, headers={"X-Api-Key": api_key}, timeout=30
+    ) as http:
+        client = RawClient(http)
+        try:
+            info = await client.call("new", {"quality": "low"})
+            sid = info["session_id"]
+            await client.pc.setRemoteDescription(RTCSessionDescription(info["sdp"]["sdp"], "offer"))
+            await client.pc.setLocalDescription(await client.pc.createAnswer())
+            lines = client.pc.localDescription.sdp.split("\r\n")
+            at = next(i for i, line in enumerate(lines) if line.startswith("m=audio")) + 1
+            flood = [f"a=ssrc:{i} cname:junk" for i in range(1, 3001)]
+            answer = {"type": "answer", "sdp": "\r\n".join(lines[:at] + flood + lines[at:])}
+            await client.call("start", {"session_id": sid, "sdp": answer})
+            session = emulator.get_session(sid)
+            assert session is not None and session.peer is not None
+            applied = session.peer.pc.remoteDescription.sdp.count("a=ssrc:")
+            assert 0 < applied <= MAX_REMOTE_SSRC_LINES
             await client.call("stop", {"session_id": sid})
         finally:
             await client.close()

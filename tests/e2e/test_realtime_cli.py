@@ -65,6 +65,15 @@ async def test_text_to_clip(
     assert API_KEY not in json.dumps(report)
 
 
+async def test_the_report_says_the_words_as_text(
+    server: ScriptedRealtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argv(server, "Hi", "--avatar", "a", "--voice", "v")
+    args.remove("--json")
+    assert await asyncio.wait_for(asyncio.to_thread(main, args), 60) == 0
+    assert "said: Hello! Bye\n" in capsys.readouterr().out  # punctuation is a word of its own
+
+
 async def test_stdin_lines_are_deltas(
     server: ScriptedRealtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,3 +130,15 @@ async def test_bad_durations_are_usage_errors(
     assert code == 2
     assert "must be > 0" in capsys.readouterr().err
     assert server.seen.creates == []
+
+
+async def test_server_words_are_printed_without_control_characters(
+    server: ScriptedRealtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.words = [[{"word": "\x1b]0;owned\x07Hi\x1b[2J", "start": 0.0, "end": 0.4}]]
+    args = [a for a in argv(server, "Hello", "--avatar", "a", "--voice", "v") if a != "--json"]
+    code = await asyncio.wait_for(asyncio.to_thread(main, args), 60)
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "said: Hi" in printed.out
+    assert "\x1b" not in printed.out + printed.err and "\x07" not in printed.out

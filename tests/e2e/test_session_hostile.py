@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from heygen_streaming import MediaStarted, TalkingStarted
-from heygen_streaming._rtc import MAX_REMOTE_CANDIDATES
+from heygen_streaming._rtc import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES
 from heygen_streaming.emulator import Emulator
 
 from ._session_util import WAIT, make_client, rewriting_client
@@ -79,6 +79,28 @@ async def test_an_offer_with_thousands_of_candidates_is_capped(
         assert peer is not None
         applied = peer.pc.remoteDescription.sdp.count("a=candidate:")
         assert 0 < applied <= MAX_REMOTE_CANDIDATES
+
+
+async def test_an_offer_with_thousands_of_ssrc_lines_is_capped(
+    emulator: Emulator, api_key: str
+) -> None:
+    """aiortc parses ``a=ssrc`` lines in quadratic time: 40,000 blocked the loop for 10 s."""
+
+    def rewrite(data: dict[str, Any]) -> None:
+        lines = data["sdp"]["sdp"].split("\r\n")
+        at = next(i for i, line in enumerate(lines) if line.startswith("m=video")) + 1
+        junk = [f"a=ssrc:{i} cname:junk" for i in range(1, 3001)]
+        data["sdp"]["sdp"] = "\r\n".join(lines[:at] + junk + lines[at:])
+
+    async with (
+        rewriting_client(emulator.base_url, api_key, rewrite) as client,
+        client.session(quality="low", connect_timeout=WAIT) as s,
+    ):
+        await asyncio.wait_for(anext(s.video()), WAIT)
+        peer = s._core.connector.peer
+        assert peer is not None
+        applied = peer.pc.remoteDescription.sdp.count("a=ssrc:")
+        assert 0 < applied <= MAX_REMOTE_SSRC_LINES
 
 
 async def test_a_malformed_ice_server_url_is_skipped_with_a_warning(

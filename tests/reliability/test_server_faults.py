@@ -20,7 +20,7 @@ from heygen_streaming.emulator.process import EmulatorProcess
 from ._leaks import API_KEY, Snapshot
 from ._tamper import TamperTransport
 
-WATCHDOG = 5.0  # Session default no-media watchdog (DESIGN / issue 4)
+WATCHDOG = 5.0  # Session default no-media watchdog (watchdog_timeout)
 
 
 async def _no_sessions(base_url: str) -> None:

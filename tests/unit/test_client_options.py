@@ -98,13 +98,18 @@ async def test_extra_body_is_the_only_pass_through(
         ({"keep_alive_interval": "5"}, "keep_alive_interval"),
         ({"video_capacity": 0}, "video_capacity"),
         ({"audio_capacity": 2.5}, "audio_capacity"),
+        ({"ice_servers": "stun:127.0.0.1:3478"}, "ice_servers"),
+        ({"ice_servers": [{"urls": 5}]}, r"ice_servers\[0\]"),
+        ({"ice_servers": [{"urls": "stun:127.0.0.1"}, {"urls": "stun:[::1"}]}, r"ice_servers\[1\]"),
+        ({"ice_servers": [{"urls": ["turn:"], "credential": "s3cret"}]}, r"ice_servers\[0\]"),
     ],
 )
 def test_session_level_options_checked(
     client: StreamingClient, kwargs: dict[str, Any], match: str
 ) -> None:
-    with pytest.raises(ConfigurationError, match=match):
+    with pytest.raises(ConfigurationError, match=match) as info:
         client.session(**kwargs)
+    assert "s3cret" not in str(info.value)  # an ICE credential is never quoted
 
 
 @pytest.mark.parametrize(

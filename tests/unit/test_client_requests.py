@@ -269,11 +269,16 @@ async def test_token_auth_uses_bearer(api: respx.MockRouter) -> None:
 async def test_per_call_timeout_overrides_default(
     client: StreamingClient, api: respx.MockRouter
 ) -> None:
+    """httpx's per-read timeout is the call's deadline; an attempt of a retried endpoint
+    gets its share of it (at least 2 s), so that a lost answer leaves time to retry."""
     route = api.post("/v1/streaming.stop").respond(200, json=ok(None))
     await client.stop_session("s", timeout=2.5)
-    assert route.calls.last.request.extensions["timeout"]["read"] == 2.5
-    await client.stop_session("s")
-    assert route.calls.last.request.extensions["timeout"]["read"] == 30.0
+    assert route.calls.last.request.extensions["timeout"]["read"] == pytest.approx(2.0)
+    await client.stop_session("s")  # the default 30 s, shared by 3 attempts
+    assert route.calls.last.request.extensions["timeout"]["read"] == pytest.approx(10.0, abs=0.1)
+    task = api.post("/v1/streaming.task").respond(200, json=ok({"task_id": "t"}))
+    await client.send_task("s", "hi", timeout=2.5)  # never retried once sent: all of it
+    assert task.calls.last.request.extensions["timeout"]["read"] == pytest.approx(2.5, abs=0.1)
 
 
 async def test_injected_http_client_gets_base_url_and_headers(api: respx.MockRouter) -> None:

@@ -175,7 +175,7 @@ async def test_idempotent_calls_retry_after_the_request_may_have_left(
     sleeps: list[float],
     exc_type: type[httpx.TransportError],
 ) -> None:
-    """Idempotent calls also retry read timeouts and lost connections (DESIGN.md §4)."""
+    """Idempotent calls also retry read timeouts and lost connections."""
     route = api.post("/v1/streaming.stop").mock(
         side_effect=[exc_type("slow"), exc_type("slow"), httpx.Response(200, json=ok(None))]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -150,6 +151,40 @@ async def test_timeout_is_a_total_deadline_against_a_trickling_server(timeout_on
                     else:
                         await client.keep_alive("s", timeout=0.5)
         assert sent[0] < len(head) + 700
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_unanswered_idempotent_call_is_retried_within_the_deadline(
+    sleeps: list[float],
+) -> None:
+    """A lost response costs one attempt's share of the deadline, then the call is retried."""
+    requests: list[int] = []
+    body = b'{"code": 100, "data": null, "message": "success"}'
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                requests.append(1)
+                if len(requests) > 1:  # the first request is never answered
+                    writer.write(answer % (len(body), body))
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with StreamingClient(api_key="k", base_url=url, timeout=6.0) as client:
+            await client.keep_alive("s")  # idempotent: 3 attempts share the 6 s
+        assert len(requests) == 2
+        assert len(sleeps) == 1
     finally:
         server.close()
         await server.wait_closed()

@@ -23,6 +23,7 @@ EXPECTED = [
     "EventStream",
     "FrameStream",
     "HeyGenError",
+    "HlsError",
     "IceCandidate",
     "IceServer",
     "InboundStats",

@@ -170,6 +170,20 @@ async def test_fetcher_sends_no_credentials() -> None:
     assert seg.called
 
 
+async def test_segments_resolve_against_the_redirected_playlist() -> None:
+    pipe = BytePipe(asyncio.get_running_loop())
+    edge = f"{HOST}/edge/7/stream.m3u8?sig=s1"
+    async with hls_http_client() as http:
+        with respx.mock() as router:
+            router.get(URL).respond(302, headers={"Location": edge})
+            router.get(edge).respond(200, text=live(["s0.ts"], end=True))
+            seg = router.get(f"{HOST}/edge/7/s0.ts").respond(200, content=b"ts")
+            await asyncio.wait_for(
+                asyncio.gather(drain(pipe), HlsFetcher(URL, http, pipe).run()), 10
+            )
+    assert seg.called
+
+
 async def test_fetcher_gives_up_and_aborts_the_pipe(sleeps: list[float]) -> None:
     pipe = BytePipe(asyncio.get_running_loop())
     async with hls_http_client() as http:

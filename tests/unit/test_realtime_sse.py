@@ -79,5 +79,12 @@ def test_endless_line_raises() -> None:
         parser.feed(b"data: " + b"x" * 100)
 
 
+def test_endless_event_of_short_lines_raises() -> None:
+    parser = SSEParser(max_line=64)
+    assert parser.feed(b"data: x\n" * 32) == []  # 32 lines of "x" + newline: 64, the bound
+    with pytest.raises(SSEError):
+        parser.feed(b"data: x\n")
+
+
 def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert feed_all([b"data: \xff\n\n"]) == [SSEEvent(data="\ufffd")]

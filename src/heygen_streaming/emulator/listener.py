@@ -6,7 +6,8 @@ lock everyone out. Each connection here must finish its first request's headers 
 line ending them) within ``header_timeout`` seconds, or it is closed; and at most
 ``max_pending`` connections may be waiting for their headers at once (a new one closes the
 oldest). Later requests on a kept-alive connection are bounded by aiohttp's keep-alive
-timeout only.
+timeout, which `Emulator` sets to the same ``header_timeout``: a connection whose next
+request's headers are not complete that long after the previous answer is closed.
 """
 
 from __future__ import annotations

@@ -14,16 +14,18 @@ because aiortc negotiates what the *answer* carries: the client answers with pay
 96/111 and without feedback, and aiortc's sender then uses exactly those.
 
 `cap_candidates` bounds the candidates of a remote description (aioice matches candidates
-in quadratic time: thousands of them stall the event loop for seconds).
+in quadratic time: thousands of them stall the event loop for seconds), and its ``a=ssrc``
+lines (aiortc's SDP parser matches those quadratically too).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_REMOTE_CANDIDATES", "cap_candidates", "pion_offer"]
+__all__ = ["MAX_REMOTE_CANDIDATES", "MAX_REMOTE_SSRC_LINES", "cap_candidates", "pion_offer"]
 
 MAX_REMOTE_CANDIDATES = 64
+MAX_REMOTE_SSRC_LINES = 64
 VP8_PT = 96
 OPUS_PT = 111
 OPUS_FMTP = "minptime=10;useinbandfec=1"
@@ -121,13 +123,15 @@ def pion_offer(sdp: str, *, rtcp_feedback: bool = False) -> str:
     return _join(session, shaped)
 
 
-def cap_candidates(sdp: str, limit: int = MAX_REMOTE_CANDIDATES) -> tuple[str, int]:
-    """Keep the first ``limit`` candidate lines of ``sdp``; returns (sdp, dropped)."""
+def cap_candidates(
+    sdp: str, limit: int = MAX_REMOTE_CANDIDATES, *, prefix: str = "a=candidate:"
+) -> tuple[str, int]:
+    """Keep the first ``limit`` lines of ``sdp`` starting with ``prefix``; (sdp, dropped)."""
     kept = 0
     dropped = 0
     out = []
     for line in sdp.replace("\r\n", "\n").split("\n"):
-        if line.startswith("a=candidate:"):
+        if line.startswith(prefix):
             if kept >= limit:
                 dropped += 1
                 continue

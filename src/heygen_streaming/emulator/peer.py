@@ -34,7 +34,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from .avatar import FPS, AvatarAudioTrack, AvatarState, AvatarVideoTrack
 from .encoder import watch_keyframe_requests
-from .offer import MAX_REMOTE_CANDIDATES, cap_candidates, pion_offer
+from .offer import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates, pion_offer
 from .rtc_private import ignore_nacks
 
 __all__ = ["EmulatorPeer", "parse_candidate"]
@@ -192,6 +192,9 @@ class EmulatorPeer:
         sdp, dropped = cap_candidates(sdp, MAX_REMOTE_CANDIDATES)
         if dropped:
             logger.info("answer: ignored %d candidates beyond %d", dropped, MAX_REMOTE_CANDIDATES)
+        sdp, dropped = cap_candidates(sdp, MAX_REMOTE_SSRC_LINES, prefix="a=ssrc:")
+        if dropped:
+            logger.info("answer: ignored %d a=ssrc lines beyond %d", dropped, MAX_REMOTE_SSRC_LINES)
         sdp, self.channel_rejected = accept_rejected_application(sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))

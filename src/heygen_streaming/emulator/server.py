@@ -173,8 +173,15 @@ class Emulator:
         if self.stun is not None:
             await self.stun.start()
             self._app.stun = self.stun
+        # A kept-alive connection must start its next request within the header deadline
+        # too (aiohttp's default keep-alive timeout is an hour: idle or dribbling
+        # connections would pile up until the process runs out of file descriptors).
         runner = web.AppRunner(
-            self._app.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            self._app.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self.header_timeout,
         )
         await runner.setup()
         site = HeaderDeadlineSite(runner, self.host, self.port, header_timeout=self.header_timeout)
