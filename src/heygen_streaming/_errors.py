@@ -84,7 +84,7 @@ def sanitize(text: str, *, limit: int = 500) -> str:
 
 
 class ErrorCode:
-    """Envelope ``code`` values of HeyGen's v1 API (``shared/wire/v1/SOURCES.md``).
+    """Envelope ``code`` values of HeyGen's v1 API (``tests/wire/fixtures/v1/SOURCES.md``).
 
     Captured: `SUCCESS`, `UNAUTHORIZED`, `INVALID_PARAMS`, `SESSION_CLOSED`, `AVATAR`,
     `NO_API_ACCESS`, `FORBIDDEN`. From HeyGen's error reference: `PERMISSION_DENIED` and
@@ -233,8 +233,9 @@ class EndpointRetiredError(APIError):
     """
 
     def _format(self) -> str:
+        said = super()._format().rstrip(".")
         return (
-            f"{super()._format().rstrip('.')}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
+            f"{said}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
             "streaming API no longer serves sessions. Run against the offline emulator "
             "(`heygen-streaming emulator`, or `heygen_streaming.emulator.Emulator` in code, "
             "then pass its base URL), or use HeyGen's current Avatar Realtime API "

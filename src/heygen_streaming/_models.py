@@ -2,7 +2,7 @@
 
 Requests keep unknown fields (they pass through to the service); responses accept unknown
 fields (the service adds them) and keep them as attributes, and tolerate every shape captured
-in ``shared/wire/v1``: ``ice_servers`` as URL strings (2024) or null (2025), null lists,
+in ``tests/wire/fixtures/v1``: ``ice_servers`` as URL strings (2024) or null (2025), null lists,
 ``credentialType`` on ICE servers.
 """
 

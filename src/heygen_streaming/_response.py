@@ -2,7 +2,7 @@
 
 Error messages built here never echo response values other than the service's own message
 (a response may carry an ``access_token``), and that only sanitized. Accepted success shapes
-(all captured or reported, ``shared/wire/v1``): ``{"code": 100, "message": "success",
+(all captured or reported, ``tests/wire/fixtures/v1``): ``{"code": 100, "message": "success",
 "data": ...}`` with ``data`` possibly null, ``code`` as ``"100"`` or ``"SUCCESS"``, and
 ``create_token``'s ``{"error": null, "data": {...}}`` without a code.
 """

@@ -20,7 +20,11 @@ import pytest
 
 from heygen_streaming.emulator import Emulator
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(180),
+    pytest.mark.requires_tool("npm", package="npm"),
+]
 
 JSSDK_DIR = Path(__file__).parent / "jssdk"
 SDK_PACKAGE = "@heygen/streaming-avatar"
@@ -41,8 +45,7 @@ def _run(args: list[str]) -> None:
 def jssdk_bundle() -> str:
     """The SDK bundled as an IIFE that sets ``window.HeyGenSDK``; npm installs it on first use."""
     npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm not found (install Debian's nodejs and npm packages)")
+    assert npm is not None  # the requires_tool mark skips without it
     installed = JSSDK_DIR / "node_modules" / SDK_PACKAGE / "package.json"
     if not installed.exists() or f'"version": "{SDK_VERSION}"' not in installed.read_text():
         _run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"])

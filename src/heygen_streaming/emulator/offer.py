@@ -1,6 +1,6 @@
 """SDP shaping: aiortc's offer rewritten into the shape of HeyGen's captured (pion) offers.
 
-What every captured v1 offer has (``shared/wire/v1/SDP_NOTES.md``), and this module makes:
+What every captured v1 offer has (``tests/wire/fixtures/v1/SDP_NOTES.md``), and this module makes:
 
 * m-lines video (mid 0, ``sendonly``, VP8 on payload type 96 alone), audio (mid 1,
   ``sendrecv``, opus on 111 with ``minptime=10;useinbandfec=1``), application (mid 2,

@@ -70,7 +70,7 @@ class EmulatedSession:
     def _talking(self, kind: str, utterance: Utterance, interrupted: bool) -> None:
         """Send ``avatar_start_talking`` / ``avatar_stop_talking`` on the data channel.
 
-        Exactly the fields of HeyGen's v1 events (``shared/wire/v1/DATACHANNEL.md``):
+        Exactly the fields of HeyGen's v1 events (``tests/wire/fixtures/v1/DATACHANNEL.md``):
         ``{"type", "task_id"}``, and for the stop ``duration_ms``, the milliseconds
         actually played (less than the task's when an interrupt cut the speech).
         """

@@ -1,6 +1,6 @@
 """HeyGen Streaming API v1 wire definitions, owned by the emulator: codes, bodies, requests.
 
-Taken from the captures in the project's wire corpus (``shared/wire/v1``), not from the SDK,
+Taken from the captures in the wire corpus (``tests/wire/fixtures/v1``), not from the SDK,
 so a wire bug in the SDK is not mirrored here. Each code says where it comes from:
 
 ========  ======  =========================================  ==============================
