@@ -220,8 +220,8 @@ METHOD = """
   first script pays them. The SDK script is `StreamingClient` → `session(quality="low")` →
   `video()`; the raw one is the same flow on aiortc + httpx (`benchmarks/_raw.py`). Runs
   alternate SDK / raw against one emulator; the first pair is a discarded warm-up. "Launch +
-  imports" is the time until each script's imports are done (the SDK imports aiortc only
-  inside the connect).
+  imports" is the time until each script's imports are done (the SDK imports aiortc and PyAV
+  only inside the connect, once `streaming.new` is on the wire).
 - **Time to first video frame**: from the call to `client.session(quality="low")` to the
   first frame out of `s.video()`, versus the raw flow (`streaming.new` → answer → each
   candidate posted one by one → `streaming.start` → first `track.recv()`) on the same

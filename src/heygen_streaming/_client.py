@@ -13,8 +13,9 @@ import functools
 import logging
 import os
 import platform
+import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,52 @@ logger = logging.getLogger("heygen_streaming")
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default verifying context, built once (it costs ~20 ms per client)."""
     return httpx.create_ssl_context()
+
+
+class _DeferredSSLContext(ssl.SSLContext):
+    """Stands for `_ssl_context` until the first TLS connection, which builds it.
+
+    Loading the CA bundle costs ~20 ms at start-up, and a client of an ``http://`` URL (the
+    emulator) never needs it. The TLS calls httpcore makes are delegated to the real
+    context; this one holds no CA, so any other use fails verification (closed, not open).
+    """
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        _ssl_context().set_alpn_protocols(alpn_protocols)
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return _ssl_context().wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session,
+        )
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return _ssl_context().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname,
+            session=session,
+        )
 
 
 def _user_agent() -> str:
@@ -136,7 +183,9 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         self._max_retries = max_retries
         self._owns_http = http_client is None
         self._http = (
-            http_client if http_client is not None else httpx.AsyncClient(verify=_ssl_context())
+            http_client
+            if http_client is not None
+            else httpx.AsyncClient(verify=_DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT))
         )
         self._core = HttpCore(
             self._http,

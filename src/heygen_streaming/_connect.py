@@ -1,9 +1,10 @@
 """The connect steps of a session, from ``streaming.new`` to its first frame.
 
 1. ``streaming.new``: never retried, so it is awaited shielded (a session the server
-   created is always known, to be stopped). Meanwhile, in a thread, aiortc is imported
-   and OpenSSL initialised (100 ms or more in a fresh process); the import is Python
-   code that holds the GIL, so it overlaps only the time the service takes to answer.
+   created is always known, to be stopped). In a fresh process, once the request is on
+   the wire (httpcore's trace), aiortc is imported and OpenSSL initialised (100 ms or
+   more) while the service works. The import runs on the loop, not in a thread: it is
+   Python code holding the GIL, and a thread would compete with the request itself.
 2. The peer applies the offer and answers; ``streaming.start`` and the candidates
    (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
 3. Wait for the first frame of the offer's main kind (video, else audio).
@@ -22,6 +23,7 @@ from ._errors import UnsupportedSessionError
 from ._hub import MediaHub
 from ._models import IceServer, NewSessionInfo
 from ._rtc import Peer, ice_servers_for, local_candidates, post_candidates
+from ._transport import request_trace
 
 __all__ = ["Connector"]
 
@@ -71,9 +73,28 @@ class Connector:
 
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
-        self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
-        if "aiortc" not in sys.modules:  # the first session of a process
-            await asyncio.to_thread(_load_aiortc)
+        if "aiortc" in sys.modules:
+            self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
+        else:  # the first session of a process: load aiortc while the service works
+            sent = asyncio.Event()
+
+            async def trace(event: str, info: dict[str, Any]) -> None:
+                if event.endswith("send_request_body.complete"):
+                    sent.set()
+
+            token = request_trace.set(trace)
+            try:
+                self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
+            finally:
+                request_trace.reset(token)
+            waiter = asyncio.ensure_future(sent.wait())
+            try:
+                await asyncio.wait([waiter, self.new_task], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            task = self.new_task
+            if not task.done() or (not task.cancelled() and task.exception() is None):
+                _load_aiortc()  # not when streaming.new already failed: raise that at once
         info = await asyncio.shield(self.new_task)
         self.info = info
         if info.sdp is None or not info.sdp.sdp:

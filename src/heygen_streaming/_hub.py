@@ -14,11 +14,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._events import EventHub, EventStream, MediaStarted, SessionEvent
 from ._media import FrameFanout, FrameStream, Transform, pump_track
-from ._recording import Recorder
+
+if TYPE_CHECKING:
+    from ._recording import Recorder
 
 __all__ = ["MediaHub", "Watchdog"]
 
@@ -134,6 +136,8 @@ class MediaHub:
 
     def recorder(self, path: str | os.PathLike[str]) -> Recorder:
         """A started `Recorder` fed by this hub's fan-outs."""
+        from ._recording import Recorder  # not needed to connect: loaded on first use
+
         recorder = Recorder(path, self.fanouts["video"], self.fanouts["audio"])
         recorder.start()
         self._recorders.add(recorder)

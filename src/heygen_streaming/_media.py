@@ -20,9 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
-
-import av
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._errors import SessionClosed
 from ._ring import RingBuffer, check_capacity, check_max_bytes
@@ -39,7 +37,10 @@ __all__ = [
 
 logger = logging.getLogger("heygen_streaming")
 
-F = TypeVar("F", av.VideoFrame, av.AudioFrame)
+if TYPE_CHECKING:  # PyAV loads with aiortc, once streaming.new is on its way
+    import av
+
+F = TypeVar("F", "av.VideoFrame", "av.AudioFrame")
 
 Transform = Callable[[Any], list[Any]]
 
@@ -51,6 +52,8 @@ AUDIO_MAX_BYTES = 1024 * 1024
 
 def frame_nbytes(frame: Any) -> int:
     """Bytes held by a decoded PyAV frame (all planes); 0 for anything else."""
+    import av
+
     if isinstance(frame, av.VideoFrame | av.AudioFrame):
         return sum(plane.buffer_size for plane in frame.planes)
     return 0
@@ -61,6 +64,8 @@ def _default_max_bytes(kind: str) -> int:
 
 
 def _to_ndarray(frame: Any, format: str | None) -> Any:
+    import av
+
     if isinstance(frame, av.VideoFrame):
         return frame.to_ndarray(format=format or "rgb24")
     return frame.to_ndarray()
@@ -224,6 +229,8 @@ def audio_resampler(
     """A transform that resamples audio frames with `av.AudioResampler`, or None."""
     if sample_rate is None and layout is None and format is None:
         return None
+    import av
+
     resampler = av.AudioResampler(format=format, layout=layout, rate=sample_rate)
 
     def transform(frame: av.AudioFrame) -> list[av.AudioFrame]:

@@ -81,7 +81,9 @@ class Emotion(StrEnum):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, use_enum_values=True)
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, use_enum_values=True, defer_build=True
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body: aliases, no ``None`` values."""
@@ -89,7 +91,7 @@ class _Request(BaseModel):
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class VoiceSettings(_Request):

@@ -28,21 +28,18 @@ from ._errors import (
     ConfigurationError,
     ResponseValidationError,
 )
-from ._realtime_models import (
-    RealtimeAppendResult,
-    RealtimeCancelResult,
-    RealtimeCreated,
-    RealtimeInfo,
-    RealtimeType,
-    WordBatch,
-    audio_source,
-    create_body,
-)
-from ._realtime_response import decode_v3, json_or_marker, v3_error, word_batch
-from ._realtime_sse import SSEError, SSEParser
-from ._response import parse
 
+# The v3 models, decoders and SSE parser load on the first v3 call: a v1-only program
+# (and every program's start-up) does not pay for them.
 if TYPE_CHECKING:
+    from ._realtime_models import (
+        RealtimeAppendResult,
+        RealtimeCancelResult,
+        RealtimeCreated,
+        RealtimeInfo,
+        RealtimeType,
+        WordBatch,
+    )
     from ._realtime_session import RealtimeMode, RealtimeSession
 
 __all__ = ["RealtimeAPI"]
@@ -105,6 +102,10 @@ class RealtimeAPI:
         ``{"type": "asset_id", "asset_id": "..."}``. Arguments are checked before any
         request (`ConfigurationError`). Never retried once the request may have arrived.
         """
+        from ._realtime_models import RealtimeCreated, audio_source, create_body
+        from ._realtime_response import decode_v3
+        from ._response import parse
+
         asset: Mapping[str, Any] | None = None
         if audio is not None:
             asset = (
@@ -130,6 +131,10 @@ class RealtimeAPI:
         The guide's variants are accepted: ``status: "ready"`` reads as ``"streaming"`` and
         ``url`` as ``hls_url``.
         """
+        from ._realtime_models import RealtimeInfo
+        from ._realtime_response import decode_v3
+        from ._response import parse
+
         path = _stream_path(stream_id)
         response = await self._send(
             "GET", path, endpoint="avatar-realtime.get", idempotent=True, timeout=timeout
@@ -152,6 +157,10 @@ class RealtimeAPI:
         raise `RealtimeInputClosedError` (HTTP 410). Never retried once the request may
         have arrived (it would repeat speech).
         """
+        from ._realtime_models import RealtimeAppendResult
+        from ._realtime_response import decode_v3
+        from ._response import parse
+
         path = _stream_path(stream_id, "/text")
         if not isinstance(delta, str):
             raise ConfigurationError("delta must be a string")
@@ -175,6 +184,10 @@ class RealtimeAPI:
 
         ``cancelled`` is False when the stream had already ended.
         """
+        from ._realtime_models import RealtimeCancelResult
+        from ._realtime_response import decode_v3
+        from ._response import parse
+
         path = _stream_path(stream_id, "/cancel")
         response = await self._send(
             "POST",
@@ -196,6 +209,9 @@ class RealtimeAPI:
         ``event: end`` frame, or when the service closes the stream. ``timeout`` bounds
         opening the stream (retried like any GET), not the wait between batches.
         """
+        from ._realtime_response import word_batch
+        from ._realtime_sse import SSEError, SSEParser
+
         endpoint = "avatar-realtime.words"
         response = await self._open_sse(_stream_path(stream_id, "/words"), endpoint, timeout)
         parser = SSEParser()
@@ -265,6 +281,8 @@ class RealtimeAPI:
             kept = [  # the body is decoded already: drop its wire encoding
                 (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE
             ]
+            from ._realtime_response import json_or_marker, v3_error
+
             failed = httpx.Response(status, headers=kept, content=content[:_MAX_ERROR_BODY])
             raise v3_error(failed, json_or_marker(failed), endpoint)
 

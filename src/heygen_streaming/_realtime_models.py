@@ -42,7 +42,7 @@ _STATUS_ALIASES = {"ready": "streaming", "failed": "error", "cancelled": "comple
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class RealtimeCreated(_Response):

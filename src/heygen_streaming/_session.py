@@ -22,14 +22,14 @@ from ._events import EventStream
 from ._media import FrameStream, audio_resampler
 from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
 from ._options import TaskModeName, TaskTypeName
-from ._recording import Recorder, RecordingInfo
 from ._state import EndReason, SessionState
-from ._stats import SessionStats, collect_stats
 
 if TYPE_CHECKING:
     import av
 
     from ._client import StreamingClient
+    from ._recording import Recorder, RecordingInfo
+    from ._stats import SessionStats
 
 __all__ = ["Session"]
 
@@ -316,5 +316,7 @@ class Session:
 
     async def stats(self) -> SessionStats:
         """A snapshot of inbound RTP statistics per kind, plus the SDK's frame counters."""
+        from ._stats import collect_stats  # not needed to connect: loaded on first use
+
         core = self._core
         return await collect_stats(core.connector.peer, core.hub.fanouts, core.hub.started_at)

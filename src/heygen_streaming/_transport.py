@@ -18,9 +18,10 @@ from __future__ import annotations
 
 # ruff: noqa: ASYNC109  (``timeout=`` is the per-call deadline of the public API)
 import asyncio
+import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from ._errors import (
     sanitize,
 )
 
-__all__ = ["MAX_RESPONSE_BYTES", "HttpCore", "Sent"]
+__all__ = ["MAX_RESPONSE_BYTES", "HttpCore", "Sent", "request_trace"]
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """Largest response body read (decoded bytes); a real one is a few kB."""
@@ -45,6 +46,15 @@ MIN_ATTEMPT = 2.0
 """Shortest per-read timeout an idempotent attempt gets before it is retried (seconds)."""
 
 logger = logging.getLogger("heygen_streaming")
+
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
+request_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "heygen_streaming_request_trace", default=None
+)
+"""An httpcore ``trace`` callback for the requests sent from the current context.
+
+`Connector` sets it around ``streaming.new`` to learn when the request is on the wire.
+"""
 
 # Headers that describe the wire encoding of the body, not the decoded bytes we keep.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -171,8 +181,14 @@ class HttpCore:
     async def _exchange(
         self, method: str, url: str, json: Any, limit: float | None, endpoint: str
     ) -> httpx.Response:
+        trace = request_trace.get()
         request = self.http.build_request(
-            method, url, json=json, headers=self.headers, timeout=httpx.Timeout(limit)
+            method,
+            url,
+            json=json,
+            headers=self.headers,
+            timeout=httpx.Timeout(limit),
+            extensions=None if trace is None else {"trace": trace},
         )
         response = await self.http.send(request, stream=True, follow_redirects=False)
         try:
