@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ._cli_args import positive_float
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` stays light
@@ -50,14 +51,14 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", default=None, help="voice id; required with HeyGen")
     p.add_argument(
         "--max-seconds",
-        type=_positive,
+        type=positive_float,
         default=300.0,
         metavar="S",
         help="cost guard: cancel the stream after this many seconds ($0.05/s on HeyGen)",
     )
     p.add_argument(
         "--ready-timeout",
-        type=_positive,
+        type=positive_float,
         default=60.0,
         metavar="S",
         help="seconds allowed until the HLS stream is live",
@@ -67,16 +68,6 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use an embedded emulator even if an API key or base URL is configured",
     )
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 class _Counter:

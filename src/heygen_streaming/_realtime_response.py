@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._realtime_errors import RealtimeInputClosedError
 from ._realtime_models import WordBatch
-from ._response import parse
+from ._response import parse, status_message
 
 __all__ = ["NOT_JSON", "decode_v3", "json_or_marker", "v3_error", "word_batch"]
 
@@ -57,17 +57,7 @@ def v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
         elif isinstance(error, str):
             message = _text(error)
         message = message or _text(body.get("message"))
-    if 300 <= status < 400:
-        location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
-        message = (
-            f"redirect to {location} not followed (requests are never redirected: "
-            "the credentials would travel with them); check the base URL"
-        )
-    if not message:
-        message = response.reason_phrase or f"HTTP {status}"
-        if payload is NOT_JSON:
-            ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
-            message += f" (non-JSON body: {ctype})"
+    message = status_message(response, message or "", json_body=payload is not NOT_JSON)
     if code and code not in message:
         message = f"{code}: {message}"
     request_id = response.headers.get("x-request-id") or response.headers.get("request-id")

@@ -106,6 +106,24 @@ def _not_found_hint(response: httpx.Response) -> str:
     return f" ({request.method} {url}; {hint})"
 
 
+def status_message(response: httpx.Response, message: str, *, json_body: bool) -> str:
+    """The message of a failed answer: a redirect explained, else ``message`` or the reason."""
+    status = response.status_code
+    if 300 <= status < 400:
+        location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
+        return (
+            f"redirect to {location} not followed (requests are never redirected: "
+            "the credentials would travel with them); check the base URL"
+        )
+    if message:
+        return message
+    message = response.reason_phrase or f"HTTP {status}"
+    if not json_body:
+        ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
+        message += f" (non-JSON body: {ctype})"
+    return message
+
+
 def decode(response: httpx.Response, endpoint: str) -> Any:
     """Check status and envelope; return ``data`` or raise the matching error."""
     status = response.status_code
@@ -115,17 +133,7 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
     if not 200 <= status < 300:
         body = None if payload is _NOT_JSON else payload
         code, message = _error_details(body)
-        if 300 <= status < 400:
-            location = sanitize(response.headers.get("location", ""), limit=200) or "nowhere"
-            message = (
-                f"redirect to {location} not followed (requests are never redirected: "
-                "the credentials would travel with them); check the base URL"
-            )
-        if not message:
-            message = response.reason_phrase or f"HTTP {status}"
-            if payload is _NOT_JSON:
-                ctype = response.headers.get("content-type", "").split(";")[0] or "empty"
-                message += f" (non-JSON body: {ctype})"
+        message = status_message(response, message, json_body=payload is not _NOT_JSON)
         if status == 404 and code is None:
             message += _not_found_hint(response)
         error = error_for(

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._cli_args import positive_float
 from ._cli_realtime import add_realtime_parser
 from ._errors import APIConnectionError, HeyGenError, NotFoundError, SessionClosed
 from ._version import __version__
@@ -135,7 +136,7 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--connect-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=15.0,
         metavar="S",
         help="seconds allowed to connect",
@@ -145,16 +146,6 @@ def _session_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use an embedded emulator even if an API key or base URL is configured",
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 def build_parser() -> _DefaultsParser:
@@ -214,7 +205,7 @@ def build_parser() -> _DefaultsParser:
     _session_options(record)
     record.add_argument(
         "--seconds",
-        type=_positive_float,
+        type=positive_float,
         default=5.0,
         metavar="N",
         help="length of the recording",
