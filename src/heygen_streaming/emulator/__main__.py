@@ -62,7 +62,7 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         "--keyframe-interval",
         type=float,
         default=2.0,
-        help="seconds between key frames without RTCP feedback",
+        help="seconds between forced key frames (also sent on PLI with --rtcp-feedback)",
     )
     parser.add_argument(
         "--no-retransmit",

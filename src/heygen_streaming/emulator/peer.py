@@ -5,11 +5,12 @@ The offer has HeyGen's captured shape (see `heygen_streaming.emulator.offer`): v
 server-created data channel on which the session sends its talking events as binary UTF-8
 JSON (as HeyGen's v1 service did; clients see the channel via ``ondatachannel``).
 
-Without RTCP feedback (the captured default) the sender ignores PLI and sends a key frame
-every ``keyframe_interval`` seconds instead, so video recovers after loss. It still answers
-NACKs, which aiortc receivers send whatever was negotiated (an aiortc receiver that gets no
-retransmission stalls ~10 s per lost packet: its 512-packet jitter buffer waits for the
-hole); ``retransmit=False`` ignores them, as pion without negotiated ``nack`` would.
+The sender sends a key frame every ``keyframe_interval`` seconds; without RTCP feedback (the
+captured default) that is how video recovers after loss, with it a PLI also gets one at
+once. It still answers NACKs, which aiortc receivers send whatever was negotiated (an
+aiortc receiver that gets no retransmission stalls ~10 s per lost packet: its 512-packet
+jitter buffer waits for the hole); ``retransmit=False`` ignores them, as pion without
+negotiated ``nack`` would.
 """
 
 from __future__ import annotations
@@ -167,15 +168,14 @@ class EmulatorPeer:
             c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"
         ]
         audio.setCodecPreferences(opus)
-        if self.rtcp_feedback:
-            if wanted == "video/vp8" and self.fast_vp8:
-                self.video.encode_vp8()
+        if not self.rtcp_feedback and not self.retransmit:
+            ignore_nacks(video.sender)
+        if wanted == "video/vp8" and self.fast_vp8:
+            # Periodic key frames in both modes: the only recovery without feedback, and a
+            # bound on a freeze with it (a PLI or the key frame answering it can be lost too).
+            self.video.encode_vp8(max(1, round(self.keyframe_interval * FPS)))
+            if self.rtcp_feedback:
                 watch_keyframe_requests(video.sender, self.video.request_keyframe)
-        else:
-            if not self.retransmit:
-                ignore_nacks(video.sender)
-            if wanted == "video/vp8" and self.fast_vp8:
-                self.video.encode_vp8(max(1, round(self.keyframe_interval * FPS)))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         sdp = pion_offer(self.pc.localDescription.sdp, rtcp_feedback=self.rtcp_feedback)
         for line in sdp.splitlines():

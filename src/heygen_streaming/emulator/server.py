@@ -58,8 +58,8 @@ class Emulator:
             since 2026.
         rtcp_feedback: offer NACK/PLI/REMB and RTX and honour them. Off by default: HeyGen's
             captured offers negotiated no RTCP feedback at all.
-        keyframe_interval: seconds between forced VP8 key frames when ``rtcp_feedback`` is
-            off (the receiver cannot ask for one after loss).
+        keyframe_interval: seconds between forced VP8 key frames: the only loss recovery
+            when ``rtcp_feedback`` is off, a bound on a freeze when it is on.
         realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
         stamp: write the frame stamp (`read_stamp`) into every video frame, for loss and
             latency measurements in tests and benchmarks; off by default (a clean picture).
