@@ -25,10 +25,13 @@ from ._errors import (
     EndpointRetiredError,
     ErrorCode,
     HeyGenError,
+    HlsError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RealtimeInputClosedError,
+    RealtimeStreamError,
     ResponseTooLargeError,
     ResponseValidationError,
     SessionClosed,
@@ -37,7 +40,6 @@ from ._errors import (
     SessionStateError,
     UnsupportedSessionError,
 )
-from ._realtime_errors import RealtimeInputClosedError, RealtimeStreamError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -52,7 +54,6 @@ if TYPE_CHECKING:
         TalkingStarted,
         TalkingStopped,
     )
-    from ._hls_playlist import HlsError
     from ._media import FrameStream
     from ._models import (
         Emotion,
@@ -93,7 +94,6 @@ _LAZY: dict[str, str] = {
     "SessionEvent": "._events",
     "TalkingStarted": "._events",
     "TalkingStopped": "._events",
-    "HlsError": "._hls_playlist",
     "FrameStream": "._media",
     "Emotion": "._models",
     "IceCandidate": "._models",

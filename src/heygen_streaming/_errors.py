@@ -14,15 +14,18 @@ The tree:
      │   ├─ RateLimitError           429 (carries ``retry_after``)
      │   ├─ ConcurrencyLimitError    too many concurrent sessions (10007)
      │   ├─ EndpointRetiredError     410: HeyGen retired the endpoint (``endpoint_sunset``)
+     │   ├─ RealtimeInputClosedError 410 on a v3 append: input closed (``final``, or ended)
      │   └─ InternalServerError      5xx
      ├─ APIConnectionError           the request did not complete
      │   └─ APITimeoutError          ... because the call's deadline passed
      ├─ ResponseValidationError      the service answered something we cannot parse
      │   └─ ResponseTooLargeError    ... a body over the size cap (not read)
+     ├─ HlsError                     a v3 HLS stream could not be read
      └─ SessionError                 the WebRTC side
          ├─ ConnectTimeout           no media within ``connect_timeout``
          ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
          ├─ SessionClosed            the session ended abnormally (or was used after close)
+         │   └─ RealtimeStreamError  a v3 stream ended in ``error`` (``error_message``)
          ├─ SessionNotStopped        streaming.stop was not confirmed: the session may be billed
          └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
 
@@ -49,10 +52,13 @@ __all__ = [
     "EndpointRetiredError",
     "ErrorCode",
     "HeyGenError",
+    "HlsError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RealtimeInputClosedError",
+    "RealtimeStreamError",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "SessionClosed",
@@ -321,6 +327,33 @@ class SessionNotStopped(SessionError):
 
 class UnsupportedSessionError(SessionError):
     """The service returned a session this SDK cannot drive (v2/LiveKit, no SDP offer)."""
+
+
+class RealtimeInputClosedError(APIError):
+    """HTTP 410 from ``append_realtime_text``: the stream takes no more text.
+
+    Its input was closed by a ``final=True`` append (``RealtimeSession.finish``), or the
+    stream already ended (idle timeout, cancel). Start a new stream to say more.
+    """
+
+
+class RealtimeStreamError(SessionClosed):
+    """The realtime stream ended in ``error`` on the service side.
+
+    Attributes:
+        stream_id: the stream.
+        error_message: the service's ``error_message`` (may be None).
+        reason: ``"error"``.
+    """
+
+    def __init__(self, message: str, *, stream_id: str | None, error_message: str | None) -> None:
+        self.stream_id = stream_id
+        self.error_message = error_message
+        super().__init__(message, reason="error")
+
+
+class HlsError(HeyGenError):
+    """The HLS stream could not be read (playlist or segments failing, not a playlist)."""
 
 
 def error_for(

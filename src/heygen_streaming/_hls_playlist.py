@@ -13,13 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from ._errors import HeyGenError
+from ._errors import HlsError
 
 __all__ = ["HlsError", "Playlist", "Segment", "parse_playlist"]
-
-
-class HlsError(HeyGenError):
-    """The HLS stream could not be read (playlist or segments failing, not a playlist)."""
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from ._errors import (
     APIError,
     NotFoundError,
     RateLimitError,
+    RealtimeInputClosedError,
     ResponseValidationError,
     error_for,
     sanitize,
 )
-from ._realtime_errors import RealtimeInputClosedError
 from ._realtime_models import WordBatch
 from ._response import parse, status_message
 

@@ -25,12 +25,12 @@ from ._errors import (
     ConnectTimeout,
     HeyGenError,
     NotFoundError,
+    RealtimeStreamError,
     SessionClosed,
     SessionError,
 )
 from ._hls_media import check_remux_path
 from ._media import FrameStream
-from ._realtime_errors import RealtimeStreamError
 from ._realtime_media import RealtimeMedia
 from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, WordBatch, create_body
 from ._realtime_poll import StatusPoller
