@@ -268,12 +268,15 @@ async def test_slow_header_connections_are_dropped() -> None:
             writer.write(b"POST /v1/streaming.list HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n")
             await writer.drain()
             slow.append((reader, writer))
+        # Each call on its own connection: with a 0.5 s keep-alive, a pooled one could be
+        # closed by the server just as httpx reuses it (the usual keep-alive race).
+        fresh = {"headers": {"Connection": "close"}}
         try:
-            ok(await call(http, "list"))
+            ok(await call(http, "list", **fresh))
             async with asyncio.timeout(15):
                 for reader, _ in slow:
                     assert await reader.read() == b""  # closed by the server
-            ok(await call(http, "list"))
+            ok(await call(http, "list", **fresh))
         finally:
             for _, writer in slow:
                 writer.close()
