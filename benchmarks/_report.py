@@ -66,7 +66,13 @@ def findings(results: dict[str, Any]) -> list[str]:
             f"- **Cold start** (a fresh process, launch to first frame): {sdk:.0f} ms for the "
             f"SDK script against {raw:.0f} ms for the raw one ({sdk / raw:.2f}×); launch and "
             f"imports took {sdk_imp:.0f} vs {raw_imp:.0f} ms, the rest (connect, including "
-            f"the SDK's deferred imports) {sdk - sdk_imp:.0f} vs {raw - raw_imp:.0f} ms."
+            f"the SDK's deferred imports) {sdk - sdk_imp:.0f} vs {raw - raw_imp:.0f} ms. "
+            "The SDK's connect loads no pydantic (bodies built and `streaming.new` read by "
+            "hand, the models built on first use) and no CA bundle for an `http://` URL; "
+            "aiortc and PyAV load once `streaming.new` is on the wire. Against this emulator, "
+            "which answers in a few ms, there is no server time to hide them behind, so the "
+            "figure is the CPU work of each script; most of it is aiortc + PyAV's import, "
+            "which both pay."
         )
     t = results.get("ttff")
     if t:
@@ -221,7 +227,10 @@ METHOD = """
   `video()`; the raw one is the same flow on aiortc + httpx (`benchmarks/_raw.py`). Runs
   alternate SDK / raw against one emulator; the first pair is a discarded warm-up. "Launch +
   imports" is the time until each script's imports are done (the SDK imports aiortc and PyAV
-  only inside the connect, once `streaming.new` is on the wire).
+  only inside the connect, once `streaming.new` is on the wire). Before the runs the SDK's
+  and the scripts' `.pyc` files are written (`compileall`), as `pip install` writes them for
+  an installed package and did for aiortc, httpx and PyAV: with an editable install under
+  `PYTHONDONTWRITEBYTECODE=1` every SDK module would be compiled on every start.
 - **Time to first video frame**: from the call to `client.session(quality="low")` to the
   first frame out of `s.video()`, versus the raw flow (`streaming.new` → answer → each
   candidate posted one by one → `streaming.start` → first `track.recv()`) on the same

@@ -44,6 +44,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import StreamingClient
+    from ._enums import Emotion, Quality, TaskMode, TaskType, VideoEncoding
     from ._events import (
         ConnectionStateChanged,
         EventStream,
@@ -56,17 +57,12 @@ if TYPE_CHECKING:
     )
     from ._media import FrameStream
     from ._models import (
-        Emotion,
         IceCandidate,
         IceServer,
         NewSessionInfo,
-        Quality,
         SessionDescription,
         SessionSummary,
         TaskInfo,
-        TaskMode,
-        TaskType,
-        VideoEncoding,
         VoiceSettings,
     )
     from ._realtime_models import (
@@ -95,17 +91,17 @@ _LAZY: dict[str, str] = {
     "TalkingStarted": "._events",
     "TalkingStopped": "._events",
     "FrameStream": "._media",
-    "Emotion": "._models",
+    "Emotion": "._enums",
     "IceCandidate": "._models",
     "IceServer": "._models",
     "NewSessionInfo": "._models",
-    "Quality": "._models",
+    "Quality": "._enums",
     "SessionDescription": "._models",
     "SessionSummary": "._models",
     "TaskInfo": "._models",
-    "TaskMode": "._models",
-    "TaskType": "._models",
-    "VideoEncoding": "._models",
+    "TaskMode": "._enums",
+    "TaskType": "._enums",
+    "VideoEncoding": "._enums",
     "VoiceSettings": "._models",
     "RealtimeAppendResult": "._realtime_models",
     "RealtimeCancelResult": "._realtime_models",

@@ -22,12 +22,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._errors import ClientClosedError, ConfigurationError
-from ._models import (
-    IceServer,
-    Quality,
-    VideoEncoding,
-    VoiceSettings,
-)
 from ._options import (
     QualityName,
     VideoEncodingName,
@@ -44,6 +38,8 @@ from ._version import __version__
 if TYPE_CHECKING:
     from typing import Self
 
+    from ._enums import Quality, VideoEncoding
+    from ._models import IceServer, VoiceSettings
     from ._session import Session
 
 __all__ = ["DEFAULT_BASE_URL", "StreamingClient"]

@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import UnsupportedSessionError
 from ._hub import MediaHub
-from ._models import IceServer, NewSessionInfo
 from ._rtc import Peer, ice_servers_for, local_candidates, post_candidates
-from ._transport import request_trace
+from ._transport import start_request
+
+if TYPE_CHECKING:
+    from ._created import CreatedSession
+    from ._models import IceServer
 
 __all__ = ["Connector"]
 
@@ -32,7 +35,7 @@ class Connector:
     """Runs the connect steps and keeps what they produced for cleanup.
 
     Attributes:
-        info: the ``streaming.new`` data, once it answered.
+        info: what ``streaming.new`` created, once it answered.
         peer: the `Peer`, once created.
         new_task: the ``streaming.new`` call (it may outlive a connect that gave up).
     """
@@ -55,11 +58,11 @@ class Connector:
         self._gather_timeout = gather_timeout
         self._on_state = on_state
         self._on_channel = on_channel
-        self.info: NewSessionInfo | None = None
+        self.info: CreatedSession | None = None
         self.peer: Peer | None = None
-        self.new_task: asyncio.Task[NewSessionInfo] | None = None
+        self.new_task: asyncio.Task[CreatedSession] | None = None
 
-    def created(self) -> NewSessionInfo | None:
+    def created(self) -> CreatedSession | None:
         """The session ``streaming.new`` created, once known (even if ``run`` gave up)."""
         task = self.new_task
         if self.info is None and task is not None and task.done() and not task.cancelled():
@@ -73,31 +76,18 @@ class Connector:
 
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
+        call = self._client._create_session(**self._new_args)
         if "aiortc" in sys.modules:
-            self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
+            self.new_task = asyncio.ensure_future(call)
         else:  # the first session of a process: load aiortc while the service works
-            sent = asyncio.Event()
-
-            async def trace(event: str, info: dict[str, Any]) -> None:
-                if event.endswith("send_request_body.complete"):
-                    sent.set()
-
-            token = request_trace.set(trace)
-            try:
-                self.new_task = asyncio.ensure_future(self._client.new_session(**self._new_args))
-            finally:
-                request_trace.reset(token)
-            waiter = asyncio.ensure_future(sent.wait())
-            try:
-                await asyncio.wait([waiter, self.new_task], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
+            self.new_task, written = start_request(call)
+            await written
             task = self.new_task
             if not task.done() or (not task.cancelled() and task.exception() is None):
                 _load_aiortc()  # not when streaming.new already failed: raise that at once
         info = await asyncio.shield(self.new_task)
         self.info = info
-        if info.sdp is None or not info.sdp.sdp:
+        if not info.offer:
             raise UnsupportedSessionError(
                 "the service returned a session without an SDP offer (a v2/LiveKit session); "
                 "this SDK drives WebRTC v1 sessions only"
@@ -110,7 +100,7 @@ class Connector:
             on_channel=self._on_channel,
         )
         self.peer = peer
-        answer = await peer.answer(info.sdp)
+        answer = await peer.answer(info.offer, info.offer_type)
         calls = [
             asyncio.ensure_future(self._client.start_session(info.session_id, answer)),
             asyncio.ensure_future(
@@ -123,7 +113,7 @@ class Connector:
             for call in calls:
                 call.cancel()
             await asyncio.gather(*calls, return_exceptions=True)
-        await self._first_media("video" if "m=video" in info.sdp.sdp else "audio")
+        await self._first_media("video" if "m=video" in info.offer else "audio")
 
     async def _first_media(self, kind: str) -> None:
         await self._hub.first_frame(kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._channel import read_message
 from ._connect import Connector
@@ -26,10 +26,13 @@ from ._errors import (
 )
 from ._events import ConnectionStateChanged, SessionEnded, TalkingStarted, TalkingStopped
 from ._hub import MediaHub, cancel_task
-from ._models import IceServer, NewSessionInfo
 from ._speech import SpeechTracker
 from ._state import EndReason, Lifecycle, SessionState
 from ._stop import SessionRegistry, finish, stop_on_server
+
+if TYPE_CHECKING:
+    from ._created import CreatedSession
+    from ._models import IceServer
 
 __all__ = ["Options", "SessionCore"]
 
@@ -248,7 +251,7 @@ class SessionCore:
         if cancelled:
             raise asyncio.CancelledError
 
-    async def _stop_late(self, new_task: asyncio.Task[NewSessionInfo]) -> None:
+    async def _stop_late(self, new_task: asyncio.Task[CreatedSession]) -> None:
         """The connect gave up while ``streaming.new`` was in flight: stop what it created."""
         try:
             info = await new_task

@@ -8,11 +8,12 @@ in ``tests/wire/fixtures/v1``: ``ice_servers`` as URL strings (2024) or null (20
 
 from __future__ import annotations
 
-import logging
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ._created import ice_server_list
+from ._enums import Emotion, Quality, TaskMode, TaskType, VideoEncoding
 
 __all__ = [
     "Emotion",
@@ -36,48 +37,6 @@ __all__ = [
     "VideoEncoding",
     "VoiceSettings",
 ]
-
-
-logger = logging.getLogger("heygen_streaming")
-
-
-class Quality(StrEnum):
-    """Video quality of a streaming session."""
-
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class TaskType(StrEnum):
-    """``repeat`` speaks the text as is; ``chat`` lets the avatar answer it."""
-
-    REPEAT = "repeat"
-    CHAT = "chat"
-
-
-class TaskMode(StrEnum):
-    """``sync`` answers when speech is queued with its duration; ``async`` answers at once."""
-
-    SYNC = "sync"
-    ASYNC = "async"
-
-
-class VideoEncoding(StrEnum):
-    """Video codec the service sends."""
-
-    H264 = "H264"
-    VP8 = "VP8"
-
-
-class Emotion(StrEnum):
-    """Voice emotion."""
-
-    EXCITED = "Excited"
-    SERIOUS = "Serious"
-    FRIENDLY = "Friendly"
-    SOOTHING = "Soothing"
-    BROADCASTER = "Broadcaster"
 
 
 class _Request(BaseModel):
@@ -179,42 +138,11 @@ class Envelope(_Response):
     error: Any = None
 
 
-def _is_ice_server(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    urls = item.get("urls")
-    urls_ok = isinstance(urls, str) or (
-        isinstance(urls, list) and bool(urls) and all(isinstance(u, str) for u in urls)
-    )
-    return urls_ok and all(
-        isinstance(item.get(key), str | None) for key in ("username", "credential")
-    )
-
-
-def _ice_server_list(value: Any) -> Any:
-    """Lenient ICE server lists: one bad entry must not fail the whole session.
-
-    Captured 2024 bodies list bare URL strings; a lone string or object counts as a list of
-    one; entries that are no ICE server are dropped with a warning naming them.
-    """
-    if value is None:
-        return None
-    items = value if isinstance(value, list) else [value]
-    servers = []
-    for item in items:
-        entry = {"urls": item} if isinstance(item, str) else item
-        if _is_ice_server(entry):
-            servers.append(entry)
-        elif item is not None:
-            logger.warning("skipping an ICE server entry that is not one: %.200r", item)
-    return servers
-
-
 def _null_list(value: Any) -> Any:
     return [] if value is None else value
 
 
-IceServerList = Annotated[list[IceServer] | None, BeforeValidator(_ice_server_list)]
+IceServerList = Annotated[list[IceServer] | None, BeforeValidator(ice_server_list)]
 
 
 class NewSessionInfo(_Response):

@@ -10,14 +10,15 @@ Error messages built here never echo response values other than the service's ow
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from ._errors import ErrorCode, RateLimitError, ResponseValidationError, error_for, sanitize
-from ._models import Envelope
 from ._retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["decode", "parse"]
 
@@ -25,7 +26,7 @@ _REQUEST_ID_HEADERS = ("x-request-id", "x-heygen-request-id", "request-id")
 _NOT_JSON: Any = object()
 _DOUBLE_VERSION = re.compile(r"/(v\d+)/v\d+/")
 
-_M = TypeVar("_M", bound=BaseModel)
+_M = TypeVar("_M", bound="BaseModel")
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -157,17 +158,8 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
             body=None if payload is _NOT_JSON else payload,
         )
 
-    try:
-        envelope = Envelope.model_validate(payload)
-    except ValidationError:
-        raise ResponseValidationError(
-            "malformed response envelope", endpoint=endpoint, body=payload
-        ) from None
-    failed = (
-        not _is_success(*_as_code(envelope.code))
-        if envelope.code is not None
-        else envelope.error not in (None, "", {})
-    )
+    code, error = _envelope(payload, endpoint)
+    failed = not _is_success(*_as_code(code)) if code is not None else error not in (None, "", {})
     if failed:
         err_code, message = _error_details(payload)
         raise error_for(
@@ -178,11 +170,37 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
             request_id=request_id,
             body=payload,
         )
-    return envelope.data
+    return payload.get("data")
+
+
+def _envelope(payload: dict[str, Any], endpoint: str) -> tuple[Any, Any]:
+    """``(code, error)`` of a JSON object, as `Envelope` reads them.
+
+    Plain JSON types (``code`` an int, a string or null; ``message`` a string or null) are
+    read by hand; anything else goes through the model, which may refuse it.
+    """
+    code, message = payload.get("code"), payload.get("message")
+    if type(code) not in _PLAIN_CODE or (message is not None and type(message) is not str):
+        from pydantic import ValidationError
+
+        from ._models import Envelope
+
+        try:
+            code = Envelope.model_validate(payload).code
+        except ValidationError:
+            raise ResponseValidationError(
+                "malformed response envelope", endpoint=endpoint, body=payload
+            ) from None
+    return code, payload.get("error")
+
+
+_PLAIN_CODE = (int, str, type(None))
 
 
 def parse(model: type[_M], data: Any, endpoint: str) -> _M:
     """Validate ``data`` against ``model``; errors never echo the input values."""
+    from pydantic import ValidationError
+
     if data is None:
         raise ResponseValidationError("response has no data", endpoint=endpoint)
     try:

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import _aiortc_private
+from ._created import is_ice_server
 from ._errors import ConnectionFailed
-from ._models import IceCandidate, IceServer, NewSessionInfo, SessionDescription
+
+if TYPE_CHECKING:
+    from ._created import CreatedSession
+    from ._models import IceServer, NewSessionInfo
 
 __all__ = [
     "MAX_REMOTE_CANDIDATES",
@@ -46,7 +50,8 @@ MAX_REMOTE_SSRC_LINES = 64
 
 
 def ice_servers_for(
-    info: NewSessionInfo, override: Sequence[IceServer | dict[str, Any]] | None = None
+    info: CreatedSession | NewSessionInfo,
+    override: Sequence[IceServer | dict[str, Any]] | None = None,
 ) -> list[Any]:
     """``RTCIceServer`` list for a session: ``override``, else ice_servers2, ice_servers, [].
 
@@ -65,12 +70,15 @@ def ice_servers_for(
         servers = []
     result = []
     for server in servers:
-        try:
-            model = server if isinstance(server, IceServer) else IceServer.model_validate(server)
-        except ValueError:
+        fields: dict[str, Any] = (
+            dict(server)
+            if isinstance(server, Mapping)
+            else {key: getattr(server, key, None) for key in ("urls", "username", "credential")}
+        )
+        if not is_ice_server(fields):
             logger.warning("skipping an ICE server entry that is not one: %.200r", server)
             continue
-        urls = [model.urls] if isinstance(model.urls, str) else list(model.urls)
+        urls = [fields["urls"]] if isinstance(fields["urls"], str) else list(fields["urls"])
         usable = []
         for url in urls:
             try:
@@ -80,10 +88,9 @@ def ice_servers_for(
                 continue
             usable.append(url)
         if usable:
-            kept: str | list[str] = model.urls if usable == [model.urls] else usable
-            result.append(
-                RTCIceServer(urls=kept, username=model.username, credential=model.credential)
-            )
+            kept: str | list[str] = fields["urls"] if usable == [fields["urls"]] else usable
+            username, credential = fields.get("username"), fields.get("credential")
+            result.append(RTCIceServer(urls=kept, username=username, credential=credential))
     return result
 
 
@@ -103,12 +110,13 @@ def cap_candidates(
     return ("".join(lines), dropped) if dropped else (sdp, 0)
 
 
-def local_candidates(sdp: str) -> list[IceCandidate]:
+def local_candidates(sdp: str) -> list[dict[str, Any]]:
     """The candidates of an SDP (first BUNDLE section only), then end-of-candidates.
 
     With BUNDLE every section repeats the same candidates; only the first section's are
     returned (aiortc on the other side drops candidates of non-first bundle mids anyway).
-    The last item is the empty end-of-candidates candidate.
+    Each is a browser-style ``RTCIceCandidate.toJSON()`` dict; the last item is the empty
+    end-of-candidates candidate.
     """
     sections: list[tuple[str | None, list[str]]] = []
     bundle: list[str] = []
@@ -131,21 +139,19 @@ def local_candidates(sdp: str) -> list[IceCandidate]:
                 index = i
                 break
     mid, lines = sections[index]
-    result = [IceCandidate(candidate=c, sdpMid=mid, sdpMLineIndex=index) for c in lines]
-    result.append(IceCandidate(candidate="", sdpMid=mid, sdpMLineIndex=index))
-    return result
+    return [{"candidate": c, "sdpMid": mid, "sdpMLineIndex": index} for c in (*lines, "")]
 
 
-async def post_candidates(client: Any, session_id: str, candidates: list[IceCandidate]) -> None:
+async def post_candidates(client: Any, session_id: str, candidates: list[dict[str, Any]]) -> None:
     """Post candidates to ``streaming.ice`` concurrently, then end-of-candidates.
 
     The answer SDP holds the same candidates, so failures are logged, not raised.
     """
     from ._errors import HeyGenError
 
-    *real, end = candidates or [IceCandidate()]
+    *real, end = candidates or [{"candidate": ""}]
 
-    async def post(candidate: IceCandidate) -> None:
+    async def post(candidate: dict[str, Any]) -> None:
         try:
             await client.submit_ice(session_id, candidate)
         except HeyGenError as exc:
@@ -200,11 +206,11 @@ class Peer:
         """aiortc's ``connectionState``."""
         return str(self.pc.connectionState)
 
-    async def answer(self, offer: SessionDescription) -> str:
+    async def answer(self, offer: str, offer_type: str = "offer") -> str:
         """Apply the server's offer and return our answer SDP (after candidate gathering)."""
         from aiortc import RTCSessionDescription
 
-        sdp, dropped = cap_candidates(offer.sdp)
+        sdp, dropped = cap_candidates(offer)
         if dropped:
             logger.warning(
                 "the server's offer lists %d candidates: using the first %d",
@@ -220,7 +226,7 @@ class Peer:
             )
         try:
             await self.pc.setRemoteDescription(
-                RTCSessionDescription(sdp=sdp, type=offer.type or "offer")
+                RTCSessionDescription(sdp=sdp, type=offer_type or "offer")
             )
         except Exception as exc:
             raise ConnectionFailed(

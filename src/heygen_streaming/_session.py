@@ -20,7 +20,6 @@ from ._core import SessionCore
 from ._errors import SessionClosed, SessionError, SessionNotStopped
 from ._events import EventStream
 from ._media import FrameStream, audio_resampler
-from ._models import IceServer, NewSessionInfo, TaskInfo, TaskMode, TaskType
 from ._options import TaskModeName, TaskTypeName
 from ._state import EndReason, SessionState
 
@@ -28,6 +27,9 @@ if TYPE_CHECKING:
     import av
 
     from ._client import StreamingClient
+    from ._created import CreatedSession
+    from ._enums import TaskMode, TaskType
+    from ._models import IceServer, NewSessionInfo, TaskInfo
     from ._recording import Recorder, RecordingInfo
     from ._stats import SessionStats
 
@@ -111,11 +113,14 @@ class Session:
     @property
     def session_id(self) -> str:
         """The service's session id (`SessionError` before ``streaming.new`` answered)."""
-        return self.info.session_id
+        return self._created().session_id
 
     @property
     def info(self) -> NewSessionInfo:
         """The ``streaming.new`` data (`SessionError` before it answered)."""
+        return self._created().model()
+
+    def _created(self) -> CreatedSession:
         if self._core.connector.info is None:
             raise SessionError("the session has no id yet: connect it first")
         return self._core.connector.info

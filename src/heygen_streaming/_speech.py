@@ -14,10 +14,13 @@ import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._errors import SessionClosed
-from ._models import TaskInfo
 from ._state import Lifecycle
+
+if TYPE_CHECKING:
+    from ._models import TaskInfo
 
 __all__ = ["SpeechTracker"]
 

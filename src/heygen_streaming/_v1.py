@@ -3,7 +3,8 @@
 `V1Endpoints` is a mixin of `StreamingClient`: it needs the client's `HttpCore` (``_core``)
 and adds the typed endpoint methods on top of it. Bodies are built from explicit, typed
 parameters (`_options`); responses are decoded from the v1 ``{code, message, data}``
-envelope (`_response`).
+envelope (`_response`). The calls a session's connect makes load no pydantic for plain
+values (`_options`, `_created`); the models are imported where one is built.
 """
 
 # ``timeout=`` is the per-call deadline of the public API, not an asyncio timeout.
@@ -12,28 +13,14 @@ envelope (`_response`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from . import _retry
+from ._created import CreatedSession
 from ._errors import APIError
-from ._models import (
-    IceCandidate,
-    IceRequest,
-    NewSessionInfo,
-    Quality,
-    SessionDescription,
-    SessionIdRequest,
-    SessionList,
-    SessionSummary,
-    StartSessionRequest,
-    TaskInfo,
-    TaskMode,
-    TaskType,
-    TokenInfo,
-    VideoEncoding,
-    VoiceSettings,
-)
 from ._options import (
     QualityName,
     TaskModeName,
@@ -41,11 +28,25 @@ from ._options import (
     VideoEncodingName,
     already_started,
     already_stopped,
+    ice_body,
     new_session_body,
+    session_body,
+    start_body,
     task_body,
 )
 from ._response import decode, parse
-from ._transport import HttpCore
+from ._transport import HttpCore, start_request
+
+if TYPE_CHECKING:
+    from ._enums import Quality, TaskMode, TaskType, VideoEncoding
+    from ._models import (
+        IceCandidate,
+        NewSessionInfo,
+        SessionDescription,
+        SessionSummary,
+        TaskInfo,
+        VoiceSettings,
+    )
 
 __all__ = ["V1Endpoints"]
 
@@ -86,7 +87,7 @@ class V1Endpoints:
         Bad values raise `ConfigurationError` before any request. Never retried once the
         request may have reached the server (a second call opens, and bills, a second session).
         """
-        body = new_session_body(
+        created = await self._create_session(
             avatar=avatar,
             voice=voice,
             quality=quality,
@@ -95,9 +96,17 @@ class V1Endpoints:
             disable_idle_timeout=disable_idle_timeout,
             activity_idle_timeout=activity_idle_timeout,
             extra_body=extra_body,
+            timeout=timeout,
         )
+        return created.model()
+
+    async def _create_session(
+        self, *, timeout: float | None = None, **options: Any
+    ) -> CreatedSession:
+        """`new_session` as a session's connect needs it: no `NewSessionInfo` built yet."""
+        body = new_session_body(**options)
         data = await self._call("streaming.new", body, timeout=timeout)
-        return parse(NewSessionInfo, data, "streaming.new")
+        return CreatedSession.parse(data)
 
     async def start_session(
         self,
@@ -111,13 +120,17 @@ class V1Endpoints:
         When a retry is refused as "already started", an earlier attempt that may have
         landed did start it: that counts as success.
         """
-        if isinstance(answer_sdp, str):
-            sdp = SessionDescription(type="answer", sdp=answer_sdp)
-        elif isinstance(answer_sdp, SessionDescription):
-            sdp = answer_sdp
-        else:
-            sdp = SessionDescription.model_validate(dict(answer_sdp))
-        body = StartSessionRequest(session_id=session_id, sdp=sdp).to_json()
+        body = start_body(session_id, answer_sdp) if isinstance(answer_sdp, str) else None
+        if body is None:
+            from ._models import SessionDescription, StartSessionRequest
+
+            if isinstance(answer_sdp, str):
+                sdp = SessionDescription(type="answer", sdp=answer_sdp)
+            elif isinstance(answer_sdp, SessionDescription):
+                sdp = answer_sdp
+            else:
+                sdp = SessionDescription.model_validate(dict(answer_sdp))
+            body = StartSessionRequest(session_id=session_id, sdp=sdp).to_json()
         await self._call("streaming.start", body, timeout=timeout, settled=already_started)
 
     async def submit_ice(
@@ -128,12 +141,16 @@ class V1Endpoints:
         timeout: float | None = None,
     ) -> None:
         """``streaming.ice``: send one local ICE candidate (``RTCIceCandidate.toJSON()``)."""
-        cand = (
-            candidate
-            if isinstance(candidate, IceCandidate)
-            else IceCandidate.model_validate(dict(candidate))
-        )
-        body = IceRequest(session_id=session_id, candidate=cand).to_json()
+        body = ice_body(session_id, candidate)
+        if body is None:
+            from ._models import IceCandidate, IceRequest
+
+            cand = (
+                candidate
+                if isinstance(candidate, IceCandidate)
+                else IceCandidate.model_validate(dict(candidate))
+            )
+            body = IceRequest(session_id=session_id, candidate=cand).to_json()
         await self._call("streaming.ice", body, timeout=timeout)
 
     async def send_task(
@@ -155,7 +172,19 @@ class V1Endpoints:
         body = task_body(
             session_id, text, task_type=task_type, task_mode=task_mode, extra_body=extra_body
         )
-        data = await self._call("streaming.task", body, timeout=timeout)
+        call = self._call("streaming.task", body, timeout=timeout)
+        if "heygen_streaming._models" in sys.modules:
+            data = await call
+        else:  # the first task of a process: load the models while the service works
+            task, written = start_request(call)
+            try:
+                await written
+                import_module("heygen_streaming._models")
+                data = await task
+            finally:
+                task.cancel()  # only if this was cancelled before it ended
+        from ._models import TaskInfo
+
         return parse(TaskInfo, {} if data is None else data, "streaming.task")
 
     async def interrupt(self, session_id: str, *, timeout: float | None = None) -> None:
@@ -181,11 +210,15 @@ class V1Endpoints:
             return []
         if isinstance(data, list):
             data = {"sessions": data}
+        from ._models import SessionList
+
         return parse(SessionList, data, "streaming.list").sessions
 
     async def create_token(self, *, timeout: float | None = None) -> str:
         """``streaming.create_token``: a single-use token for ``token=`` clients."""
         data = await self._call("streaming.create_token", {}, timeout=timeout)
+        from ._models import TokenInfo
+
         return parse(TokenInfo, data, "streaming.create_token").token
 
     # -- v1 envelope --------------------------------------------------------------------
@@ -197,7 +230,11 @@ class V1Endpoints:
         timeout: float | None,
         settled: Callable[[APIError], bool] | None = None,
     ) -> None:
-        body = SessionIdRequest(session_id=session_id).to_json()
+        body = session_body(session_id)
+        if body is None:
+            from ._models import SessionIdRequest
+
+            body = SessionIdRequest(session_id=session_id).to_json()
         await self._call(endpoint, body, timeout=timeout, settled=settled)
 
     async def _call(

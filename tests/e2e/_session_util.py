@@ -117,10 +117,11 @@ class VideoOnlyServer:
         self.peers: dict[str, Any] = {}
         self.stopped: list[str] = []
 
-    async def new_session(self, **kwargs: Any) -> Any:
+    async def _create_session(self, **kwargs: Any) -> Any:
+        """What the connect of a session calls (`StreamingClient._create_session`)."""
         from aiortc import RTCConfiguration, RTCPeerConnection, VideoStreamTrack
 
-        from heygen_streaming import NewSessionInfo
+        from heygen_streaming._created import CreatedSession
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
@@ -128,7 +129,7 @@ class VideoOnlyServer:
         session_id = f"video-only-{len(self.peers)}"
         self.peers[session_id] = pc
         offer = {"type": "offer", "sdp": pc.localDescription.sdp}
-        return NewSessionInfo.model_validate({"session_id": session_id, "sdp": offer})
+        return CreatedSession.parse({"session_id": session_id, "sdp": offer})
 
     async def start_session(self, session_id: str, sdp: str, **kwargs: Any) -> None:
         from aiortc import RTCSessionDescription

@@ -116,6 +116,20 @@ async def test_https_still_verifies_with_the_deferred_context(
         await server.wait_closed()
 
 
+def _answer_sent_request(listener: socket.socket, status: bytes, body: bytes) -> bytes:
+    """The request a client has already written to ``listener`` (read without waiting: a
+    request not yet sent fails the test), answered with ``status`` and a JSON ``body``."""
+    listener.setblocking(False)
+    conn, _ = listener.accept()  # already connected: no wait
+    with conn:
+        request = conn.recv(65536)  # already written: no wait
+        conn.sendall(
+            b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, len(body), body)
+        )
+    return request
+
+
 async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -130,15 +144,7 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
 
     def load() -> None:
         sys.modules["aiortc"] = aiortc
-        listener.setblocking(False)
-        conn, _ = listener.accept()  # already connected: no wait
-        with conn:
-            seen.append(conn.recv(65536))  # already written: no wait
-            body = b'{"code": 400, "message": "no"}'
-            conn.sendall(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-            )
+        seen.append(_answer_sent_request(listener, b"400 Bad Request", b'{"code": 400}'))
 
     monkeypatch.delitem(sys.modules, "aiortc")
     monkeypatch.setattr(_connect, "_load_aiortc", load)
@@ -193,3 +199,58 @@ async def test_a_failed_streaming_new_raises_without_loading_aiortc(
             async with client.session(quality="low"):
                 pass
     assert loads == []
+
+
+@pytest.mark.timeout(60)
+async def test_a_fresh_process_reaches_its_first_frame_without_pydantic() -> None:
+    """The connect path builds its bodies and reads ``streaming.new`` by hand: pydantic
+    (about 50 ms of imports and validator building) loads only when a model is used."""
+    from heygen_streaming.emulator import Emulator
+
+    code = (
+        "import asyncio, sys\n"
+        "from heygen_streaming import StreamingClient\n"
+        "async def main():\n"
+        "    async with StreamingClient(api_key='k', base_url=sys.argv[1]) as client:\n"
+        "        async with client.session(quality='low') as s, s.video() as frames:\n"
+        "            async for _ in frames:\n"
+        "                print('pydantic' in sys.modules, s.session_id == s.info.session_id,\n"
+        "                      'pydantic' in sys.modules)\n"
+        "                break\n"
+        "asyncio.run(main())\n"
+    )
+    async with Emulator(api_key="k") as emu:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, emu.base_url, stdout=subprocess.PIPE
+        )
+        out, _ = await child.communicate()
+    assert child.returncode == 0
+    assert out.decode().split() == ["False", "True", "True"]
+
+
+async def test_the_first_task_loads_the_models_once_it_is_on_the_wire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``send_task`` returns a `TaskInfo` (pydantic): the first one of a process imports the
+    models while the service works on the task, not before the request left."""
+    from heygen_streaming import _models, _v1
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def load(name: str) -> None:
+        assert name == "heygen_streaming._models"
+        sys.modules[name] = _models
+        body = b'{"code": 100, "message": "success", "data": {"task_id": "t1"}}'
+        seen.append(_answer_sent_request(listener, b"200 OK", body))
+
+    monkeypatch.delitem(sys.modules, "heygen_streaming._models")
+    monkeypatch.setattr(_v1, "import_module", load)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        async with StreamingClient(api_key="k", base_url=url, max_retries=0) as client:
+            task = await client.send_task("s1", "Hello")
+    finally:
+        listener.close()
+    assert task.task_id == "t1"
+    assert seen and seen[0].startswith(b"POST /v1/streaming.task ")

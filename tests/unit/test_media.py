@@ -18,7 +18,7 @@ from heygen_streaming._media import (
     FrameStream,
     frame_nbytes,
 )
-from heygen_streaming._models import NewSessionInfo
+from heygen_streaming._models import IceCandidate, NewSessionInfo
 from heygen_streaming._recording import container_codecs
 from heygen_streaming._ring import RingBuffer
 from heygen_streaming._rtc import ice_servers_for, local_candidates
@@ -123,13 +123,14 @@ a=candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host
 
 def test_local_candidates_from_first_bundle_section() -> None:
     cands = local_candidates(SDP)
-    assert [c.candidate for c in cands] == [
+    assert [c["candidate"] for c in cands] == [
         "candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host",
         "candidate:2 1 udp 1694498815 198.51.100.1 50000 typ srflx raddr 192.0.2.2 rport 50000",
         "",
     ]
-    assert {(c.sdp_mid, c.sdp_mline_index) for c in cands} == {("0", 0)}
-    assert cands[0].to_json()["sdpMid"] == "0"
+    assert {(c["sdpMid"], c["sdpMLineIndex"]) for c in cands} == {("0", 0)}
+    # The browser-style dicts are what IceCandidate dumps: the same streaming.ice body.
+    assert [IceCandidate.model_validate(c).to_json() for c in cands] == cands
 
 
 def test_ice_servers_never_default() -> None:

@@ -28,6 +28,7 @@ from heygen_streaming import (
     TaskInfo,
     UnsupportedSessionError,
 )
+from heygen_streaming._created import CreatedSession
 from heygen_streaming._events import SessionEnded
 from heygen_streaming._session import Session
 
@@ -58,12 +59,14 @@ class FakeClient:
         self.stop_error: Exception | None = None
         self.server_connected = asyncio.Event()
 
-    async def new_session(self, **kwargs: Any) -> NewSessionInfo:
+    async def _create_session(self, **kwargs: Any) -> CreatedSession:
+        """What the connect of a session calls (`StreamingClient._create_session`)."""
         self.calls.append("new")
         sid = f"s{next(_ids)}"
         if not self.with_sdp:
             self.peers[sid] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-            return NewSessionInfo(session_id=sid, sdp=None, url="wss://x", access_token="t")
+            info = NewSessionInfo(session_id=sid, sdp=None, url="wss://x", access_token="t")
+            return CreatedSession.from_model(info)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         if self.silent:
             pc.addTrack(SilentTrack())
@@ -78,10 +81,12 @@ class FakeClient:
             if pc.connectionState == "connected":
                 self.server_connected.set()
 
-        return NewSessionInfo(
-            session_id=sid,
-            sdp=SessionDescription(type="offer", sdp=pc.localDescription.sdp),
-            ice_servers2=[],
+        return CreatedSession.from_model(
+            NewSessionInfo(
+                session_id=sid,
+                sdp=SessionDescription(type="offer", sdp=pc.localDescription.sdp),
+                ice_servers2=[],
+            )
         )
 
     async def start_session(self, session_id: str, answer: str) -> None:
@@ -128,7 +133,7 @@ async def test_connect_stream_and_close(fake: FakeClient) -> None:
         assert s.state == "connected"
         await s.wait_connected()
         assert fake.calls[:2] == ["new", "start"]
-        assert fake.candidates and fake.candidates[-1].candidate == ""
+        assert fake.candidates and fake.candidates[-1]["candidate"] == ""
         video = s.video()
         frame = await anext(video)
         assert frame.width > 0
