@@ -74,6 +74,14 @@ def findings(results: dict[str, Any]) -> list[str]:
             "figure is the CPU work of each script; most of it is aiortc + PyAV's import, "
             "which both pay."
         )
+        if sdk / raw > 0.85:
+            out[-1] += (
+                " The aim of 0.85× is missed: what is left of the SDK's own work is its "
+                "modules (about 12 ms, `python -X importtime`), and the rest of each figure, "
+                "interpreter start, aiortc + PyAV (about 150 ms) and ICE + DTLS + the first "
+                "key frame (about 70 ms), is the same for both scripts and cannot overlap: "
+                "the answer needs aiortc, the first frame needs the answer."
+            )
     t = results.get("ttff")
     if t:
         first, entered, raw = (_median(t[k]) for k in ("sdk", "sdk_entered", "raw"))
