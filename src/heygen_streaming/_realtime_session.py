@@ -14,6 +14,7 @@ and bounded by ``cancel_timeout``. A create still in flight is awaited, then can
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -32,9 +33,10 @@ from ._errors import (
 from ._hls_media import check_remux_path
 from ._media import FrameStream
 from ._realtime_media import RealtimeMedia
-from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, WordBatch, create_body
+from ._realtime_models import RealtimeAppendResult, RealtimeInfo, Word, create_body
 from ._realtime_poll import StatusPoller
 from ._realtime_state import TERMINAL, TRANSITIONS, RealtimeMode, RealtimeState
+from ._realtime_words import follow_words
 from ._recording import RecordingInfo
 
 if TYPE_CHECKING:
@@ -45,9 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["RealtimeMode", "RealtimeSession", "RealtimeState"]
 
 logger = logging.getLogger("heygen_streaming")
-
-WORDS_GRACE = 2.0
-"""Seconds `RealtimeSession.words` waits for more words once the stream has ended."""
 
 
 class RealtimeSession:
@@ -435,46 +434,22 @@ class RealtimeSession:
 
         Each call replays the history first (the service sends it to late subscribers),
         then follows live; it ends when the service ends the word stream, the session
-        closes, or the stream has ended and no word came for `WORDS_GRACE` seconds (then,
+        closes, or the stream has ended and no word came for ``WORDS_GRACE`` seconds (then,
         if it ended in ``error``, it raises `RealtimeStreamError`).
         """
         self._check_streamable()
-        batches = self._client.realtime_words(self.stream_id)
-        closing = asyncio.ensure_future(self._closed())
-        ended = asyncio.ensure_future(self._ended())
-        following: asyncio.Future[WordBatch] | None = None
-        try:
-            while True:
-                if following is None:
-                    following = asyncio.ensure_future(anext(batches))
-                # once the stream ended, a word stream quiet for WORDS_GRACE is over too
-                # (a service that never sends ``event: end`` must not hang the caller)
-                grace = WORDS_GRACE if ended.done() else None
-                waiters: set[asyncio.Future[Any]] = {following, closing}
-                if grace is None:
-                    waiters.add(ended)
-                await asyncio.wait(waiters, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
-                if following.done():
-                    try:
-                        batch = following.result()
-                    except StopAsyncIteration:
-                        return
-                    following = None
-                    for word in batch.words:
-                        yield word
-                elif closing.done():
-                    return
-                elif grace is not None:
-                    if self._state is RealtimeState.ERROR:
-                        raise self._stream_error("words")
-                    return
-        finally:
-            closing.cancel()
-            ended.cancel()
-            if following is not None and not following.done():
-                following.cancel()
-                await asyncio.gather(following, return_exceptions=True)
-            await batches.aclose()
+        words = follow_words(
+            self._client.realtime_words(self.stream_id),
+            closed=self._closed,
+            ended=self._ended,
+            failure=self._failure,
+        )
+        async with contextlib.aclosing(words):
+            async for word in words:
+                yield word
+
+    def _failure(self) -> RealtimeStreamError | None:
+        return self._stream_error("words") if self._state is RealtimeState.ERROR else None
 
     async def _closed(self) -> None:
         while self._close_task is None:

@@ -6,7 +6,8 @@ aiortc behaviours this module works around:
   server's ``ice_servers2`` (else ``ice_servers``, else ``[]``) is always passed. aioice
   uses only the first STUN and the first TURN URL, and an unreachable one costs 5 s of
   gathering: the session's ``ice_gather_timeout`` lowers that bound. A URL aiortc cannot
-  parse would fail the whole offer: it is skipped with a warning instead.
+  parse would fail the whole offer: it is skipped with a warning instead; a list longer
+  than `MAX_ICE_SERVERS` is cut there.
 * aiortc does not trickle: ``setLocalDescription`` returns after gathering and the answer
   SDP holds every candidate. `local_candidates` extracts them for ``streaming.ice``.
 * aioice matches remote candidates by a linear scan each (quadratic overall): the offer's
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ._models import IceServer, NewSessionInfo
 
 __all__ = [
+    "MAX_ICE_SERVERS",
     "MAX_REMOTE_CANDIDATES",
     "MAX_REMOTE_SSRC_LINES",
     "Peer",
@@ -46,6 +48,8 @@ logger = logging.getLogger("heygen_streaming")
 PEER_CLOSE_TIMEOUT = 5.0
 MAX_REMOTE_CANDIDATES = 64
 MAX_REMOTE_SSRC_LINES = 64
+MAX_ICE_SERVERS = 16
+"""ICE server entries kept from a list (aioice uses the first STUN and the first TURN)."""
 """``a=ssrc`` lines kept from the server's offer (aiortc parses them in quadratic time)."""
 
 
@@ -68,6 +72,9 @@ def ice_servers_for(
         servers = info.ice_servers
     else:
         servers = []
+    if len(servers) > MAX_ICE_SERVERS:
+        logger.warning("%d ICE servers listed: using the first %d", len(servers), MAX_ICE_SERVERS)
+        servers = servers[:MAX_ICE_SERVERS]
     result = []
     for server in servers:
         fields: dict[str, Any] = (

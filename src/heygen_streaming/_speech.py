@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +24,26 @@ from ._state import Lifecycle
 if TYPE_CHECKING:
     from ._models import TaskInfo
 
-__all__ = ["SpeechTracker"]
+__all__ = ["MAX_TASK_SECONDS", "SpeechTracker"]
+
+logger = logging.getLogger("heygen_streaming")
 
 # How long past the duration estimate to wait for the server's "stopped talking" event.
 TALKING_EVENT_GRACE = 10.0
+
+MAX_TASK_SECONDS = 3600.0
+"""Longest ``duration_ms`` believed (a session's hour); a longer one counts as this long."""
+
+
+def _seconds(duration_ms: float | None) -> float | None:
+    """A task's duration in seconds; ``None`` when unknown or not a duration (negative,
+    NaN, infinite: a hostile or broken answer must not make a wait hang or end early)."""
+    if duration_ms is None:
+        return None
+    if not math.isfinite(duration_ms) or duration_ms < 0:
+        logger.warning("ignoring the task's duration_ms %r: not a duration", duration_ms)
+        return None
+    return min(duration_ms / 1000.0, MAX_TASK_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -65,10 +83,11 @@ class SpeechTracker:
 
     def queued(self, task: TaskInfo) -> None:
         """A task was accepted: extend the speech estimate by its duration."""
-        if task.duration_ms is None:
+        seconds = _seconds(task.duration_ms)
+        if seconds is None:
             return
         now = time.monotonic()
-        self._until = max(now, self._until) + task.duration_ms / 1000.0
+        self._until = max(now, self._until) + seconds
         self._ends[task.task_id] = self._until
         if len(self._ends) > 256:
             self._ends.pop(next(iter(self._ends)))

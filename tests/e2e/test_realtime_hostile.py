@@ -24,7 +24,7 @@ from heygen_streaming import (
     RealtimeStreamError,
     StreamingClient,
     _hls,
-    _realtime_session,
+    _realtime_words,
 )
 
 from ._realtime_scripted import (
@@ -178,7 +178,7 @@ async def test_the_reference_shape_with_a_cdn_and_a_sliding_window(tmp_path: Pat
 async def test_words_end_once_the_stream_completed_without_an_end_event(
     server: ScriptedRealtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_realtime_session, "WORDS_GRACE", 0.2)
+    monkeypatch.setattr(_realtime_words, "WORDS_GRACE", 0.2)
     server.publish(end=True)
     server.words_end = False  # the word stream stays open after the last batch
     async with (
@@ -195,7 +195,7 @@ async def test_words_end_once_the_stream_completed_without_an_end_event(
 async def test_words_raise_once_the_stream_failed_without_an_end_event(
     server: ScriptedRealtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_realtime_session, "WORDS_GRACE", 0.2)
+    monkeypatch.setattr(_realtime_words, "WORDS_GRACE", 0.2)
     server.publish(1)
     server.words_end = False
     async with (

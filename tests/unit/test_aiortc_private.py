@@ -45,3 +45,18 @@ def test_ice_servers_skip_what_aiortc_would_reject(caplog: pytest.LogCaptureFixt
     servers = ice_servers_for(info)
     assert [s.urls for s in servers] == [["stun:127.0.0.1:3478"], "turn:127.0.0.1?transport=udp"]
     assert "'stun:host:port'" in caplog.text and "'nonsense'" in caplog.text
+
+
+def test_a_flood_of_ice_servers_is_cut(caplog: pytest.LogCaptureFixture) -> None:
+    """A hostile list of 700 servers: only the first `MAX_ICE_SERVERS` reach aiortc."""
+    from heygen_streaming._rtc import MAX_ICE_SERVERS
+
+    info = NewSessionInfo.model_validate(
+        {
+            "session_id": "s",
+            "ice_servers2": [{"urls": f"stun:127.0.0.{i % 250 + 1}"} for i in range(700)],
+        }
+    )
+    servers = ice_servers_for(info)
+    assert [s.urls for s in servers] == [f"stun:127.0.0.{i + 1}" for i in range(MAX_ICE_SERVERS)]
+    assert "700 ICE servers listed" in caplog.text

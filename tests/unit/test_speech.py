@@ -110,3 +110,34 @@ async def test_every_waiter_wakes_on_a_transition() -> None:
     async with asyncio.timeout(5):
         await asyncio.gather(*waiters)
     assert life.end_reason is EndReason.CLOSED
+
+
+@pytest.mark.parametrize("duration_ms", [float("nan"), float("inf"), -5000.0])
+async def test_a_duration_that_is_none_does_not_hang_or_cut_the_wait(
+    duration_ms: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hostile ``duration_ms`` counts as unknown: without talking events the wait ends at
+    once (it used to hang on NaN/inf); with them it lasts until "stopped talking"."""
+    tracker, _ = _tracker()
+    mark = tracker.mark()
+    task = TaskInfo(task_id="a", duration_ms=duration_ms)
+    tracker.queued(task)
+    async with asyncio.timeout(5):
+        await tracker.wait_done(task, mark)
+    assert "not a duration" in caplog.text
+    tracker.talking_started("b")
+    mark = tracker.mark()
+    task = TaskInfo(task_id="b", duration_ms=duration_ms)
+    tracker.queued(task)
+    waiter = asyncio.ensure_future(tracker.wait_done(task, mark))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # a negative duration no longer ends it early
+    tracker.talking_stopped("b")
+    async with asyncio.timeout(5):
+        await waiter
+
+
+def test_a_huge_duration_is_capped() -> None:
+    tracker, _ = _tracker()
+    tracker.queued(TaskInfo(task_id="a", duration_ms=1e300))
+    assert tracker.speaking_until <= time.monotonic() + 3600.0
