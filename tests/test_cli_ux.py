@@ -5,6 +5,7 @@ that end on the server or under a double Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import http.server
 import json
@@ -375,3 +376,53 @@ def test_session_list_text_is_printed_without_control_characters() -> None:
     assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
     assert result.stdout.count("\n") == 1 and "id" in result.stdout and "red fake" in result.stdout
     assert "\x1b" not in format_report({"task_id": hostile, "ids": [hostile]})
+
+
+def test_teardown_reports_of_a_second_ctrl_c_are_silenced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncio's reports of the tasks a second Ctrl-C cut short (a traceback ending in
+    KeyboardInterrupt, then "Task was destroyed") are dropped; any other report is kept."""
+    monkeypatch.setattr(_cli_run, "_interrupted", [])
+    stuck = "Task was destroyed but it is pending!"
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_exception_handler({"message": stuck})  # before any interrupt: kept
+        for exc in (KeyboardInterrupt(), ValueError("a real failure")):
+            loop.call_exception_handler(
+                {"message": "Task exception was never retrieved", "exception": exc}
+            )
+        loop.call_exception_handler({"message": stuck})  # after the interrupt: dropped
+
+    asyncio.run(_cli_run.quiet_teardown(_returning(main())))
+    assert caplog.text.count(stuck) == 1
+    assert "a real failure" in caplog.text and "KeyboardInterrupt" not in caplog.text
+
+
+async def _returning(coro: Any) -> int:
+    await coro
+    return 0
+
+
+def test_a_session_whose_id_a_second_ctrl_c_hid_is_reported() -> None:
+    """A second Ctrl-C while ``streaming.new`` is answering tears the loop down before its
+    answer is read: the session may exist, so the user is told how to find and stop it."""
+    from heygen_streaming import StreamingClient
+
+    client = StreamingClient(api_key="k", base_url="http://127.0.0.1:9")
+    session = client.session(quality="low")
+    config = _cli_run.Config(api_key="k", base_url="http://127.0.0.1:9", opening=session)
+
+    async def cut_short() -> asyncio.Task[Any]:
+        call = asyncio.ensure_future(asyncio.Event().wait())  # the call in flight
+        await asyncio.sleep(0)
+        call.cancel()  # as asyncio.run's teardown cancels every task
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        await client.aclose()
+        return call
+
+    session._core.connector.new_task = asyncio.run(cut_short())
+    (line,) = _cli_run.finish_interrupted(config)
+    assert "may have been created" in line and "heygen-streaming sessions list" in line

@@ -10,6 +10,10 @@ session.
   to bound STUN/TURN gathering (aioice waits 5 s for an unreachable server).
 * ``aiortc.rtcicetransport.parse_stun_turn_uri``: the parser aiortc applies to each ICE
   server URL, so a URL it would reject can be skipped before it fails the whole offer.
+* ``RTCRtpReceiver._handle_disconnect``: stops a receiver's decoder thread at once, as
+  aiortc does on a transport error. The threads are not daemons and aiortc stops them
+  only in a close that runs to its end: one cut short (a second Ctrl-C) left the process
+  hanging at exit.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["INTERNALS", "count_rtp_bytes", "limit_gathering", "missing_internals", "parse_ice_url"]
+__all__ = [
+    "INTERNALS",
+    "count_rtp_bytes",
+    "limit_gathering",
+    "missing_internals",
+    "parse_ice_url",
+    "stop_decoders",
+]
 
 INTERNALS = (
     "aiortc.RTCRtpReceiver._handle_rtp_packet",
     "aiortc.RTCIceGatherer._connection",
     "aioice.Connection.get_component_candidates(timeout=)",
     "aiortc.rtcicetransport.parse_stun_turn_uri",
+    "aiortc.RTCRtpReceiver._handle_disconnect",
 )
 
 
@@ -43,6 +55,8 @@ def missing_internals() -> list[str]:
         missing.append(INTERNALS[2])
     if not callable(getattr(rtcicetransport, "parse_stun_turn_uri", None)):
         missing.append(INTERNALS[3])
+    if not callable(getattr(RTCRtpReceiver, "_handle_disconnect", None)):
+        missing.append(INTERNALS[4])
     return missing
 
 
@@ -89,3 +103,12 @@ def limit_gathering(pc: Any, seconds: float) -> None:
 
         limited._heygen_limited = True  # type: ignore[attr-defined]
         setattr(connection, "get_component_candidates", limited)  # noqa: B010
+
+
+def stop_decoders(pc: Any) -> None:
+    """Stop the decoder thread of each of ``pc``'s receivers now (idempotent; no-op if the
+    hook is missing). Synchronous, so a cancelled close cannot skip it."""
+    for transceiver in pc.getTransceivers():
+        stop = getattr(transceiver.receiver, "_handle_disconnect", None)
+        if stop is not None:
+            stop()

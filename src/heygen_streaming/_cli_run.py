@@ -12,10 +12,10 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._cli_progress import Progress, clean_text
 from ._client import StreamingClient
@@ -39,6 +39,7 @@ __all__ = [
     "finish_interrupted",
     "open_client",
     "open_run",
+    "quiet_teardown",
     "settle_if_cut_short",
     "stdin_lines",
 ]
@@ -65,6 +66,8 @@ class Config:
     # The session on the configured service whose streaming.stop is not confirmed: set
     # while it is open and left set when Ctrl-C interrupted its cleanup.
     unconfirmed: str | None = None
+    # The session being connected on the configured service, until connected.
+    opening: Session | None = field(default=None, repr=False)
     sessions: list[Session] = field(default_factory=list, repr=False)
     """Sessions the command opened (to report one whose stop was not confirmed)."""
 
@@ -82,6 +85,30 @@ class Config:
             print(clean_text(text, self.api_key), file=sys.stderr, flush=True)
 
 
+async def quiet_teardown(command: Awaitable[int]) -> int:
+    """``command`` with asyncio's reports of what a second Ctrl-C cut short silenced.
+
+    The second Ctrl-C raises ``KeyboardInterrupt`` inside whatever task runs, and
+    ``asyncio.run`` cancels the others: asyncio then reports those tasks ("exception was
+    never retrieved", "destroyed but it is pending") with tracebacks that say nothing to
+    the user. The CLI confirms the session's stop itself (`finish_interrupted`).
+    """
+    asyncio.get_running_loop().set_exception_handler(_report)
+    return await command
+
+
+_interrupted: list[bool] = []
+
+
+def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if isinstance(context.get("exception"), KeyboardInterrupt):
+        _interrupted.append(True)
+        return
+    if _interrupted and str(context.get("message", "")).startswith("Task was destroyed"):
+        return
+    loop.default_exception_handler(context)
+
+
 def finish_interrupted(config: Config) -> list[str]:
     """After Ctrl-C: make sure the session left unconfirmed is stopped; lines to print.
 
@@ -89,7 +116,17 @@ def finish_interrupted(config: Config) -> list[str]:
     once more (bounded; "not found" means it was stopped) and, if that cannot be confirmed
     either, names the session and the command that stops it.
     """
-    session_id = config.unconfirmed
+    _interrupted.append(True)
+    session_id, opening = config.unconfirmed, config.opening
+    if session_id is None and opening is not None:
+        with contextlib.suppress(HeyGenError):  # the answer may have been read after all
+            session_id = opening.session_id
+        if session_id is None and opening._creation_unknown():
+            return [
+                "a session may have been created (Ctrl-C while streaming.new was answering) "
+                "and not stopped: `heygen-streaming sessions list` shows it, "
+                "`heygen-streaming sessions stop ID` stops it"
+            ]
     if session_id is None:
         return []
     command = f"heygen-streaming sessions stop {session_id}"
@@ -249,6 +286,8 @@ async def open_run(
             connect_timeout=args.connect_timeout,
         )
         config.sessions.append(session)  # main() reports a stop it could not confirm
+        if not target.emulator:
+            config.opening = session  # main() warns if a second Ctrl-C hid its id
         try:
             await session.__aenter__()
         except asyncio.CancelledError:  # Ctrl-C while connecting: main confirms the stop
@@ -258,6 +297,7 @@ async def open_run(
             raise
         if not target.emulator:
             config.unconfirmed = session.session_id
+        config.opening = None
         counter = MediaCounter(session)
         bar.status = counter.status
         counter.start()

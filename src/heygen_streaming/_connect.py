@@ -69,6 +69,14 @@ class Connector:
             self.info = None if task.exception() else task.result()
         return self.info
 
+    def creation_unknown(self) -> bool:
+        """``streaming.new`` was started but neither answered nor failed: a session may
+        exist whose id this process never read (its loop was torn down meanwhile)."""
+        task = self.new_task
+        if task is None or self.created() is not None:
+            return False
+        return not task.done() or task.cancelled()
+
     @property
     def states(self) -> list[str]:
         """The peer's connection states so far."""

@@ -14,7 +14,9 @@ aiortc behaviours this module works around:
   candidates are capped (`MAX_REMOTE_CANDIDATES`) before aiortc sees them; so are its
   ``a=ssrc`` lines (`MAX_REMOTE_SSRC_LINES`), which aiortc's SDP parser also matches
   quadratically.
-* Each received track runs a decoder thread: `Peer.close` is always bounded.
+* Each received track runs a decoder thread, not a daemon, that aiortc stops only in a
+  close run to its end: `Peer.close` stops them first, synchronously, and a guard task
+  stops them when the loop is torn down with the peer still open; the close is bounded.
 """
 
 from __future__ import annotations
@@ -191,6 +193,9 @@ class Peer:
         self._close_task: asyncio.Task[None] | None = None
         self._on_state = on_state
         self._gather_timeout = gather_timeout
+        # Cancelled by `close`, or with every other task when the loop is torn down
+        # (asyncio.run after a second Ctrl-C): either way the decoder threads stop.
+        self._guard = asyncio.ensure_future(self._stop_decoders_when_cancelled())
 
         @self.pc.on("track")
         def _track(track: Any) -> None:
@@ -266,9 +271,21 @@ class Peer:
             result.setdefault(transceiver.kind, {}).update(report)
         return result
 
+    async def _stop_decoders_when_cancelled(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            _aiortc_private.stop_decoders(self.pc)
+
     async def close(self) -> None:
-        """Close the connection, bounded by ``PEER_CLOSE_TIMEOUT``; never raises (logs)."""
+        """Close the connection, bounded by ``PEER_CLOSE_TIMEOUT``; never raises (logs).
+
+        The decoder threads (not daemons) are stopped first, synchronously: a close cut
+        short must not leave one to hang the process at exit.
+        """
         timeout = PEER_CLOSE_TIMEOUT
+        self._guard.cancel()
+        _aiortc_private.stop_decoders(self.pc)
         if self._close_task is None:
             self._close_task = asyncio.ensure_future(self.pc.close())
         try:

@@ -120,6 +120,10 @@ class Session:
         """The ``streaming.new`` data (`SessionError` before it answered)."""
         return self._created().model()
 
+    def _creation_unknown(self) -> bool:
+        """True when ``streaming.new`` was sent and its answer never read (see `Connector`)."""
+        return self._core.connector.creation_unknown()
+
     def _created(self) -> CreatedSession:
         if self._core.connector.info is None:
             raise SessionError("the session has no id yet: connect it first")

@@ -317,15 +317,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 2
 
-    from ._cli_commands import COMMANDS, CLIError, finish_interrupted
-    from ._cli_progress import clean_text
-    from ._cli_realtime import cmd_realtime
+    try:  # the media stack loads here: a Ctrl-C now is a plain interrupt too
+        from ._cli_commands import COMMANDS, CLIError, finish_interrupted
+        from ._cli_progress import clean_text
+        from ._cli_realtime import cmd_realtime
+        from ._cli_run import quiet_teardown
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
     config = _config(args)
     _setup_logging(config.log_level)
     command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
     try:
-        return asyncio.run(command(config, args))
+        return asyncio.run(quiet_teardown(command(config, args)))
     except KeyboardInterrupt:
         if not config.quiet:
             print("interrupted", file=sys.stderr)

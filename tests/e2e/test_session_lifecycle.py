@@ -426,3 +426,51 @@ async def test_aclose_from_another_task_while_connecting(emulator: Emulator, api
             await asyncio.wait_for(connecting, WAIT)
         assert s.state is SessionState.CLOSED and s.end_reason is EndReason.CLOSED
     await emulator.wait_no_sessions(within=WAIT)
+
+
+INTERRUPTED_PEER_CLOSE = """
+import asyncio, sys
+from aiortc import RTCRtpReceiver
+from heygen_streaming import StreamingClient
+
+stop = RTCRtpReceiver.stop
+stopped = []
+
+async def stop_then_ctrl_c(self):
+    # A second Ctrl-C landing while the peer closes: after the first receiver stopped,
+    # KeyboardInterrupt ends the loop; asyncio.run cancels every other task.
+    if stopped:
+        raise KeyboardInterrupt
+    stopped.append(self)
+    await stop(self)
+
+RTCRtpReceiver.stop = stop_then_ctrl_c
+
+async def main():
+    client = StreamingClient(api_key=sys.argv[2], base_url=sys.argv[1])
+    async with client.session(quality="low", connect_timeout=30):
+        pass
+
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+async def test_an_interrupted_peer_close_leaves_no_thread_to_hang_the_exit(
+    emulator: Emulator, api_key: str
+) -> None:
+    """aiortc's decoder threads are not daemons, and aiortc stops them only in a finished
+    close or on a transport error: a close cut short used to hang the process at exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", INTERRUPTED_PEER_CLOSE, emulator.base_url, api_key,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert out.decode().split() == ["interrupted"], err.decode()[-2000:]
