@@ -8,6 +8,7 @@ they skip, naming the Debian package, when the tool is not on ``PATH``. With
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
@@ -20,6 +21,11 @@ API_KEY = "test-key"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests press Ctrl-C in child processes (SIGINT), which inherit an ignored SIGINT from
+    # a suite started in the background by a script (`cmd &` without job control): they
+    # would ignore it too. A user's Ctrl-C reaches a foreground CLI: make that the case.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers",
         "requires_tool(tool, package): skip unless the executable `tool` is on PATH "
