@@ -1,11 +1,11 @@
-"""StreamingClient: configuration, lifecycle and the HTTP core of the REST half of the SDK.
+"""StreamingClient: configuration and lifecycle of the REST half of the SDK.
 
-The v1 endpoint methods come from `V1Endpoints` (``_v1``); requests go through `HttpCore`
-(``_transport``) via `StreamingClient._send`.
+The v1 endpoint methods come from `V1Endpoints` (``_v1``), the v3 ones from `RealtimeAPI`
+(``_realtime_api``); both send through the client's one `HttpCore` (``_transport``), which
+holds the HTTP state (client, base URL, headers, deadline, retries).
 """
 
 # ``timeout=`` below is httpx's per-request timeout (contract API), not an asyncio deadline.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
@@ -169,24 +169,17 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         if max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")
 
-        self._base_url = base_url
-        self._headers = {
-            **auth,
-            "Accept": "application/json",
-            "User-Agent": _user_agent(),
-        }
-        self._timeout = timeout
-        self._max_retries = max_retries
+        headers = {**auth, "Accept": "application/json", "User-Agent": _user_agent()}
         self._owns_http = http_client is None
-        self._http = (
+        http = (
             http_client
             if http_client is not None
             else httpx.AsyncClient(verify=_DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT))
         )
         self._core = HttpCore(
-            self._http,
+            http,
             base_url,
-            self._headers,
+            headers,
             timeout=timeout,
             max_retries=max_retries,
             check_open=self._check_open,
@@ -200,7 +193,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
     @property
     def base_url(self) -> str:
         """The service root, without a trailing slash."""
-        return self._base_url
+        return self._core.base_url
 
     @property
     def closed(self) -> bool:
@@ -210,15 +203,15 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
     @property
     def timeout(self) -> float | None:
         """Default per-request timeout in seconds."""
-        return self._timeout
+        return self._core.timeout
 
     @property
     def max_retries(self) -> int:
         """Retries after the first attempt."""
-        return self._max_retries
+        return self._core.max_retries
 
     def __repr__(self) -> str:
-        return f"StreamingClient(base_url={self._base_url!r})"
+        return f"StreamingClient(base_url={self._core.base_url!r})"
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -250,7 +243,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         await self._close_realtime()
         self._closed = True
         if self._owns_http:
-            await self._http.aclose()
+            await self._core.http.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -334,52 +327,6 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             ice_gather_timeout=ice_gather_timeout,
             **{k: v for k, v in new_options.items() if v is not None},
         )
-
-    # -- transport --------------------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        json: Any = None,
-        idempotent: bool,
-        timeout: float | None,
-    ) -> httpx.Response:
-        """Send one API call and return its final response, of any HTTP status.
-
-        The generic core under every endpoint (v1 and v3): auth headers, one total deadline
-        for the whole call (``timeout=None``: the client's default), retries with backoff
-        and jitter honouring ``Retry-After`` (non-idempotent calls only when the request
-        never left), no redirects, a body size cap, one DEBUG line per attempt. The caller
-        decodes the body (its envelope and errors).
-
-        Args:
-            method: ``"GET"``, ``"POST"``, ...
-            path: from the base URL, e.g. ``"/v1/streaming.new"``.
-            endpoint: the name used in logs and errors, e.g. ``"streaming.new"``.
-            json: the JSON body (``None``: no body).
-            idempotent: whether retrying after the request may have arrived is safe.
-            timeout: total seconds for the call, retries included.
-
-        Raises:
-            APIConnectionError, APITimeoutError: no usable response.
-            ResponseTooLargeError: the body is over the cap.
-            ClientClosedError: the client is closed.
-        """
-        sent = await self._core.send(
-            method, path, endpoint=endpoint, json=json, idempotent=idempotent, timeout=timeout
-        )
-        return sent.response
-
-    def _url(self, path: str) -> str:
-        """Absolute URL of ``path``, for a request made outside `_send` (a stream).
-
-        Such a request should send ``headers=self._headers`` and ``follow_redirects=False``
-        (the credentials must not follow a redirect).
-        """
-        return self._core.url(path)
 
 
 def _check_session_options(**values: float | None) -> None:

@@ -31,6 +31,8 @@ from ._errors import (
 
 # The v3 models, decoders and SSE parser load on the first v3 call: a v1-only program
 # (and every program's start-up) does not pay for them.
+from ._transport import HttpCore
+
 if TYPE_CHECKING:
     from ._realtime_models import (
         RealtimeAppendResult,
@@ -62,27 +64,7 @@ class RealtimeAPI:
 
     _realtime_sessions: weakref.WeakSet[RealtimeSession] | None = None
 
-    if TYPE_CHECKING:
-        _http: httpx.AsyncClient
-        _headers: dict[str, str]
-        _base_url: str
-        _timeout: float | None
-        _max_retries: int
-
-        def _check_open(self) -> None: ...
-
-        def _url(self, path: str) -> str: ...
-
-        async def _send(
-            self,
-            method: str,
-            path: str,
-            *,
-            endpoint: str,
-            json: Any = None,
-            idempotent: bool,
-            timeout: float | None,
-        ) -> httpx.Response: ...
+    _core: HttpCore
 
     async def create_realtime(
         self,
@@ -114,7 +96,7 @@ class RealtimeAPI:
                 else await asyncio.to_thread(audio_source, audio)
             )
         body = create_body(type, avatar_id=avatar_id, voice_id=voice_id, text=text, audio=asset)
-        response = await self._send(
+        sent = await self._core.send(
             "POST",
             PATH,
             endpoint="avatar-realtime.create",
@@ -122,7 +104,7 @@ class RealtimeAPI:
             idempotent=False,
             timeout=timeout,
         )
-        data = decode_v3(response, "avatar-realtime.create")
+        data = decode_v3(sent.response, "avatar-realtime.create")
         return parse(RealtimeCreated, data, "avatar-realtime.create")
 
     async def get_realtime(self, stream_id: str, *, timeout: float | None = None) -> RealtimeInfo:
@@ -136,11 +118,11 @@ class RealtimeAPI:
         from ._response import parse
 
         path = _stream_path(stream_id)
-        response = await self._send(
+        sent = await self._core.send(
             "GET", path, endpoint="avatar-realtime.get", idempotent=True, timeout=timeout
         )
         return parse(
-            RealtimeInfo, decode_v3(response, "avatar-realtime.get"), "avatar-realtime.get"
+            RealtimeInfo, decode_v3(sent.response, "avatar-realtime.get"), "avatar-realtime.get"
         )
 
     async def append_realtime_text(
@@ -166,7 +148,7 @@ class RealtimeAPI:
             raise ConfigurationError("delta must be a string")
         if not delta and not final:
             raise ConfigurationError("delta must be non-empty unless final=True")
-        response = await self._send(
+        sent = await self._core.send(
             "POST",
             path,
             endpoint="avatar-realtime.text",
@@ -174,7 +156,7 @@ class RealtimeAPI:
             idempotent=False,
             timeout=timeout,
         )
-        data = decode_v3(response, "avatar-realtime.text")
+        data = decode_v3(sent.response, "avatar-realtime.text")
         return parse(RealtimeAppendResult, data or {}, "avatar-realtime.text")
 
     async def cancel_realtime(
@@ -189,7 +171,7 @@ class RealtimeAPI:
         from ._response import parse
 
         path = _stream_path(stream_id, "/cancel")
-        response = await self._send(
+        sent = await self._core.send(
             "POST",
             path,
             endpoint="avatar-realtime.cancel",
@@ -197,7 +179,7 @@ class RealtimeAPI:
             idempotent=True,
             timeout=timeout,
         )
-        data = decode_v3(response, "avatar-realtime.cancel")
+        data = decode_v3(sent.response, "avatar-realtime.cancel")
         return parse(RealtimeCancelResult, data or {}, "avatar-realtime.cancel")
 
     async def realtime_words(
@@ -237,29 +219,29 @@ class RealtimeAPI:
 
     async def _open_sse(self, path: str, endpoint: str, timeout: float | None) -> httpx.Response:
         """Open a streaming GET: retried while nothing was read, then handed over open."""
-        self._check_open()
-        limit = self._timeout if timeout is None else timeout
-        headers = {**self._headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        self._core.check_open()
+        limit = self._core.timeout if timeout is None else timeout
+        headers = {**self._core.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
         retry = 0
         while True:
-            self._check_open()
-            request = self._http.build_request(
+            self._core.check_open()
+            request = self._core.http.build_request(
                 "GET",
-                self._url(path),
+                self._core.url(path),
                 headers=headers,
                 timeout=httpx.Timeout(limit, read=None),
             )
             try:
-                response = await self._http.send(request, stream=True, follow_redirects=False)
+                response = await self._core.http.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
-                if retry < self._max_retries:
+                if retry < self._core.max_retries:
                     await _retry.sleep(_retry.backoff_delay(retry))
                     retry += 1
                     continue
                 if isinstance(exc, httpx.TimeoutException):
                     raise APITimeoutError(f"{endpoint}: opening the word stream timed out") from exc
                 raise APIConnectionError(
-                    f"{endpoint}: cannot reach {self._base_url} ({type(exc).__name__})"
+                    f"{endpoint}: cannot reach {self._core.base_url} ({type(exc).__name__})"
                 ) from exc
             if 200 <= response.status_code < 300:
                 return response
@@ -272,7 +254,7 @@ class RealtimeAPI:
             finally:
                 await response.aclose()
             status = response.status_code
-            if _retry.is_retryable_status(status) and retry < self._max_retries:
+            if _retry.is_retryable_status(status) and retry < self._core.max_retries:
                 after = _retry.parse_retry_after(response.headers.get("retry-after"))
                 if after is None or after <= _retry.MAX_DELAY:
                     await _retry.sleep(_retry.backoff_delay(retry, after))

@@ -123,7 +123,8 @@ class HttpCore:
         self.headers = headers
         self.timeout = timeout
         self.max_retries = max_retries
-        self._check_open = check_open
+        self.check_open = check_open
+        """Raises `ClientClosedError` once the owning client is closed."""
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` (``"/v1/streaming.new"``)."""
@@ -152,7 +153,7 @@ class HttpCore:
             ClientClosedError: the client was closed.
             ConfigurationError: ``timeout`` is not positive.
         """
-        self._check_open()
+        self.check_open()
         if timeout is not None and not timeout > 0:
             raise ConfigurationError(f"timeout must be positive seconds (or None), not {timeout!r}")
         limit = self.timeout if timeout is None else timeout
@@ -163,7 +164,7 @@ class HttpCore:
         retry = 0
         landed = False
         while True:
-            self._check_open()
+            self.check_open()
             started = time.monotonic()
             try:
                 per_read = _attempt_limit(loop, deadline, idempotent, self.max_retries - retry)

@@ -1,4 +1,4 @@
-"""The HTTP core (`StreamingClient._send`): deadline, redirects, size cap, raw responses."""
+"""The HTTP core (`HttpCore.send`): deadline, redirects, size cap, raw responses."""
 
 from __future__ import annotations
 
@@ -27,16 +27,17 @@ async def test_send_returns_any_status_and_sends_headers(
     client: StreamingClient, api: respx.MockRouter
 ) -> None:
     route = api.get("/v3/thing").respond(404, json={"error": {"code": "nope"}})
-    response = await client._send(
+    sent = await client._core.send(
         "GET", "/v3/thing", endpoint="thing.get", idempotent=True, timeout=None
     )
+    response = sent.response
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "nope"}}
     request = route.calls.last.request
     assert request.content == b""
     assert request.headers["x-api-key"] == SECRET
-    assert client._headers["X-Api-Key"] == SECRET  # usable for a streaming request
-    assert client._url("/v3/x/words") == f"{BASE}/v3/x/words"
+    assert client._core.headers["X-Api-Key"] == SECRET  # usable for a streaming request
+    assert client._core.url("/v3/x/words") == f"{BASE}/v3/x/words"
 
 
 async def test_send_keeps_decoded_body_for_gzip(
