@@ -48,7 +48,7 @@ def audio_rms(frame: Any) -> float:
 
 def stamp_of(frame: Any) -> tuple[int, float] | None:
     """``(index, sent_at)`` of a stamped emulator frame (wall clock), or ``None``."""
-    from heygen_streaming.emulator.stamp import read_stamp
+    from heygen_streaming.emulator.avatar.stamp import read_stamp
 
     stamp = read_stamp(frame)
     return None if stamp is None else (stamp.index, stamp.sent_at)

@@ -249,7 +249,7 @@ METHOD = """
   repetitions the speech is interrupted and the test waits for 10 quiet frames. The raw
   baseline posts `streaming.task` and reads `track.recv()`.
 - **Capture → iterator latency**: every emulator frame carries its index and wall-clock send
-  time (`heygen_streaming.emulator.stamp`), written before encoding; latency is the time the
+  time (`heygen_streaming.emulator.avatar.stamp`), written before encoding; latency is the time the
   frame reaches the reader minus that stamp (same machine, same clock), after one second of
   warm-up (those frames are kept in the JSON as `*_warmup`). The emulator sends
   25 fps, so "720p30" in the goal reads "720p at the emulator's 25 fps".

@@ -26,15 +26,15 @@ from heygen_streaming.emulator.avatar import (
     idle_packets,
     synthesize,
 )
-from heygen_streaming.emulator.process import EmulatorProcess
-from heygen_streaming.emulator.speech import (
+from heygen_streaming.emulator.avatar.speech import (
     CHAT_REPLIES,
     SpeechQueue,
     Utterance,
     chat_reply,
     estimate_duration_ms,
 )
-from heygen_streaming.emulator.stamp import stamp_block_size, stamp_height
+from heygen_streaming.emulator.avatar.stamp import stamp_block_size, stamp_height
+from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._rawclient import RawClient
 
@@ -233,7 +233,7 @@ def _is_vp8_keyframe(data: bytes) -> bool:
 
 
 async def test_own_vp8_encoder_sends_keyframes_first_and_on_request() -> None:
-    from heygen_streaming.emulator.encoder import watch_keyframe_requests
+    from heygen_streaming.emulator.rtc_private import watch_keyframe_requests
 
     class FakeSender:
         requests = 0
@@ -259,7 +259,7 @@ async def test_own_vp8_encoder_sends_keyframes_first_and_on_request() -> None:
 
 
 def test_own_vp8_encoder_sends_periodic_keyframes() -> None:
-    from heygen_streaming.emulator.encoder import FastVp8Encoder
+    from heygen_streaming.emulator.avatar.encoder import FastVp8Encoder
 
     state = AvatarState(quality="low")
     track = AvatarVideoTrack(state)
@@ -280,7 +280,7 @@ def test_own_vp8_encoder_sends_periodic_keyframes() -> None:
 def test_own_vp8_encoder_does_not_keep_recoding_a_static_picture() -> None:
     # With static-thresh 1 libvpx spent spare CBR bits re-coding the unchanged backdrop
     # every frame: 4.4x these bytes, and 1.3-1.5x the encode time of a live session.
-    from heygen_streaming.emulator.encoder import FastVp8Encoder
+    from heygen_streaming.emulator.avatar.encoder import FastVp8Encoder
 
     renderer = AvatarRenderer(640, 360)
     encoder = FastVp8Encoder(640, 360)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from heygen_streaming.emulator import Emulator, read_stamp
-from heygen_streaming.emulator.v1_wire import Code
+from heygen_streaming.emulator.v1.wire import Code
 
 from ._rawclient import RawClient
 from .test_emulator_http import call, failed, mint_token, new_session, ok

@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCDataChannel, RTCSessionDescription
 
 from heygen_streaming.emulator import Emulator, read_stamp
-from heygen_streaming.emulator.offer import MAX_REMOTE_SSRC_LINES
+from heygen_streaming.emulator.v1.offer import MAX_REMOTE_SSRC_LINES
 
 from ._rawclient import RawClient, rms
 
@@ -163,8 +163,7 @@ async def test_private_aiortc_hooks_still_exist() -> None:
     from aiortc import RTCPeerConnection
 
     from heygen_streaming.emulator.avatar import AvatarState, AvatarVideoTrack
-    from heygen_streaming.emulator.encoder import watch_keyframe_requests
-    from heygen_streaming.emulator.rtc_private import ignore_nacks
+    from heygen_streaming.emulator.rtc_private import ignore_nacks, watch_keyframe_requests
 
     pc = RTCPeerConnection()
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from heygen_streaming import StreamingClient
-from heygen_streaming.emulator.stamp import read_stamp
+from heygen_streaming.emulator.avatar.stamp import read_stamp
 
 
 def rms(frame: Any) -> float:

@@ -13,7 +13,7 @@ from aiortc.codecs.vpx import vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from heygen_streaming.emulator.stamp import (
+from heygen_streaming.emulator.avatar.stamp import (
     Stamp,
     read_stamp,
     stamp_block_size,
@@ -97,7 +97,7 @@ def test_stamp_survives_low_bitrate_codec(mime: str, depayload: object, full_noi
 
 @pytest.mark.parametrize("full_noise", [True, False])
 def test_stamp_survives_the_emulators_own_vp8_encoder(full_noise: bool) -> None:
-    from heygen_streaming.emulator.encoder import FastVp8Encoder
+    from heygen_streaming.emulator.avatar.encoder import FastVp8Encoder
 
     encoder = FastVp8Encoder(W, H)
     decoder = get_decoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000))

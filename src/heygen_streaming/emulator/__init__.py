@@ -9,8 +9,8 @@ stamps for loss and latency measurements).
 from __future__ import annotations
 
 from .avatar import FPS, RESOLUTIONS
+from .avatar.stamp import Stamp, read_stamp, write_stamp
 from .faults import Faults
 from .server import Emulator
-from .stamp import Stamp, read_stamp, write_stamp
 
 __all__ = ["FPS", "RESOLUTIONS", "Emulator", "Faults", "Stamp", "read_stamp", "write_stamp"]

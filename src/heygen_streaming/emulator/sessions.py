@@ -10,10 +10,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .avatar import AvatarState
-from .peer import EmulatorPeer
-from .speech import Utterance
+from .avatar.speech import Utterance
+
+if TYPE_CHECKING:
+    from .v1.peer import EmulatorPeer
 
 __all__ = [
     "EmulatedSession",

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ..speech import SAMPLE_RATE
+from ..avatar.speech import SAMPLE_RATE
 
 __all__ = [
     "SAMPLE_RATE",

@@ -1,7 +1,7 @@
 """HeyGen Streaming API v1 (``/v1/streaming.*``): the route table and its handlers.
 
-Bodies and codes come from `heygen_streaming.emulator.v1_wire` (captured shapes). Each
-session gets one aiortc peer that makes a pion-shaped offer (`heygen_streaming.emulator.peer`).
+Bodies and codes come from `heygen_streaming.emulator.v1.wire` (captured shapes). Each
+session gets one aiortc peer that makes a pion-shaped offer (`heygen_streaming.emulator.v1.peer`).
 With ``EmulatorOptions.retired`` every route answers HTTP 410 ``endpoint_sunset``, as
 HeyGen's servers have done since 2026.
 """
@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from .avatar import RESOLUTIONS, AvatarState, face_layers
+from ..avatar import RESOLUTIONS, AvatarState, face_layers
+from ..avatar.speech import Utterance, chat_reply, estimate_duration_ms
+from ..routes import ApiVersion, Call, EmulatorError, Principal, Route
+from ..sessions import EmulatedSession, SessionLimitReached, UnknownSession
 from .peer import EmulatorPeer
-from .routes import ApiVersion, Call, EmulatorError, Principal, Route
-from .sessions import EmulatedSession, SessionLimitReached, UnknownSession
-from .speech import Utterance, chat_reply, estimate_duration_ms
-from .v1_wire import (
+from .wire import (
     MESSAGES,
     STATE_CODES,
     Code,

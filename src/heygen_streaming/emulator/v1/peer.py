@@ -1,6 +1,6 @@
 """The emulator's WebRTC side: one aiortc peer per session that makes the offer.
 
-The offer has HeyGen's captured shape (see `heygen_streaming.emulator.offer`): video
+The offer has HeyGen's captured shape (see `heygen_streaming.emulator.v1.offer`): video
 (sendonly), audio (sendrecv) on one MediaStream, then an ``m=application`` section: the
 server-created data channel on which the session sends its talking events as binary UTF-8
 JSON (as HeyGen's v1 service did; clients see the channel via ``ondatachannel``).
@@ -33,10 +33,9 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
-from .avatar import FPS, AvatarAudioTrack, AvatarState, AvatarVideoTrack
-from .encoder import watch_keyframe_requests
+from ..avatar import FPS, AvatarAudioTrack, AvatarState, AvatarVideoTrack
+from ..rtc_private import ignore_nacks, watch_keyframe_requests
 from .offer import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates, pion_offer
-from .rtc_private import ignore_nacks
 
 __all__ = ["EmulatorPeer", "parse_candidate"]
 

@@ -8,7 +8,7 @@ hands aiortc ready ``av.Packet`` objects (aiortc only packetizes them). Measured
 same CBR bitrate (500 kbps, aiortc's default).
 
 Keyframes: the first frame, whenever the receiver asks (PLI/FIR: aiortc calls
-``RTCRtpSender._send_keyframe``, which `watch_keyframe_requests` hooks) and, with
+``RTCRtpSender._send_keyframe``, which ``rtc_private.watch_keyframe_requests`` hooks) and, with
 ``keyframe_interval`` > 0, at least every that many frames (a receiver that cannot send
 PLI recovers from loss within that time; a requested keyframe restarts the count).
 Otherwise libvpx adds one every `KEYFRAME_INTERVAL` frames.
@@ -16,13 +16,11 @@ Otherwise libvpx adds one every `KEYFRAME_INTERVAL` frames.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import av
 
-__all__ = ["KEYFRAME_INTERVAL", "STATIC_THRESHOLD", "FastVp8Encoder", "watch_keyframe_requests"]
+__all__ = ["KEYFRAME_INTERVAL", "STATIC_THRESHOLD", "FastVp8Encoder"]
 
 BITRATE = 500_000
 KEYFRAME_INTERVAL = 125  # frames: libvpx's own maximum distance (5 s at 25 fps)
@@ -86,21 +84,3 @@ class FastVp8Encoder:
             frame.pict_type = av.video.frame.PictureType.NONE
             self._since_keyframe = since + 1
         return b"".join(bytes(packet) for packet in self._codec.encode(frame))
-
-
-def watch_keyframe_requests(sender: Any, callback: Callable[[], None]) -> bool:
-    """Call ``callback`` whenever aiortc's ``sender`` is asked for a keyframe (PLI/FIR).
-
-    Returns False when this aiortc version has no such hook (periodic keyframes remain).
-    """
-    original = getattr(sender, "_send_keyframe", None)
-    if not callable(original):
-        return False
-
-    def send_keyframe() -> None:
-        callback()
-        with contextlib.suppress(Exception):
-            original()
-
-    sender._send_keyframe = send_keyframe
-    return True
