@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from aiohttp import web
 
 from heygen_streaming.emulator.v3 import Status
 from heygen_streaming.emulator.v3.frames import AvatarRenderer
@@ -204,61 +203,6 @@ async def test_audio_mode_base64_plays_the_audio_and_moves_the_mouth() -> None:
                 },
             )
         ]
-
-
-async def test_audio_mode_url_fetches_loopback_only() -> None:
-    wav = wav_bytes(0.3 * np.sin(np.arange(8000) / 8000 * 2 * np.pi * 300), 16_000)
-    app = web.Application()
-    fetched: list[str] = []
-
-    async def serve(request: web.Request) -> web.Response:
-        fetched.append(request.path)
-        return web.Response(body=wav, content_type="audio/wav")
-
-    app.router.add_get("/voice.wav", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    def audio_body(audio: dict[str, str]) -> dict[str, Any]:
-        return {"type": "audio", "avatar_id": "Daisy", "audio": audio}
-
-    try:
-        async with v3_emulator() as emu, client(emu) as http:
-            local = await create(
-                http, audio_body({"type": "url", "url": f"http://127.0.0.1:{port}/voice.wav"})
-            )
-            assert await stream_of(emu, local).wait_ended() is Status.COMPLETED
-            assert fetched == ["/voice.wav"]
-            assert (await status(http, local))["end_reason"] == "final_marker"
-
-            cases = [
-                {"type": "url", "url": "http://192.0.2.10/voice.wav"},  # never fetched
-                {"type": "url", "url": "file:///etc/passwd"},
-                {"type": "url", "url": f"http://127.0.0.1:{port}/missing.wav"},
-                {"type": "asset_id", "asset_id": "asset-123"},
-                {
-                    "type": "base64",
-                    "media_type": "audio/wav",
-                    "data": base64.b64encode(b"noise" * 20).decode(),
-                },
-            ]
-            messages = []
-            for audio in cases:
-                stream_id = await create(http, audio_body(audio))
-                assert await stream_of(emu, stream_id).wait_ended() is Status.ERROR
-                data = await status(http, stream_id)
-                assert data["status"] == "error" and "hls_url" not in data
-                messages.append(data["error_message"])
-                events = await read_sse(http, stream_id)
-                assert events[-1][1]["status"] == "error"
-            assert "loopback" in messages[0] and "loopback" in messages[1]
-            assert "404" in messages[2] and "asset" in messages[3]
-            assert fetched == ["/voice.wav"]  # (missing.wav: 404 before any handler)
-    finally:
-        await runner.cleanup()
 
 
 async def test_playback_url_is_authorised_by_its_token_only() -> None:

@@ -1,14 +1,12 @@
 """Parts of the emulator's v3 side without a server: tokens, word-aligned synthesis,
-batching, partial words across deltas, loopback URLs, playlist fix-up."""
+batching, partial words across deltas, playlist fix-up."""
 
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
-import pytest
 
-from heygen_streaming.emulator.v3.audio import is_loopback_url
 from heygen_streaming.emulator.v3.hls import fix_playlist, is_servable
 from heygen_streaming.emulator.v3.script import Script
 from heygen_streaming.emulator.v3.voice import SAMPLE_RATE, Speech, split_tokens
@@ -96,26 +94,6 @@ def test_script_speaks_a_partial_word_when_no_more_text_comes() -> None:
     clips = [script.next_clip(), script.next_clip(), script.next_clip()]
     words = [[w.word for w in c.words()] if c is not None else None for c in clips]
     assert words == [["Still", "waiting", "for", "the", "rest", "of", "this"], ["wor"], None]
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("http://127.0.0.1:8000/a.wav", True),
-        ("https://localhost/a.wav", True),
-        ("http://[::1]:9/a", True),
-        ("http://127.9.9.9/a", True),
-        ("http://192.0.2.1/a.wav", False),
-        ("http://example.com/a.wav", False),
-        ("http://127.0.0.1.example.com/a", False),
-        ("file:///etc/passwd", False),
-        ("ftp://127.0.0.1/a", False),
-        ("http://[::1/a", False),
-        ("not a url", False),
-    ],
-)
-def test_only_loopback_urls_are_fetched(url: str, ok: bool) -> None:
-    assert is_loopback_url(url) is ok
 
 
 def test_playlist_names_and_target_duration() -> None:

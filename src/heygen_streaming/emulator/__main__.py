@@ -123,7 +123,7 @@ async def _serve(args: argparse.Namespace) -> int:
         duration_limit=args.duration_limit,
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
-        realtime=options_from_args(args),
+        realtime=args.realtime,
         stamp=args.stamp,
     )
     for spec in args.fault:
@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             parse_fault_spec(spec, Faults())
         except ValueError as exc:
             parser.error(str(exc))
+    try:
+        args.realtime = options_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     for name in ("aiortc", "aioice"):  # per-packet debug output, even with -v
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -36,14 +36,16 @@ import aiohttp
 from aiohttp import web
 
 from ..routes import ApiVersion, Call, EmulatorError, Handler, Principal, Route
-from .audio import load_audio
+from .audio import URL_UNUSABLE, AudioLimits, AudioRejected, fetch_audio, probe_audio, url_allowed
 from .hls import fix_playlist, is_servable
 from .options import RealtimeOptions
 from .streams import RealtimeRegistry, RealtimeStream
 from .wire import (
+    AssetAudio,
     AudioCreate,
     Base64Audio,
     TextCreate,
+    UrlAudio,
     data_response,
     error_body,
     invalid,
@@ -61,6 +63,8 @@ logger = logging.getLogger("heygen_streaming.emulator")
 
 SSE_KEEPALIVE = 15.0
 BASE = "/v3/avatar-realtime"
+AUDIO_FILE = "source.audio"
+"""A fetched audio file, in the stream's directory (never served: not an HLS name)."""
 _ANONYMOUS = Principal("")
 _CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -166,32 +170,80 @@ class V3Api(ApiVersion):
         raise v3_error(404, "not_found", "Unknown route")
 
     async def create(self, call: Call) -> web.StreamResponse:
-        """Create a stream (``tts``, ``audio`` or ``text_stream``)."""
+        """Create a stream (``tts``, ``audio`` or ``text_stream``).
+
+        Inline audio is decoded (bounded, see `.audio`) before the answer: audio that is
+        not usable is a 400. A URL is fetched afterwards (the stream ends in ``error``
+        if it cannot be used).
+        """
         body = parse_create(call.body)
         voice = body.voice_id if isinstance(body, TextCreate) else None
         audio_data: bytes | None = None
-        if isinstance(body, AudioCreate) and isinstance(body.audio, Base64Audio):
-            try:
-                audio_data = base64.b64decode(body.audio.data, validate=True)
-            except (binascii.Error, ValueError):
-                raise invalid("audio.data: not valid base64", "audio.data") from None
+        if isinstance(body, AudioCreate):
+            audio_data = self._check_audio(body.audio)
         stream = self.registry.create(call.owner, body.type, body.avatar_id, voice)
         if isinstance(body, TextCreate):
             stream.script.add_text(body.text, final=body.type == "tts")
             self.registry.start_worker(stream)
+        elif isinstance(body.audio, Base64Audio):
+            await self._probe_inline(stream, audio_data or b"")
         else:
-            task = asyncio.create_task(self._prepare_audio(stream, body, audio_data))
+            task = asyncio.create_task(self._prepare_audio(stream, body.audio))
             self.registry.track(task)
         return data_response({"stream_id": stream.stream_id}, status=201)
 
-    async def _prepare_audio(
-        self, stream: RealtimeStream, body: AudioCreate, data: bytes | None
-    ) -> None:
-        """Fetch/decode the audio off the event loop, then start the worker (or fail)."""
+    def _check_audio(self, source: UrlAudio | AssetAudio | Base64Audio) -> bytes | None:
+        """The inline audio's bytes; a 400 for bad base64 or a URL this emulator won't fetch."""
+        if isinstance(source, Base64Audio):
+            try:
+                return base64.b64decode(source.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise invalid("audio.data: not valid base64", "audio.data") from None
+        if isinstance(source, UrlAudio):
+            if not self.options.audio_url_hosts:
+                raise invalid(
+                    "audio.url: this emulator fetches no audio URLs (allow hosts with"
+                    " --v3-audio-url-host); send the audio inline as base64",
+                    "audio.url",
+                )
+            if not url_allowed(source.url, self.options.url_hosts):
+                raise invalid(
+                    "audio.url: only http(s) URLs on the hosts allowed by --v3-audio-url-host"
+                    " are fetched",
+                    "audio.url",
+                )
+        return None
+
+    def _limits(self) -> AudioLimits:
+        return AudioLimits(max_seconds=self.options.max_audio_seconds)
+
+    async def _probe_inline(self, stream: RealtimeStream, data: bytes) -> None:
+        """Decode inline audio off the loop (the stream holds its slot meanwhile, which
+        bounds concurrent decoding); start the worker, or fail the stream and raise 400."""
         try:
-            clip = await load_audio(body.audio, data, self.options.max_length)
-        except ValueError as exc:
+            clip = await asyncio.to_thread(probe_audio, data, self._limits())
+        except AudioRejected as exc:
             self.registry.fail(stream, f"audio could not be used: {exc}")
+            raise invalid(f"audio.data: {exc}", "audio.data") from None
+        except BaseException:
+            self.registry.fail(stream, "the create request was interrupted")
+            raise
+        if stream.live:
+            stream.script.add_clip(clip)
+            self.registry.start_worker(stream)
+
+    async def _prepare_audio(self, stream: RealtimeStream, source: UrlAudio | AssetAudio) -> None:
+        """Fetch and decode a URL off the event loop, then start the worker (or fail)."""
+        if isinstance(source, AssetAudio):
+            message = f"unknown asset_id {source.asset_id!r} (the emulator has no assets)"
+            self.registry.fail(stream, f"audio could not be used: {message}")
+            return
+        path = stream.directory / AUDIO_FILE
+        try:
+            await fetch_audio(source.url, path)
+            clip = await asyncio.to_thread(probe_audio, path, self._limits())
+        except (AudioRejected, OSError):
+            self.registry.fail(stream, f"audio could not be used: {URL_UNUSABLE}")
             return
         if stream.live:
             stream.script.add_clip(clip)

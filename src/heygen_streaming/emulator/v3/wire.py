@@ -10,6 +10,11 @@ no or unknown key / bearer token           401     ``unauthorized``
 malformed JSON, missing or bad field       400     ``invalid_parameter`` *
 (``param`` names the field)
 append to a stream that is not text_stream 400     ``invalid_parameter`` *
+inline audio not decodable, or beyond the  400     ``invalid_parameter`` *
+limits (``max_audio_seconds``, decoded             (``param``: ``audio.data``)
+bytes, frames)
+audio URL while URLs are off, or on a      400     ``invalid_parameter`` *
+host not allowed                                   (``param``: ``audio.url``)
 unknown stream, or another key's stream    404     ``resource_not_found``
 append after ``final`` or after the end    410     ``stream_closed`` *
 more than N live streams for this key      429     ``rate_limit_exceeded``
@@ -109,7 +114,7 @@ class TextCreate(_Body):
 
 
 class UrlAudio(_Body):
-    """Audio fetched from a URL (the emulator only fetches loopback URLs)."""
+    """Audio fetched from a URL (only from the hosts `RealtimeOptions.audio_url_hosts` lists)."""
 
     type: Literal["url"]
     url: Annotated[StrictStr, Field(min_length=1)]
