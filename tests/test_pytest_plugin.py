@@ -93,6 +93,53 @@ def test_session_scope_from_ini_any_loop_scope_and_faults_cleared(tmp_path: Path
     assert "3 passed" in run_pytest(tmp_path, files)
 
 
+LEAKS = """
+import httpx
+import pytest
+
+TOKENS = []
+STREAM = {"type": "text_stream", "avatar_id": "a", "voice_id": "v", "text": "Hello"}
+
+
+def http(emu):
+    return httpx.Client(base_url=emu.base_url, headers={"x-api-key": emu.api_key}, timeout=30)
+
+
+def open_everything(emu):
+    with http(emu) as h:
+        assert h.get("/v1/streaming.list").json()["data"]["sessions"] == []
+        assert h.post("/v1/streaming.new", json={"quality": "low"}).json()["code"] == 100
+        created = [h.post("/v3/avatar-realtime", json=STREAM) for _ in range(3)]
+        assert [r.status_code for r in created] == [201, 201, 201], created[-1].text
+        token = h.post("/v1/streaming.create_token").json()["data"]["token"]
+        for earlier in TOKENS:  # tokens of earlier tests are forgotten
+            bearer = {"x-api-key": "", "Authorization": f"Bearer {earlier}"}
+            assert h.get("/v1/streaming.list", headers=bearer).status_code == 401
+        TOKENS.append(token)
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_leaks_sessions_streams_and_tokens(heygen_emulator, n):
+    open_everything(heygen_emulator)  # and leaves them all open
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_async_test_starts_clean_too(heygen_emulator):
+    open_everything(heygen_emulator)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scope", ["session", "module"])
+def test_shared_emulator_starts_each_test_without_earlier_sessions(
+    tmp_path: Path, scope: str
+) -> None:
+    """v1 sessions, v3 streams (the key's limit: 3) and tokens of one test are gone in the
+    next, whatever the fixture's scope."""
+    out = run_pytest(tmp_path, {"test_leaks.py": LEAKS}, f"--heygen-emulator-scope={scope}")
+    assert "4 passed" in out
+
+
 def test_plugin_import_is_cheap() -> None:
     code = (
         "import sys, heygen_streaming.testing.plugin\n"

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,15 +26,27 @@ from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
 from .v3.options import RealtimeOptions
 
-__all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]
+__all__ = [
+    "EMULATOR_HEADER",
+    "MAX_BODY_BYTES",
+    "MAX_TEXT_LENGTH",
+    "PROBE_PATH",
+    "EmulatorApp",
+    "EmulatorOptions",
+]
 
 logger = logging.getLogger("heygen_streaming.emulator")
 
 MAX_TEXT_LENGTH = 10_000
 MAX_BODY_BYTES = 1 << 20
+EMULATOR_HEADER = "X-HeyGen-Emulator"
+"""Sent with every answer (value: the package version): HeyGen never sends it."""
+PROBE_PATH = "/emulator"
+"""``GET``, no credential: what this emulator is and each API's defaults (`EmulatorApp`)."""
 CORS_BASE = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "X-Api-Key, Authorization, Content-Type, Accept",
+    "Access-Control-Expose-Headers": EMULATOR_HEADER,
     "Access-Control-Max-Age": "600",
 }
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -58,8 +70,22 @@ class EmulatorOptions:
     stamp: bool = False
 
 
+def _package_version() -> str:
+    try:
+        return metadata.version("heygen-streaming")
+    except metadata.PackageNotFoundError:  # run from a source tree without metadata
+        return "0+unknown"
+
+
+VERSION = _package_version()
+
+
 class EmulatorApp:
-    """The aiohttp application and the state every API version shares."""
+    """The aiohttp application and the state every API version shares.
+
+    It announces itself: every answer carries `EMULATOR_HEADER`, and ``GET /emulator``
+    (`PROBE_PATH`) describes it (`describe`).
+    """
 
     def __init__(
         self,
@@ -89,8 +115,10 @@ class EmulatorApp:
         self.faults._freeze = self._freeze
         self.faults._drop = self._drop_all
         self.app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
+        self.app.on_response_prepare.append(self._identify)
         self.app.router.add_get("/", self._index)
         self.app.router.add_get("/static/{file}", self._static)
+        self.app.router.add_get(PROBE_PATH, self._probe)
         self.versions: list[ApiVersion] = []
         for factory in versions:
             self.mount(factory(self))
@@ -224,6 +252,35 @@ class EmulatorApp:
         if not response.prepared:
             response.headers.update(self._cors(request))
         return response
+
+    # -- identity and reset --------------------------------------------------------------
+    async def _identify(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[EMULATOR_HEADER] = VERSION
+
+    def describe(self) -> dict[str, Any]:
+        """The ``GET /emulator`` body: the emulator, its version, whether it checks keys,
+        and each API version's own description (`ApiVersion.describe`) by name."""
+        return {
+            "emulator": "heygen-streaming",
+            "version": VERSION,
+            "auth": "any_key" if self.api_keys is None else "api_key",
+            "apis": {version.name: version.describe() for version in self.versions},
+        }
+
+    async def _probe(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.describe(), headers={"Cache-Control": "no-store"})
+
+    async def reset(self) -> int:
+        """End every session and stream of every API, forget tokens, clear faults: the state
+        of a fresh emulator, with its port and settings kept. Returns how many sessions and
+        streams were ended. The core ends the sessions of its registry (v1's); each API
+        version ends its own (`ApiVersion.reset`)."""
+        self.faults.clear()
+        self.tokens = TokenStore(self.tokens.ttl)
+        ended = await self.registry.close_all("emulator reset")
+        for version in self.versions:
+            ended += await version.reset()
+        return ended
 
     # -- faults -----------------------------------------------------------------------------
     def _freeze(self, session_id: str | None, frozen: bool) -> int:

@@ -7,7 +7,9 @@ table, its request schemas and its wire bodies (success and error envelopes). To
 
 1. write ``emulator/<version>.py`` with ``class MyApi(ApiVersion)``: ``name``, `routes`
    (each `Route` names its fault-injection endpoint), `error_body` and, if its envelope
-   differs from v1's, `fault_body`;
+   differs from v1's, `fault_body`; if it keeps sessions of its own (not in
+   ``app.registry``), `reset` to end them; `describe` for what ``GET /emulator`` says of it
+   (e.g. the default avatar id a client may use);
 2. add the class to `heygen_streaming.emulator.versions.API_VERSIONS`.
 
 A handler receives a `Call`: the request, the authenticated owner (an account = an API key),
@@ -134,3 +136,13 @@ class ApiVersion:
     def fault_body(self, kind: str, status: int) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) of an injected fault of ``kind`` (see `Faults`)."""
         return status, self.error_body(EmulatorError(status, status, f"Injected HTTP {status}"))
+
+    async def reset(self) -> int:
+        """End every session this version keeps itself (`Emulator.reset`: the pytest plugin
+        calls it between tests sharing an emulator); return how many were live. Sessions in
+        ``app.registry`` are ended by the core. Default: none of its own."""
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        """This version's entry in ``GET /emulator`` (JSON-serialisable). Default: ``{}``."""
+        return {}

@@ -158,6 +158,12 @@ class Emulator:
             return "closed"
         return await asyncio.wait_for(session.wait_closed(), within)
 
+    async def reset(self) -> int:
+        """End every session and stream of every API, forget tokens and clear faults, as
+        if the emulator were new (same port, same settings); returns how many sessions
+        and streams were ended. The pytest plugin calls it between tests that share one."""
+        return await self._app.reset()
+
     async def wait_no_sessions(self, *, within: float = 10.0) -> None:
         """Wait until no session is live (each closed by its client or a timeout)."""
         async with asyncio.timeout(within):

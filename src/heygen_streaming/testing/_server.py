@@ -132,6 +132,11 @@ class EmulatorServer:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(self.timeout)
 
+    def reset(self) -> int:
+        """End every session and stream (every API, every key), forget tokens and clear
+        faults; returns how many sessions and streams were ended."""
+        return int(self.call(lambda emu: emu.reset()))
+
     def session_ids(self) -> list[str]:
         """Ids of the live sessions (every key), oldest first."""
         ids: list[str] = self.call(lambda emu: [s.session_id for s in emu.sessions])

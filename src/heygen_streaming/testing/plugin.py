@@ -3,7 +3,9 @@
 ``heygen_emulator`` is an `heygen_streaming.testing.EmulatorServer`: ``.base_url``,
 ``.api_key``, ``.client()`` and ``.faults``. By default each test gets a fresh emulator;
 ``--heygen-emulator-scope=session`` (or the ini option ``heygen_emulator_scope``) shares one
-per session (or ``module``), with its faults cleared after each test. A test marked
+per session (or ``module``), reset after each test (`EmulatorServer.reset`: every session and
+stream of every API ended, tokens forgotten, faults cleared), so each test starts as with a
+fresh emulator. A test marked
 ``@pytest.mark.heygen_emulator(max_sessions=1, ...)`` gets its own emulator with those
 `heygen_streaming.emulator.Emulator` options.
 
@@ -86,4 +88,4 @@ def heygen_emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
         return
     shared: EmulatorServer = request.getfixturevalue("_heygen_emulator_shared")
     yield shared
-    shared.faults.clear()  # faults never leak into the next test
+    shared.reset()  # no session, stream, token or fault leaks into the next test

@@ -63,6 +63,9 @@ logger = logging.getLogger("heygen_streaming.emulator")
 
 SSE_KEEPALIVE = 15.0
 BASE = "/v3/avatar-realtime"
+DEFAULT_AVATAR_ID = "emulator-avatar"
+DEFAULT_VOICE_ID = "emulator-voice"
+"""Ids announced by ``GET /emulator`` for clients that need one (any id is accepted)."""
 AUDIO_FILE = "source.audio"
 """A fetched audio file, in the stream's directory (never served: not an HLS name)."""
 _ANONYMOUS = Principal("")
@@ -95,6 +98,23 @@ class V3Api(ApiVersion):
 
     async def _cleanup(self, _: web.Application) -> None:
         await self.registry.close()
+
+    async def reset(self) -> int:
+        """Cancel every live stream (all keys); returns how many were live."""
+        live = [s for s in self.registry.streams.values() if s.live]
+        for stream in live:
+            self.registry.cancel(stream)
+        return len(live)
+
+    def describe(self) -> dict[str, Any]:
+        """Default ids and limits, for clients of ``GET /emulator``."""
+        return {
+            "path": BASE,
+            "avatar_id": DEFAULT_AVATAR_ID,
+            "voice_id": DEFAULT_VOICE_ID,
+            "max_streams": self.options.max_streams,
+            "audio_urls": bool(self.options.audio_url_hosts),
+        }
 
     def routes(self) -> Sequence[Route]:
         """The v3 route table (the last route answers unknown ``/v3/...`` paths)."""
