@@ -104,7 +104,9 @@ class RoomPeer:
     async def set_remote(self, sdp: str, kind: str) -> None:
         """Apply the client's offer or answer (candidates and ``a=ssrc`` lines capped, as
         aioice and aiortc match those in quadratic time), then the queued candidates.
-        ValueError when aiortc refuses it."""
+        ValueError when it is not SDP with an m-section, or aiortc refuses it."""
+        if not sdp.lstrip().startswith("v=") or not sdp_edit.sections(sdp):
+            raise ValueError(f"not an SDP {kind}")
         sdp, dropped = cap_candidates(sdp, MAX_REMOTE_CANDIDATES)
         if dropped:
             logger.info("%s: ignored %d candidates beyond %d", kind, dropped, MAX_REMOTE_CANDIDATES)

@@ -32,7 +32,14 @@ from aiohttp import web
 from .room import Room, RoomObserver
 from .session import ClientSession
 from .tokens import MAX_NAME_LENGTH, Grant, JoinRefused, TokenAuthority
-from .wire import MAX_SIGNAL_BYTES, ConnectOptions, decode_join_request, leave, v0_options
+from .wire import (
+    MAX_SIGNAL_BYTES,
+    PING_TIMEOUT,
+    ConnectOptions,
+    decode_join_request,
+    leave,
+    v0_options,
+)
 
 __all__ = ["RoomServer"]
 
@@ -54,6 +61,8 @@ class RoomServer:
     Args:
         api_key, api_secret: the key pair tokens are signed with (random when ``None``).
         max_clients_per_room, max_clients: concurrent client connections admitted.
+        ping_timeout: seconds a client may stay silent before it is dropped (its join
+            response asks for a ping at least every third of it; LiveKit: 15).
     """
 
     def __init__(
@@ -63,8 +72,12 @@ class RoomServer:
         *,
         max_clients_per_room: int = MAX_CLIENTS_PER_ROOM,
         max_clients: int = MAX_CLIENTS,
+        ping_timeout: int = PING_TIMEOUT,
     ) -> None:
+        if ping_timeout < 1:
+            raise ValueError("ping_timeout is at least 1 second")
         self.tokens = TokenAuthority(api_key, api_secret)
+        self.ping_timeout = ping_timeout
         self.max_clients_per_room = max_clients_per_room
         self.max_clients = max_clients
         self.rooms: dict[str, Room] = {}
@@ -206,7 +219,7 @@ class RoomServer:
             if room.closed:
                 await ws.close()
                 return ws
-            await ClientSession(room, grant, options, ws).run()
+            await ClientSession(room, grant, options, ws, ping_timeout=self.ping_timeout).run()
         finally:
             count = self._admitted.get(room.name, 1) - 1
             if count:

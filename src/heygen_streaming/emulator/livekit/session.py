@@ -67,7 +67,7 @@ class ClientSession:
         options: ConnectOptions,
         ws: web.WebSocketResponse,
         *,
-        ping_timeout: float = PING_TIMEOUT,
+        ping_timeout: int = PING_TIMEOUT,
     ) -> None:
         self.room = room
         self.grant = grant
@@ -166,8 +166,8 @@ class ClientSession:
                     region="local",
                 ),
                 subscriber_primary=not self.options.single_pc,
-                ping_interval=PING_INTERVAL,
-                ping_timeout=PING_TIMEOUT,
+                ping_interval=min(PING_INTERVAL, max(1, self._ping_timeout // 3)),
+                ping_timeout=self._ping_timeout,
                 # No resume (ICE restart on a kept session): a client that loses its
                 # connection joins again instead.
                 client_configuration=models.ClientConfiguration(
