@@ -252,6 +252,23 @@ async def garbage_sdp_offer(t: Target) -> Observed:
     return {"responsive": alive, "answered": answered}
 
 
+async def many_sections(t: Target) -> Observed:
+    """An offer of 5,000 audio sections (aiortc would make a transceiver for each)."""
+    section = (
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{}\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n"
+    )
+    sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n" + "".join(
+        section.format(i) for i in range(5000)
+    )
+    signal = await RawSignal.open(rtc_url(t.base, t.token(), v1=True))
+    await signal.next("join")
+    await signal.send(rtc.SignalRequest(offer=rtc.SessionDescription(type="offer", sdp=sdp)))
+    alive = await signal.responsive()
+    answered = any(r.WhichOneof("message") == "answer" for r in signal.received)
+    await signal.close()
+    return {"responsive": alive, "answered": answered}
+
+
 async def reconnect_request(t: Target) -> Observed:
     signal = await RawSignal.open(rtc_url(t.base, t.token(), reconnect="1", sid="PA_old"))
     leave = await signal.next("leave")

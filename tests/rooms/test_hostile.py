@@ -32,7 +32,7 @@ pytestmark = [
 ]
 
 MIN_FPS = 0.8 * FPS
-WINDOW = 2.0
+WINDOW = 1.5
 PER_ROOM = 16
 
 
@@ -114,6 +114,9 @@ CASES = [
     ),
     Case("garbage trickle candidates", attacks.garbage_trickle, {"responsive": True}),
     Case("garbage SDP offers", attacks.garbage_sdp_offer, {"responsive": True, "answered": False}),
+    Case(
+        "offer of 5,000 m-sections", attacks.many_sections, {"responsive": True, "answered": False}
+    ),
     Case(
         "resume request",
         attacks.reconnect_request,

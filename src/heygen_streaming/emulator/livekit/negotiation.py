@@ -10,6 +10,7 @@ receive-only section of the client's offer (the video codec chosen by editing th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,7 @@ class Negotiator:
         self._offer_id = 0
         self._awaiting_answer = False
         self._renegotiate = False
+        self._trickled: set[RoomPeer] = set()
         self.closed = False
 
     def close(self) -> None:
@@ -119,6 +121,7 @@ class Negotiator:
             self._awaiting_answer = True
             self._offer_id += 1
             self._send(rtc.SignalResponse(offer=self._description("offer", sdp, self._offer_id)))
+            self._trickle(self.subscriber, sdp, rtc.SUBSCRIBER)
 
     async def answered(self, sdp: str) -> None:
         """(v0) The client's answer to the subscriber offer."""
@@ -187,11 +190,28 @@ class Negotiator:
                 transceiver.sender.replaceTrack(self._feed(transceiver, track))
                 transceiver.direction = "sendonly"
                 self._placed[sid] = (track, mid)
-            await pc.setLocalDescription(await pc.createAnswer())
+            try:
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:  # an offer aiortc accepted but cannot answer
+                logger.info("%s: cannot answer: %s", self._name, type(exc).__name__)
+                return
             answer = sdp_edit.set_stream_ids(pc.localDescription.sdp, self._stream_ids())
             self._send(rtc.SignalResponse(answer=self._description("answer", answer, offer_id)))
+            self._trickle(self.publisher, answer, rtc.PUBLISHER)
             if self.subscriber is None and self._unplaced():
                 self._request_sections()
+
+    def _trickle(self, peer: RoomPeer, sdp: str, target: int) -> None:
+        """Trickle the server's candidates too (they are also in its SDP: aiortc gathers
+        before it describes), once per connection, as LiveKit's server trickles its own."""
+        if peer in self._trickled:
+            return
+        self._trickled.add(peer)
+        mid = sdp_edit.bundle_mid(sdp) or "0"
+        for candidate in sdp_edit.candidates(sdp):
+            init = json.dumps({"candidate": candidate, "sdpMid": mid, "sdpMLineIndex": 0})
+            request = rtc.TrickleRequest(candidateInit=init, target=target)  # type: ignore[arg-type]
+            self._send(rtc.SignalResponse(trickle=request))
 
     def _request_sections(self) -> None:
         """(v1) Ask the client to offer again, with more receive-only sections if needed."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 __all__ = [
     "Section",
     "bundle_mid",
+    "candidates",
     "keep_codec",
     "msid_track_ids",
     "sections",
@@ -79,6 +80,15 @@ def bundle_mid(sdp: str) -> str | None:
             mids = line.split()[1:]
             return mids[0] if mids else None
     return _mid(body[0]) if body else None
+
+
+def candidates(sdp: str) -> list[str]:
+    """The distinct ``candidate:...`` lines of ``sdp`` (without ``a=``), in order."""
+    found: list[str] = []
+    for line in sdp.replace("\r\n", "\n").split("\n"):
+        if line.startswith("a=candidate:") and line[2:] not in found:
+            found.append(line[2:])
+    return found
 
 
 def msid_track_ids(sdp: str) -> dict[str, str]:

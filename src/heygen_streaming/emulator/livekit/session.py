@@ -151,6 +151,10 @@ class ClientSession:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), KICK_TIMEOUT)
 
+    def replaced(self) -> None:
+        """Another connection took this identity: ``leave`` DUPLICATE_IDENTITY, close."""
+        self._spawn(self.kick("DUPLICATE_IDENTITY"))
+
     def _join_response(self) -> rtc.SignalResponse:
         return rtc.SignalResponse(
             join=rtc.JoinResponse(
