@@ -34,6 +34,12 @@ pytestmark = [
 MIN_FPS = 0.8 * FPS
 WINDOW = 1.5
 PER_ROOM = 16
+# Small limits: 16 clients a room, silent clients dropped after 3 s.
+ROOM_SERVER_OPTIONS = {
+    "max_clients_per_room": PER_ROOM,
+    "max_clients": 4 * PER_ROOM,
+    "ping_timeout": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -145,28 +151,20 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def host(net: VethPair, server_loop: NetnsLoop) -> Iterator[RoomHost]:
-    """The room server, with small limits: 16 clients a room, silent clients dropped after 3 s."""
+def bystander_room(host: RoomHost, server_loop: NetnsLoop) -> None:
+    """A room whose avatar streams throughout (VP8, encoded once for every client)."""
 
-    async def start() -> RoomHost:
-        host = RoomHost(max_clients_per_room=PER_ROOM, max_clients=4 * PER_ROOM, ping_timeout=3)
-        await host.start(net.server_ip)
-        room = host.server.create_room("bystander")
-        avatar = room.add_participant("avatar")
+    async def setup() -> None:
+        avatar = host.server.create_room("bystander").add_participant("avatar")
         _, video, audio = avatar_tracks("vp8")
         avatar.publish(video, kind="video", codec="vp8")
         avatar.publish(audio, kind="audio")
-        return host
 
-    host = server_loop.run(start())
-    try:
-        yield host
-    finally:
-        server_loop.run(host.stop())
+    server_loop.run(setup())
 
 
 @pytest.fixture(scope="module")
-def bystander(net: VethPair, host: RoomHost) -> Iterator[JsonLinesProcess]:
+def bystander(net: VethPair, host: RoomHost, bystander_room: None) -> Iterator[JsonLinesProcess]:
     """The official client in the bystander room, receiving the avatar."""
     with JsonLinesProcess([sys.executable, str(CLIENT)], ns=net.ns_b) as client:
         client.expect("ready", 30)

@@ -17,8 +17,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from ..v1.offer import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates
-from ..v1.peer import parse_candidate
+from ..sdp import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates, parse_candidate
 from . import sdp as sdp_edit
 from .wire import parse_candidate_init
 
