@@ -328,6 +328,9 @@ async def test_livekit_url_is_where_the_caller_reached_the_server() -> None:
     request = make_mocked_request("GET", "/v1/sessions/start", headers={"Host": "10.99.0.1:8000"})
     assert server.livekit_url(request) == "ws://10.99.0.1:8000"
     assert server.livekit_url(request.clone(scheme="https")) == "wss://10.99.0.1:8000"
+    transport = type("T", (), {"get_extra_info": lambda self, name: ("10.99.0.1", 8001)})()
+    bare = make_mocked_request("GET", "/", headers={}, transport=transport)
+    assert server.livekit_url(bare) == "ws://10.99.0.1:8001"
 
 
 async def test_admission_refusals_limits_and_faults() -> None:

@@ -107,8 +107,19 @@ class RoomServer:
             app.router.add_route("OPTIONS", path, self._preflight)
 
     def livekit_url(self, request: web.Request) -> str:
-        """``ws://<Host header>`` (``wss`` behind TLS): the server as the caller reaches it."""
-        return f"{'wss' if request.secure else 'ws'}://{request.host}"
+        """``ws://<Host header>`` (``wss`` behind TLS): the server as the caller reaches it
+        (without a Host header: the address the request came in on)."""
+        host = request.headers.get("Host", "")
+        if not host:
+            sockname = request.transport.get_extra_info("sockname") if request.transport else None
+            if sockname:
+                address = str(sockname[0])
+                host = (
+                    f"[{address}]:{sockname[1]}" if ":" in address else f"{address}:{sockname[1]}"
+                )
+            else:
+                host = request.host
+        return f"{'wss' if request.secure else 'ws'}://{host}"
 
     def token(
         self,
