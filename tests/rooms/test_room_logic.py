@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
-from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from livekit.protocol import models
 
@@ -17,6 +16,8 @@ from heygen_streaming.emulator.livekit import DataMessage, JoinRefused, Room, Ro
 from heygen_streaming.emulator.livekit.data import decode_packet, encode_user_packet
 from heygen_streaming.emulator.livekit.ids import new_id
 from heygen_streaming.emulator.livekit.media import BufferedTrack, TrackFanout
+
+from ._server import Source
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -51,29 +52,6 @@ class FakeSession:
     async def kick(self, reason: str) -> None:
         self.log.append((self.identity, "kick", reason))
         self.room._detach(self, reason)  # type: ignore[arg-type]
-
-
-class Source(MediaStreamTrack):
-    """A track whose frames the test feeds (``feed``); counts what was read."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.frames: asyncio.Queue[Any] = asyncio.Queue()
-        self.read = 0
-        self.keyframes = 0
-
-    async def recv(self) -> Any:
-        frame = await self.frames.get()
-        self.frames.task_done()  # `await frames.join()`: every frame fed was taken
-        if frame is None:
-            raise MediaStreamError
-        self.read += 1
-        return frame
-
-    def request_keyframe(self) -> None:
-        self.keyframes += 1
 
 
 def _room_with(

@@ -5,6 +5,10 @@ gets a new send-only section in the server's subscriber offer; on ``/rtc/v1`` ea
 receive-only section of the client's offer (the video codec chosen by editing the offer,
 `sdp.keep_codec`). Every sent section carries the msid ``"PA_xxx|TR_yyy"`` and is named in
 ``mid_to_track_id``.
+
+A client that cannot receive H.264 gets an H.264 track as VP8 (the track yields raw frames,
+aiortc encodes them); a VP8 track is not sent to a client without VP8 (it may yield VP8
+packets, which nothing here re-encodes).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class Negotiator:
         self._awaiting_answer = False
         self._renegotiate = False
         self._trickled: set[RoomPeer] = set()
+        self._unsendable: set[str] = set()  # VP8 tracks for a client without VP8
         self.closed = False
 
     def close(self) -> None:
@@ -82,7 +87,9 @@ class Negotiator:
             self._request_sections()
 
     def _unplaced(self) -> list[PublishedTrack]:
-        return [t for t in self._tracks() if t.sid not in self._placed]
+        return [
+            t for t in self._tracks() if t.sid not in self._placed and t.sid not in self._unsendable
+        ]
 
     def _stream_ids(self) -> dict[str, tuple[str, str]]:
         return {mid: (track.stream_id, track.sid) for track, mid in self._placed.values()}
@@ -172,6 +179,10 @@ class Negotiator:
                     }
                     if mids:
                         sdp, missing = sdp_edit.keep_codec(sdp, mids, codec)
+                        if missing and codec == "vp8":  # VP8 packets cannot be re-encoded
+                            skipped = {k for k, v in placing.items() if v[1] in missing}
+                            self._unsendable |= skipped
+                            placing = {k: v for k, v in placing.items() if k not in skipped}
                         if missing:
                             logger.info("%s offers no %s on %s", self._name, codec, missing)
             try:
@@ -234,10 +245,12 @@ class Negotiator:
 
 
 def _codecs(track: PublishedTrack) -> list[Any]:
-    """The codec preferences of a sender of ``track``: H.264 or VP8 (+ RTX), or Opus."""
+    """The codec preferences of a sender of ``track``: Opus; VP8 (+ RTX); H.264 then VP8
+    (+ RTX): an H.264 track yields raw frames, which aiortc can encode as VP8 for a client
+    without H.264, while a VP8 track may yield VP8 packets."""
     codecs = RTCRtpSender.getCapabilities(track.kind).codecs
     if track.kind == "audio":
         return [c for c in codecs if c.mimeType.lower() == "audio/opus"]
-    wanted = f"video/{track.codec}"
-    chosen = [c for c in codecs if c.mimeType.lower() == wanted]
+    order = ["video/h264", "video/vp8"] if track.codec == "h264" else ["video/vp8"]
+    chosen = [c for mime in order for c in codecs if c.mimeType.lower() == mime]
     return chosen + [c for c in codecs if c.mimeType.lower() == "video/rtx"]
