@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .faults import Faults
+from .livekit import RoomServer
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
@@ -119,6 +120,9 @@ class EmulatorApp:
         self.app.router.add_get("/", self._index)
         self.app.router.add_get("/static/{file}", self._static)
         self.app.router.add_get(PROBE_PATH, self._probe)
+        # LiveKit-compatible rooms (/rtc, /rtc/v1): the room server knows no API version.
+        self.rooms = RoomServer()
+        self.rooms.add_routes(self.app)
         self.versions: list[ApiVersion] = []
         for factory in versions:
             self.mount(factory(self))

@@ -13,6 +13,7 @@ from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
+from .livekit import RoomServer
 from .sessions import EmulatedSession
 from .stun import StunResponder
 from .v3 import RealtimeOptions, V3Api
@@ -143,6 +144,11 @@ class Emulator:
         return next(v for v in self._app.versions if isinstance(v, V3Api))
 
     @property
+    def rooms(self) -> RoomServer:
+        """The LiveKit-compatible room server (``/rtc``, ``/rtc/v1``) on the same port."""
+        return self._app.rooms
+
+    @property
     def sessions(self) -> list[EmulatedSession]:
         """Live sessions (all keys), oldest first."""
         return list(self._app.registry.sessions.values())
@@ -208,6 +214,7 @@ class Emulator:
     async def close(self) -> None:
         """Close every session (and peer), then stop serving."""
         await self._app.registry.close_all("emulator shutdown")
+        await self._app.rooms.aclose()
         if self.stun is not None:
             self.stun.close()
         if self._runner is not None:
