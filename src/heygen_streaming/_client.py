@@ -22,25 +22,25 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._errors import ClientClosedError, ConfigurationError
-from ._options import (
+from ._http.transport import HttpCore
+from ._realtime.api import RealtimeAPI
+from ._v1.api import V1Endpoints
+from ._v1.options import (
     QualityName,
     VideoEncodingName,
     check_credential,
     check_ice_servers,
     new_session_body,
 )
-from ._realtime_api import RealtimeAPI
-from ._stop import SessionRegistry
-from ._transport import HttpCore
-from ._v1 import V1Endpoints
+from ._v1.stop import SessionRegistry
 from ._version import __version__
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from ._enums import Quality, VideoEncoding
-    from ._models import IceServer, VoiceSettings
-    from ._session import Session
+    from ._v1.enums import Quality, VideoEncoding
+    from ._v1.models import IceServer, VoiceSettings
+    from ._v1.session import Session
 
 __all__ = ["DEFAULT_BASE_URL", "StreamingClient"]
 
@@ -310,7 +310,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             audio_capacity=audio_capacity,
             ice_gather_timeout=ice_gather_timeout,
         )
-        from ._session import Session
+        from ._v1.session import Session
 
         return Session(
             self,

@@ -252,9 +252,9 @@ def test_session_factory_passes_arguments(monkeypatch: pytest.MonkeyPatch) -> No
         def __init__(self, client: StreamingClient, **kwargs: Any) -> None:
             captured.update(client=client, **kwargs)
 
-    fake = types.ModuleType("heygen_streaming._session")
+    fake = types.ModuleType("heygen_streaming._v1.session")
     fake.Session = FakeSession  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "heygen_streaming._session", fake)
+    monkeypatch.setitem(sys.modules, "heygen_streaming._v1.session", fake)
     client = StreamingClient(api_key="k")
     session = client.session("Anna", "voice-1", "low", connect_timeout=3.0, knowledge_base="kb")
     assert isinstance(session, FakeSession)

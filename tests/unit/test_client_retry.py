@@ -16,8 +16,9 @@ from heygen_streaming import (
     InternalServerError,
     RateLimitError,
     StreamingClient,
-    _retry,
 )
+
+from heygen_streaming._http import retry as _retry
 
 from .conftest import BASE, ok
 

@@ -16,8 +16,8 @@ from heygen_streaming import (
     APITimeoutError,
     ResponseValidationError,
     StreamingClient,
-    _transport,
 )
+from heygen_streaming._http import transport as _transport
 from heygen_streaming._errors import ResponseTooLargeError
 
 from .conftest import BASE, SECRET, ok

@@ -137,7 +137,7 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
     before the request left (a thread import would hold the GIL the request needs)."""
     import aiortc
 
-    from heygen_streaming import _connect
+    from heygen_streaming._v1 import connect as _connect
 
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
@@ -167,12 +167,12 @@ def test_a_session_object_loads_only_what_connecting_needs() -> None:
     code = (
         "import sys\n"
         "from heygen_streaming import StreamingClient\n"
-        "from heygen_streaming import _models\n"
+        "from heygen_streaming._v1 import models as _models\n"
         "client = StreamingClient(api_key='k', base_url='http://127.0.0.1:9')\n"
         "client.session(quality='low')\n"
-        "late = ('heygen_streaming._recording', 'heygen_streaming._recording_writer',\n"
-        "        'heygen_streaming._stats', 'heygen_streaming._realtime_models',\n"
-        "        'heygen_streaming._realtime_response', 'heygen_streaming._realtime_sse',\n"
+        "late = ('heygen_streaming._media.recording', 'heygen_streaming._media.writer',\n"
+        "        'heygen_streaming._v1.stats', 'heygen_streaming._realtime.models',\n"
+        "        'heygen_streaming._realtime.envelope', 'heygen_streaming._http.sse',\n"
         "        'av', 'aiortc')\n"
         "print(sorted(m for m in late if m in sys.modules),\n"
         "      _models.TaskInfo.__pydantic_complete__, _models.SessionList.__pydantic_complete__)\n"
@@ -186,7 +186,7 @@ def test_a_session_object_loads_only_what_connecting_needs() -> None:
 async def test_a_failed_streaming_new_raises_without_loading_aiortc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from heygen_streaming import _connect
+    from heygen_streaming._v1 import connect as _connect
 
     loads: list[bool] = []
     monkeypatch.delitem(sys.modules, "aiortc", raising=False)
@@ -233,18 +233,19 @@ async def test_the_first_task_loads_the_models_once_it_is_on_the_wire(
 ) -> None:
     """``send_task`` returns a `TaskInfo` (pydantic): the first one of a process imports the
     models while the service works on the task, not before the request left."""
-    from heygen_streaming import _models, _v1
+    from heygen_streaming._v1 import api as _v1
+    from heygen_streaming._v1 import models as _models
 
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
 
     def load(name: str) -> None:
-        assert name == "heygen_streaming._models"
+        assert name == "heygen_streaming._v1.models"
         sys.modules[name] = _models
         body = b'{"code": 100, "message": "success", "data": {"task_id": "t1"}}'
         seen.append(_answer_sent_request(listener, b"200 OK", body))
 
-    monkeypatch.delitem(sys.modules, "heygen_streaming._models")
+    monkeypatch.delitem(sys.modules, "heygen_streaming._v1.models")
     monkeypatch.setattr(_v1, "import_module", load)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:

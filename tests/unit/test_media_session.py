@@ -28,9 +28,9 @@ from heygen_streaming import (
     TaskInfo,
     UnsupportedSessionError,
 )
-from heygen_streaming._created import CreatedSession
-from heygen_streaming._events import SessionEnded
-from heygen_streaming._session import Session
+from heygen_streaming._v1.created import CreatedSession
+from heygen_streaming._v1.events import SessionEnded
+from heygen_streaming._v1.session import Session
 
 _ids = itertools.count(1)
 

@@ -24,8 +24,9 @@ from heygen_streaming import (
     TaskType,
     VideoEncoding,
 )
-from heygen_streaming._created import CreatedSession
-from heygen_streaming._models import (
+from heygen_streaming._http.decode import decode
+from heygen_streaming._v1.created import CreatedSession
+from heygen_streaming._v1.models import (
     IceCandidate,
     IceRequest,
     NewSessionInfo,
@@ -34,7 +35,7 @@ from heygen_streaming._models import (
     StartSessionRequest,
     TaskRequest,
 )
-from heygen_streaming._options import (
+from heygen_streaming._v1.options import (
     _plain_new_body,
     _validated_new_body,
     ice_body,
@@ -43,7 +44,6 @@ from heygen_streaming._options import (
     start_body,
     task_body,
 )
-from heygen_streaming._response import decode
 
 CORPUS = Path(__file__).parents[1] / "wire" / "fixtures" / "v1"
 
@@ -225,7 +225,7 @@ def test_created_session_reads_what_the_model_reads(data: Any) -> None:
     """Accepted by both with the same values, or refused by both with the same error; and
     ``model()`` is the model of the same data."""
     try:
-        from heygen_streaming._response import parse
+        from heygen_streaming._http.decode import parse
 
         expected: Any = _view(parse(NewSessionInfo, data, "streaming.new"))
     except ResponseValidationError as exc:
@@ -271,7 +271,7 @@ def _decoded(payload: Any, via_model: bool) -> Any:
     response = httpx.Response(200, json=payload, request=httpx.Request("POST", "http://x"))
     try:
         if via_model:
-            from heygen_streaming import _response
+            from heygen_streaming._http import decode as _response
 
             plain = _response._PLAIN_CODE
             _response._PLAIN_CODE = ()  # type: ignore[assignment]

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from heygen_streaming import EndReason, SessionClosed, SessionState, TaskInfo
-from heygen_streaming._speech import SpeechTracker
-from heygen_streaming._state import Lifecycle
+from heygen_streaming._v1.speech import SpeechTracker
+from heygen_streaming._v1.state import Lifecycle
 
 S = SessionState
 
