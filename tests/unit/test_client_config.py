@@ -132,7 +132,7 @@ async def test_context_manager_closes_on_error(api: respx.MockRouter) -> None:
 
 async def test_owned_http_client_is_closed(api: respx.MockRouter) -> None:
     client = StreamingClient(api_key="k", base_url=BASE)
-    http = client._core.http
+    http = client._transport.http
     async with client:
         pass
     assert http.is_closed

@@ -57,7 +57,7 @@ async def test_waiting_reader_is_woken_by_end() -> None:
     reader = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0)
     assert not reader.done()
-    stream.end(reason="remote-closed")
+    stream.end(reason="remote_closed")
     with pytest.raises(SessionClosed):
         async with asyncio.timeout(5):
             await reader

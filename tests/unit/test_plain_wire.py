@@ -24,7 +24,7 @@ from heygen_streaming import (
     TaskType,
     VideoEncoding,
 )
-from heygen_streaming._http.decode import decode
+from heygen_streaming._v1.envelope import decode
 from heygen_streaming._v1.created import CreatedSession
 from heygen_streaming._v1.models import (
     IceCandidate,
@@ -271,7 +271,7 @@ def _decoded(payload: Any, via_model: bool) -> Any:
     response = httpx.Response(200, json=payload, request=httpx.Request("POST", "http://x"))
     try:
         if via_model:
-            from heygen_streaming._http import decode as _response
+            from heygen_streaming._v1 import envelope as _response
 
             plain = _response._PLAIN_CODE
             _response._PLAIN_CODE = ()  # type: ignore[assignment]

@@ -96,7 +96,7 @@ def test_transitions_follow_the_diagram_and_record_the_first_end(
     assert life.transition(S.CLOSING) and life.transition(S.CLOSED)
     assert not life.transition(S.CONNECTING)  # single use
     assert (life.end_reason, life.end_message) == (EndReason.REMOTE_CLOSED, "gone")
-    assert "session sid: connected -> failed (remote-closed: gone)" in caplog.text
+    assert "session sid: connected -> failed (remote_closed: gone)" in caplog.text
 
 
 async def test_every_waiter_wakes_on_a_transition() -> None:

@@ -1,7 +1,9 @@
-"""Retry policy helpers: which failures are retried, backoff delays, ``Retry-After``.
+"""The retry policy: which failures are retried, how long to wait, ``Retry-After``.
 
-Every backoff sleep goes through `sleep` (looked up on this module at call time), so
-tests can replace it with a recorder that returns at once.
+`RetryPolicy` holds the numbers; `Transport` (``transport``) runs the one retry loop with
+it, for every kind of request (JSON calls, the SSE word stream, HLS playlists and
+segments). Every backoff sleep goes through `sleep` (looked up on this module at call
+time), so tests can replace it with a recorder that returns at once.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -18,7 +22,7 @@ __all__ = [
     "BASE_DELAY",
     "MAX_BACKOFF",
     "MAX_DELAY",
-    "NON_IDEMPOTENT",
+    "RetryPolicy",
     "backoff_delay",
     "is_retryable_status",
     "never_sent",
@@ -34,9 +38,6 @@ MAX_BACKOFF = 8.0
 
 MAX_DELAY = 20.0
 """Upper bound of any delay, including a server's ``Retry-After``."""
-
-NON_IDEMPOTENT = frozenset({"streaming.new", "streaming.task"})
-"""Endpoints retried only when the request never left (they cost money / repeat speech)."""
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -76,17 +77,46 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a `Transport` retries: how often, after which answers, after how long.
+
+    Attributes:
+        max_retries: retries after the first attempt.
+        retry_status: whether a response status is worth another attempt (idempotent
+            requests only; a non-idempotent one is retried only when it never left).
+        base_delay: the first backoff delay (doubled per retry).
+        max_backoff: upper bound of the computed backoff.
+        jitter: draw each delay from its upper half (``[d/2, d]``) instead of ``d``.
+
+    A server's ``Retry-After`` always wins, up to `MAX_DELAY`; a longer one is not waited.
+    """
+
+    max_retries: int = 2
+    retry_status: Callable[[int], bool] = is_retryable_status
+    base_delay: float = BASE_DELAY
+    max_backoff: float = MAX_BACKOFF
+    jitter: bool = True
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """Delay before retry number ``retry`` (0-based)."""
+        if retry_after is not None:
+            return min(retry_after, MAX_DELAY)
+        delay = min(self.base_delay * 2.0**retry, self.max_backoff)
+        return delay / 2 + random.random() * delay / 2 if self.jitter else delay
+
+
 def backoff_delay(retry: int, retry_after: float | None = None) -> float:
-    """Delay before retry number ``retry`` (0-based).
+    """Delay before retry number ``retry`` (0-based) under the default `RetryPolicy`.
 
     A server's ``Retry-After`` wins (capped at `MAX_DELAY`); otherwise exponential
     backoff from `BASE_DELAY`, capped at `MAX_BACKOFF`, with jitter in the
     upper half (``[d/2, d]``).
     """
-    if retry_after is not None:
-        return min(retry_after, MAX_DELAY)
-    delay = min(BASE_DELAY * 2.0**retry, MAX_BACKOFF)
-    return delay / 2 + random.random() * delay / 2
+    return _DEFAULT.delay(retry, retry_after)
+
+
+_DEFAULT = RetryPolicy()
 
 
 async def sleep(delay: float) -> None:

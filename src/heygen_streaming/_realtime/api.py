@@ -1,10 +1,13 @@
-"""Avatar Realtime (``/v3/avatar-realtime``) calls, mixed into `StreamingClient`.
+"""Avatar Realtime (``/v3/avatar-realtime``) calls: `RealtimeAPI`, owned by `StreamingClient`.
 
 Envelopes: success is ``{"data": ...}``; an error is ``{"error": {"code", "message",
 "param", "doc_url"}}`` mapped onto the package's exceptions by HTTP status (``code`` is
 the string code, ``param`` and ``doc_url`` are kept). Only idempotent calls are retried
 (get, cancel, opening the word stream); create and append never are once the request may
 have reached the service (they bill or repeat speech).
+
+The v3 models, decoders and SSE parser load on the first v3 call: a v1-only program (and
+every program's start-up) does not pay for them.
 """
 
 # ``timeout=`` below is the per-call deadline of the public API, not an asyncio timeout.
@@ -14,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import weakref
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -27,13 +29,11 @@ from .._errors import (
     ConfigurationError,
     ResponseValidationError,
 )
-from .._http import retry as _retry
-
-# The v3 models, decoders and SSE parser load on the first v3 call: a v1-only program
-# (and every program's start-up) does not pay for them.
-from .._http.transport import HttpCore
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .._http.transport import Transport
     from .models import (
         RealtimeAppendResult,
         RealtimeCancelResult,
@@ -42,15 +42,15 @@ if TYPE_CHECKING:
         RealtimeType,
         WordBatch,
     )
-    from .session import RealtimeMode, RealtimeSession
 
-__all__ = ["RealtimeAPI"]
+__all__ = ["PATH", "AudioInput", "RealtimeAPI"]
 
 PATH = "/v3/avatar-realtime"
-_MAX_ERROR_BODY = 64 * 1024
-_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 AudioInput = str | os.PathLike[str] | bytes | Mapping[str, Any]
+"""An ``audio`` source: an ``http(s)`` URL, a file path, bytes or an asset mapping."""
+
+_M = TypeVar("_M", bound="BaseModel")
 
 
 def _stream_path(stream_id: str, suffix: str = "") -> str:
@@ -60,11 +60,10 @@ def _stream_path(stream_id: str, suffix: str = "") -> str:
 
 
 class RealtimeAPI:
-    """The Avatar Realtime (v3) endpoints; `StreamingClient` inherits them."""
+    """The Avatar Realtime (v3) endpoints, sent through the client's `Transport`."""
 
-    _realtime_sessions: weakref.WeakSet[RealtimeSession] | None = None
-
-    _core: HttpCore
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
 
     async def create_realtime(
         self,
@@ -84,8 +83,6 @@ class RealtimeAPI:
         ``{"type": "asset_id", "asset_id": "..."}``. Arguments are checked before any
         request (`ConfigurationError`). Never retried once the request may have arrived.
         """
-        from .._http.decode import parse
-        from .envelope import decode_v3
         from .models import RealtimeCreated, audio_source, create_body
 
         asset: Mapping[str, Any] | None = None
@@ -96,16 +93,9 @@ class RealtimeAPI:
                 else await asyncio.to_thread(audio_source, audio)
             )
         body = create_body(type, avatar_id=avatar_id, voice_id=voice_id, text=text, audio=asset)
-        sent = await self._core.send(
-            "POST",
-            PATH,
-            endpoint="avatar-realtime.create",
-            json=body,
-            idempotent=False,
-            timeout=timeout,
+        return await self._call(
+            "POST", PATH, "create", RealtimeCreated, json=body, idempotent=False, timeout=timeout
         )
-        data = decode_v3(sent.response, "avatar-realtime.create")
-        return parse(RealtimeCreated, data, "avatar-realtime.create")
 
     async def get_realtime(self, stream_id: str, *, timeout: float | None = None) -> RealtimeInfo:
         """``GET /v3/avatar-realtime/{stream_id}``: status, ``hls_url``, end or error reason.
@@ -113,17 +103,10 @@ class RealtimeAPI:
         The guide's variants are accepted: ``status: "ready"`` reads as ``"streaming"`` and
         ``url`` as ``hls_url``.
         """
-        from .._http.decode import parse
-        from .envelope import decode_v3
         from .models import RealtimeInfo
 
         path = _stream_path(stream_id)
-        sent = await self._core.send(
-            "GET", path, endpoint="avatar-realtime.get", idempotent=True, timeout=timeout
-        )
-        return parse(
-            RealtimeInfo, decode_v3(sent.response, "avatar-realtime.get"), "avatar-realtime.get"
-        )
+        return await self._call("GET", path, "get", RealtimeInfo, idempotent=True, timeout=timeout)
 
     async def append_realtime_text(
         self,
@@ -139,8 +122,6 @@ class RealtimeAPI:
         raise `RealtimeInputClosedError` (HTTP 410). Never retried once the request may
         have arrived (it would repeat speech).
         """
-        from .._http.decode import parse
-        from .envelope import decode_v3
         from .models import RealtimeAppendResult
 
         path = _stream_path(stream_id, "/text")
@@ -148,16 +129,10 @@ class RealtimeAPI:
             raise ConfigurationError("delta must be a string")
         if not delta and not final:
             raise ConfigurationError("delta must be non-empty unless final=True")
-        sent = await self._core.send(
-            "POST",
-            path,
-            endpoint="avatar-realtime.text",
-            json={"delta": delta, "final": final},
-            idempotent=False,
-            timeout=timeout,
+        body = {"delta": delta, "final": final}
+        return await self._call(
+            "POST", path, "text", RealtimeAppendResult, json=body, idempotent=False, timeout=timeout
         )
-        data = decode_v3(sent.response, "avatar-realtime.text")
-        return parse(RealtimeAppendResult, data or {}, "avatar-realtime.text")
 
     async def cancel_realtime(
         self, stream_id: str, *, timeout: float | None = None
@@ -166,21 +141,37 @@ class RealtimeAPI:
 
         ``cancelled`` is False when the stream had already ended.
         """
-        from .._http.decode import parse
-        from .envelope import decode_v3
         from .models import RealtimeCancelResult
 
         path = _stream_path(stream_id, "/cancel")
-        sent = await self._core.send(
-            "POST",
-            path,
-            endpoint="avatar-realtime.cancel",
-            json={},
-            idempotent=True,
-            timeout=timeout,
+        return await self._call(
+            "POST", path, "cancel", RealtimeCancelResult, json={}, idempotent=True, timeout=timeout
         )
-        data = decode_v3(sent.response, "avatar-realtime.cancel")
-        return parse(RealtimeCancelResult, data or {}, "avatar-realtime.cancel")
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        model: type[_M],
+        *,
+        json: Any = None,
+        idempotent: bool,
+        timeout: float | None,
+    ) -> _M:
+        """One call: sent, its envelope decoded, its data parsed (append and cancel read
+        empty data as ``{}``; create and get need theirs)."""
+        from .._http.decode import parse
+        from .envelope import decode_v3
+
+        endpoint = f"avatar-realtime.{name}"
+        sent = await self._transport.send(
+            method, path, endpoint=endpoint, json=json, idempotent=idempotent, timeout=timeout
+        )
+        data = decode_v3(sent.response, endpoint)
+        if name in ("text", "cancel"):
+            data = data or {}
+        return parse(model, data, endpoint)
 
     async def realtime_words(
         self, stream_id: str, *, timeout: float | None = None
@@ -195,7 +186,16 @@ class RealtimeAPI:
         from .envelope import word_batch
 
         endpoint = "avatar-realtime.words"
-        response = await self._open_sse(_stream_path(stream_id, "/words"), endpoint, timeout)
+        response = await self._transport.open_stream(
+            _stream_path(stream_id, "/words"),
+            endpoint=endpoint,
+            headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"},
+            timeout=timeout,
+        )
+        if not 200 <= response.status_code < 300:
+            from .envelope import v3_error
+
+            raise v3_error(response, endpoint)
         parser = SSEParser()
         try:
             async for chunk in response.aiter_bytes():
@@ -216,105 +216,3 @@ class RealtimeAPI:
             ) from exc
         finally:
             await response.aclose()
-
-    async def _open_sse(self, path: str, endpoint: str, timeout: float | None) -> httpx.Response:
-        """Open a streaming GET: retried while nothing was read, then handed over open."""
-        self._core.check_open()
-        limit = self._core.timeout if timeout is None else timeout
-        headers = {**self._core.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        retry = 0
-        while True:
-            self._core.check_open()
-            request = self._core.http.build_request(
-                "GET",
-                self._core.url(path),
-                headers=headers,
-                timeout=httpx.Timeout(limit, read=None),
-            )
-            try:
-                response = await self._core.http.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
-                if retry < self._core.max_retries:
-                    await _retry.sleep(_retry.backoff_delay(retry))
-                    retry += 1
-                    continue
-                if isinstance(exc, httpx.TimeoutException):
-                    raise APITimeoutError(f"{endpoint}: opening the word stream timed out") from exc
-                raise APIConnectionError(
-                    f"{endpoint}: cannot reach {self._core.base_url} ({type(exc).__name__})"
-                ) from exc
-            if 200 <= response.status_code < 300:
-                return response
-            try:
-                content = b""
-                async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > _MAX_ERROR_BODY:
-                        break
-            finally:
-                await response.aclose()
-            status = response.status_code
-            if _retry.is_retryable_status(status) and retry < self._core.max_retries:
-                after = _retry.parse_retry_after(response.headers.get("retry-after"))
-                if after is None or after <= _retry.MAX_DELAY:
-                    await _retry.sleep(_retry.backoff_delay(retry, after))
-                    retry += 1
-                    continue
-            kept = [  # the body is decoded already: drop its wire encoding
-                (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE
-            ]
-            from .envelope import json_or_marker, v3_error
-
-            failed = httpx.Response(status, headers=kept, content=content[:_MAX_ERROR_BODY])
-            raise v3_error(failed, json_or_marker(failed), endpoint)
-
-    def realtime(
-        self,
-        avatar: str,
-        voice: str | None = None,
-        text: str | None = None,
-        *,
-        mode: RealtimeMode = "text_stream",
-        audio: AudioInput | None = None,
-        max_seconds: float | None = 600.0,
-        ready_timeout: float = 60.0,
-        poll_interval: float = 1.0,
-        cancel_timeout: float = 5.0,
-        video_capacity: int = 10,
-        audio_capacity: int = 50,
-    ) -> RealtimeSession:
-        """A high-level `RealtimeSession`: ``async with client.realtime(...) as rt``.
-
-        See `RealtimeSession` for the options; arguments are checked before any request.
-        """
-        from .session import RealtimeSession
-
-        session = RealtimeSession(
-            self,  # type: ignore[arg-type]
-            avatar=avatar,
-            voice=voice,
-            text=text,
-            mode=mode,
-            audio=audio,
-            max_seconds=max_seconds,
-            ready_timeout=ready_timeout,
-            poll_interval=poll_interval,
-            cancel_timeout=cancel_timeout,
-            video_capacity=video_capacity,
-            audio_capacity=audio_capacity,
-        )
-        if self._realtime_sessions is None:
-            self._realtime_sessions = weakref.WeakSet()
-        self._realtime_sessions.add(session)  # weakly: a forgotten session can be collected
-        return session
-
-    async def _close_realtime(self) -> None:
-        """Close (cancel) the realtime sessions still open, bounded: none outlives the client."""
-        sessions = [s for s in self._realtime_sessions or () if s.started]
-        closes = [asyncio.ensure_future(s.aclose()) for s in sessions]
-        if closes:
-            bound = max(s.cancel_timeout for s in sessions) + 2.0
-            _, late = await asyncio.wait(closes, timeout=bound)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*closes, return_exceptions=True)

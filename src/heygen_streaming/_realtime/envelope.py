@@ -22,14 +22,11 @@ from .._errors import (
     error_for,
     sanitize,
 )
-from .._http import retry as _retry
-from .._http.decode import parse, status_message
+from .._http.decode import NOT_JSON, load_json, parse, request_id, status_message
+from .._http.retry import parse_retry_after
 from .models import WordBatch
 
-__all__ = ["NOT_JSON", "decode_v3", "json_or_marker", "v3_error", "word_batch"]
-
-NOT_JSON: Any = object()
-"""Marker for a body that is not JSON."""
+__all__ = ["decode_v3", "v3_error", "word_batch"]
 
 
 def _text(value: Any, limit: int = 500) -> str | None:
@@ -39,8 +36,13 @@ def _text(value: Any, limit: int = 500) -> str | None:
     return sanitize(value, limit=limit) or None
 
 
-def v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
-    """The exception for a v3 error response (any status, any error body shape)."""
+def v3_error(response: httpx.Response, endpoint: str, payload: Any = None) -> APIError:
+    """The exception for a v3 error response (any status, any error body shape).
+
+    ``payload`` is the body as `load_json` read it (read here when not given).
+    """
+    if payload is None:
+        payload = load_json(response, endpoint)
     status = response.status_code
     body = None if payload is NOT_JSON else payload
     code: str | None = None
@@ -60,7 +62,6 @@ def v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
     message = status_message(response, message or "", json_body=payload is not NOT_JSON)
     if code and code not in message:
         message = f"{code}: {message}"
-    request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
     # By HTTP status family. v1's heuristics do not apply: a v3 429 (rate or concurrency
     # limit, both `rate_limit_exceeded`) is a RateLimitError with its Retry-After, and 410
     # means "input closed" on append and "gone" elsewhere, never a retired endpoint.
@@ -74,31 +75,33 @@ def v3_error(response: httpx.Response, payload: Any, endpoint: str) -> APIError:
         error_cls = RateLimitError
     if error_cls is not None:
         exc: APIError = error_cls(
-            message, status=status, endpoint=endpoint, request_id=request_id, body=body
+            message, status=status, endpoint=endpoint, request_id=request_id(response), body=body
         )
     else:
         exc = error_for(
-            status, code=None, message=message, endpoint=endpoint, request_id=request_id, body=body
+            status,
+            code=None,
+            message=message,
+            endpoint=endpoint,
+            request_id=request_id(response),
+            body=body,
         )
     exc.code = code
     exc.param = param
     exc.doc_url = doc_url
     if isinstance(exc, RateLimitError):
-        exc.retry_after = _retry.parse_retry_after(response.headers.get("retry-after"))
+        exc.retry_after = parse_retry_after(response.headers.get("retry-after"))
     return exc
 
 
 def decode_v3(response: httpx.Response, endpoint: str) -> Any:
     """The ``data`` of a v3 success envelope, or the matching exception."""
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = NOT_JSON
+    payload: Any = load_json(response, endpoint)
     if not 200 <= response.status_code < 300:
-        raise v3_error(response, payload, endpoint)
+        raise v3_error(response, endpoint, payload)
     if isinstance(payload, dict):
         if payload.get("error"):
-            raise v3_error(response, payload, endpoint)
+            raise v3_error(response, endpoint, payload)
         if "data" in payload:
             return payload["data"]
     kind = "a non-JSON body" if payload is NOT_JSON else "JSON without 'data'"
@@ -107,13 +110,6 @@ def decode_v3(response: httpx.Response, endpoint: str) -> Any:
         endpoint=endpoint,
         body=None if payload is NOT_JSON else payload,
     )
-
-
-def json_or_marker(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return NOT_JSON
 
 
 def word_batch(data: str, endpoint: str) -> WordBatch:

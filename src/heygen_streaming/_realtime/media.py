@@ -2,7 +2,8 @@
 
 One `HlsDecoder` (started by the first `video`/`audio` subscription) feeds two
 `FrameFanout`s; each `record` runs its own `HlsRemuxer` from the first listed segment.
-All HLS requests share one credential-free HTTP client owned here.
+All HLS requests share one HTTP client without credentials: the one injected
+(``StreamingClient(hls_http_client=...)``), else one opened and closed here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ class RealtimeMedia:
     """
 
     def __init__(
-        self, video_capacity: int, audio_capacity: int, on_end: Callable[[], None]
+        self,
+        video_capacity: int,
+        audio_capacity: int,
+        on_end: Callable[[], None],
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
@@ -47,7 +52,8 @@ class RealtimeMedia:
         self._over = False
         self._decoder: HlsDecoder | None = None
         self._recorders: dict[HlsRemuxer, asyncio.Future[RecordingInfo]] = {}
-        self._http: httpx.AsyncClient | None = None
+        self._http = http
+        self._owns_http = http is None
 
     @property
     def url(self) -> str | None:
@@ -116,7 +122,7 @@ class RealtimeMedia:
             self._end_fanouts()
             return
         logger.warning("realtime: HLS reading failed: %s", error)
-        self._end_fanouts(reason="hls-failed", message=f"HLS reading failed: {error}")
+        self._end_fanouts(reason="hls_failed", message=f"HLS reading failed: {error}")
 
     def _end_fanouts(self, *, reason: str | None = None, message: str = "") -> None:
         for fanout in self._fanouts.values():
@@ -168,5 +174,5 @@ class RealtimeMedia:
         if self._decoder is not None:
             await self._decoder.stop()
         self._end_fanouts()
-        if self._http is not None:
+        if self._http is not None and self._owns_http:
             await self._http.aclose()

@@ -1,6 +1,7 @@
 """RealtimeSession: one Avatar Realtime (v3, HLS) stream, from create to cancel.
 
-Lifecycle (one `RealtimeState`, changed only by `RealtimeSession._transition`)::
+Lifecycle (a `RealtimeState` in the shared `Lifecycle`, changed only by
+`RealtimeSession._transition`; the table is ``state.TRANSITIONS``)::
 
     new -> creating -> pending -> streaming -> completed | error
                   \\         \\          \\
@@ -32,6 +33,7 @@ from .._errors import (
 )
 from .._media.recording import RecordingInfo
 from .._media.streams import FrameStream
+from .._sessions import Lifecycle, check_options
 from .hls.media import check_remux_path
 from .media import RealtimeMedia
 from .models import RealtimeAppendResult, RealtimeInfo, Word, create_body
@@ -41,6 +43,7 @@ from .words import follow_words
 
 if TYPE_CHECKING:
     import av
+    import httpx
 
     from .._client import StreamingClient
 
@@ -67,6 +70,8 @@ class RealtimeSession:
         poll_interval: seconds between status polls once streaming (0.2 s before).
         cancel_timeout: bound on the cancel call when leaving.
         video_capacity / audio_capacity: default capacity of `video` / `audio` streams.
+        hls_http_client: the ``httpx.AsyncClient`` for HLS requests (not closed here);
+            by default the session opens its own. No credentials are sent with them.
     """
 
     def __init__(
@@ -84,20 +89,20 @@ class RealtimeSession:
         cancel_timeout: float = 5.0,
         video_capacity: int = 10,
         audio_capacity: int = 50,
+        hls_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         placeholder = {"type": "url"} if audio is not None else None
         create_body(mode, avatar_id=avatar, voice_id=voice, text=text, audio=placeholder)
-        for name, value in (
-            ("ready_timeout", ready_timeout),
-            ("poll_interval", poll_interval),
-            ("cancel_timeout", cancel_timeout),
-        ):
-            if not value > 0:
-                raise ConfigurationError(f"{name} must be positive")
-        if max_seconds is not None and not max_seconds > 0:
-            raise ConfigurationError("max_seconds must be positive (or None for no limit)")
-        if video_capacity < 1 or audio_capacity < 1:
-            raise ConfigurationError("video_capacity and audio_capacity must be >= 1")
+        check_options(
+            {
+                "ready_timeout": ready_timeout,
+                "poll_interval": poll_interval,
+                "cancel_timeout": cancel_timeout,
+                "max_seconds": max_seconds,
+            },
+            optional=("max_seconds",),
+            capacities={"video_capacity": video_capacity, "audio_capacity": audio_capacity},
+        )
         self._client = client
         self._create_args: dict[str, Any] = {
             "avatar_id": avatar,
@@ -110,20 +115,26 @@ class RealtimeSession:
         self.ready_timeout = ready_timeout
         self.poll_interval = poll_interval
         self.cancel_timeout = cancel_timeout
-        self._state = RealtimeState.NEW
         self._stream_id: str | None = None
+        self._life: Lifecycle[RealtimeState, str] = Lifecycle(
+            RealtimeState.NEW,
+            TRANSITIONS,
+            TERMINAL,
+            default_reason=lambda state: state.value,
+            label=lambda: f"realtime {self._stream_id}",
+            level=logging.DEBUG,
+        )
         self._info: RealtimeInfo | None = None
-        self._end_reason: str | None = None
-        self._error_message: str | None = None
-        self._changed = asyncio.Event()
         self._poller: StatusPoller | None = None
-        self._media = RealtimeMedia(video_capacity, audio_capacity, self._media_ended)
+        self._media = RealtimeMedia(
+            video_capacity, audio_capacity, self._media_ended, hls_http_client
+        )
         self._create_task: asyncio.Task[Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._close_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"<RealtimeSession id={self._stream_id!r} status={self._state.value}>"
+        return f"<RealtimeSession id={self._stream_id!r} status={self._life.state.value}>"
 
     # -- properties ------------------------------------------------------------------------
 
@@ -137,7 +148,7 @@ class RealtimeSession:
     @property
     def status(self) -> RealtimeState:
         """The current `RealtimeState` (a string enum: ``rt.status == "streaming"``)."""
-        return self._state
+        return self._life.state
 
     @property
     def hls_url(self) -> str | None:
@@ -147,7 +158,7 @@ class RealtimeSession:
     @property
     def started(self) -> bool:
         """True once `start` ran and until the session is closed."""
-        return self._state is not RealtimeState.NEW and self._close_task is None
+        return self._life.state is not RealtimeState.NEW and self._close_task is None
 
     @property
     def info(self) -> RealtimeInfo | None:
@@ -159,12 +170,12 @@ class RealtimeSession:
         """Why the stream ended: the service's (``final_marker``, ``idle_timeout``, ...),
         ``"error"``, ``"cancelled"``, ``"max_seconds"``, or ``"cancel_failed"`` (leaving the
         block could not cancel it: it may still run on the service); None while it runs."""
-        return self._end_reason
+        return self._life.end_reason
 
     @property
     def error_message(self) -> str | None:
         """The service's ``error_message`` when the stream ended in ``error``."""
-        return self._error_message
+        return self._life.end_message or None
 
     # -- state -----------------------------------------------------------------------------
 
@@ -175,32 +186,23 @@ class RealtimeSession:
         end_reason: str | None = None,
         error_message: str | None = None,
     ) -> bool:
-        """The one place the state changes; returns False when ``new`` is not reachable."""
-        if new is self._state or new not in TRANSITIONS[self._state]:
+        """The one place the state changes (through the `Lifecycle`); returns False when
+        ``new`` is not reachable. An end releases the media readers."""
+        if not self._life.transition(new, end_reason, error_message or ""):
             return False
-        logger.debug("realtime %s: %s -> %s", self._stream_id, self._state.value, new.value)
-        self._state = new
-        if new in TERMINAL:
-            self._end_reason = end_reason or new.value
-            self._error_message = error_message
-            if new is RealtimeState.ERROR:
-                self._media.fail(f"realtime stream failed: {error_message or 'no error_message'}")
-            else:
-                self._media.stream_over()
-        self._changed.set()
+        if new is RealtimeState.ERROR:
+            self._media.fail(f"realtime stream failed: {error_message or 'no error_message'}")
+        elif new in TERMINAL:
+            self._media.stream_over()
         return True
 
     def _stream_error(self, context: str) -> RealtimeStreamError:
         return RealtimeStreamError(
             f"{context}: realtime stream {self._stream_id} failed: "
-            f"{self._error_message or 'no error_message'}",
+            f"{self.error_message or 'no error_message'}",
             stream_id=self._stream_id,
-            error_message=self._error_message,
+            error_message=self.error_message,
         )
-
-    async def _wait_change(self) -> None:
-        self._changed.clear()
-        await self._changed.wait()
 
     # -- start -----------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class RealtimeSession:
         Raises `ConnectTimeout` after ``ready_timeout``, `RealtimeStreamError` if the stream
         fails first; either way the stream is cancelled before the error is raised.
         """
-        if self._state is not RealtimeState.NEW or self._close_task is not None:
+        if self._life.state is not RealtimeState.NEW or self._close_task is not None:
             raise SessionClosed(
                 "a RealtimeSession is single use: create a new one with client.realtime()",
                 reason="reused",
@@ -258,16 +260,15 @@ class RealtimeSession:
             self._client,
             created.stream_id,
             interval=self.poll_interval,
-            live=lambda: self._state is not RealtimeState.PENDING,
-            done=lambda: self._state in TERMINAL,
+            live=lambda: self._life.state is not RealtimeState.PENDING,
+            done=lambda: self._life.state in TERMINAL,
             on_info=self._apply,
             on_lost=self._lost,
         )
         self._tasks.append(asyncio.ensure_future(self._poller.run()))
         if self.max_seconds is not None:
             self._tasks.append(asyncio.ensure_future(self._cost_guard(self.max_seconds)))
-        while self._state is RealtimeState.PENDING:
-            await self._wait_change()
+        await self._life.wait_for(lambda: self._life.state is not RealtimeState.PENDING)
 
     def _media_ended(self) -> None:
         if self._poller is not None:
@@ -291,7 +292,7 @@ class RealtimeSession:
 
     async def _cost_guard(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        if self._state in TERMINAL:
+        if self._life.state in TERMINAL:
             return
         logger.warning(
             "realtime %s: max_seconds=%g reached, cancelling the stream", self._stream_id, seconds
@@ -308,8 +309,25 @@ class RealtimeSession:
         """
         if self._close_task is None:
             self._close_task = asyncio.ensure_future(self._cleanup())
-            self._changed.set()  # wakes word streams and waiters
+            self._life.notify()  # wakes word streams and waiters
         await asyncio.shield(self._close_task)
+
+    # `TrackedSession`: how the client's registry closes it.
+
+    @property
+    def close_bound(self) -> float:
+        """Seconds its close may take (``cancel_timeout``)."""
+        return self.cancel_timeout
+
+    @property
+    def needs_close(self) -> bool:
+        """True once started, until its close (even one in flight) ended."""
+        closing = self._close_task
+        return self._life.state is not RealtimeState.NEW and (closing is None or not closing.done())
+
+    async def aclose_quietly(self) -> None:
+        """`aclose` (which logs a failed cancel instead of raising it)."""
+        await self.aclose()
 
     async def _cleanup(self) -> None:
         current = asyncio.current_task()
@@ -326,17 +344,17 @@ class RealtimeSession:
                 self._stream_id = created.stream_id
             except BaseException:
                 self._create_task.cancel()
-        if self._state not in TERMINAL:
+        if self._life.state not in TERMINAL:
             stopped = self._stream_id is None or await self._cancel_on_server()
             # "cancel_failed": the service may still run (and bill) it; the warning is logged
             reason = "cancelled" if stopped else "cancel_failed"
             self._transition(RealtimeState.CANCELLED, end_reason=reason)
-        elif self._state is RealtimeState.ERROR and not (self._info and self._info.terminal):
+        elif self._life.state is RealtimeState.ERROR and not (self._info and self._info.terminal):
             # the SDK gave up following a stream the service never said had ended (polling
             # kept failing): it may still run, so cancel it all the same
             await self._cancel_on_server()
         await self._media.close(self.cancel_timeout)
-        logger.info("realtime stream %s closed (%s)", self._stream_id, self._end_reason)
+        logger.info("realtime stream %s closed (%s)", self._stream_id, self._life.end_reason)
 
     async def _cancel_on_server(self) -> bool:
         """``POST .../cancel``, bounded; True when the stream is known to be stopped."""
@@ -355,12 +373,12 @@ class RealtimeSession:
     # -- text ------------------------------------------------------------------------------
 
     def _check_running(self) -> None:
-        if self._state is RealtimeState.ERROR:
+        if self._life.state is RealtimeState.ERROR:
             raise self._stream_error("the stream is over")
-        if self._state in TERMINAL or self._close_task is not None:
+        if self._life.state in TERMINAL or self._close_task is not None:
             raise SessionClosed(
-                f"the realtime stream has ended ({self._end_reason or 'closed'})",
-                reason=self._end_reason or "closed",
+                f"the realtime stream has ended ({self._life.end_reason or 'closed'})",
+                reason=self._life.end_reason or "closed",
             )
         if self._stream_id is None:
             raise SessionError("the stream is not started: use `async with client.realtime()`")
@@ -381,13 +399,12 @@ class RealtimeSession:
 
     async def wait_ended(self) -> str | None:
         """Wait until the stream ends; return `end_reason` (`RealtimeStreamError` on error)."""
-        while self._state not in TERMINAL:
-            if self._close_task is not None:
-                break
-            await self._wait_change()
-        if self._state is RealtimeState.ERROR:
+        await self._life.wait_for(
+            lambda: self._life.state in TERMINAL or self._close_task is not None
+        )
+        if self._life.state is RealtimeState.ERROR:
             raise self._stream_error("wait_ended")
-        return self._end_reason
+        return self._life.end_reason
 
     # -- media -----------------------------------------------------------------------------
 
@@ -404,7 +421,7 @@ class RealtimeSession:
 
         Decoding starts with the first `video` or `audio` call, from the first segment
         listed. Iteration ends at the end of the stream; it raises `SessionClosed`
-        (``reason="error"``) if the stream failed, ``"hls-failed"`` if reading it failed.
+        (``reason="error"``) if the stream failed, ``"hls_failed"`` if reading it failed.
         ``max_bytes`` bounds the decoded bytes queued (default 32 MiB: ~23 frames at 720p).
         """
         self._check_streamable()
@@ -449,15 +466,15 @@ class RealtimeSession:
                 yield word
 
     def _failure(self) -> RealtimeStreamError | None:
-        return self._stream_error("words") if self._state is RealtimeState.ERROR else None
+        return self._stream_error("words") if self._life.state is RealtimeState.ERROR else None
 
     async def _closed(self) -> None:
-        while self._close_task is None:
-            await self._wait_change()
+        await self._life.wait_for(lambda: self._close_task is not None)
 
     async def _ended(self) -> None:
-        while self._state not in TERMINAL and self._close_task is None:
-            await self._wait_change()
+        await self._life.wait_for(
+            lambda: self._life.state in TERMINAL or self._close_task is not None
+        )
 
     async def record(
         self, path: str | os.PathLike[str], duration: float | None = None
@@ -473,10 +490,10 @@ class RealtimeSession:
         if duration is not None and not duration > 0:
             raise ConfigurationError("duration must be positive (or None: until the end)")
         if self._media.url is None:
-            if self._state is RealtimeState.ERROR:
+            if self._life.state is RealtimeState.ERROR:
                 raise self._stream_error("record")
             raise SessionClosed("the stream ended before it was live: nothing to record")
         info = await self._media.record(path, duration)
-        if self._state is RealtimeState.ERROR:
+        if self._life.state is RealtimeState.ERROR:
             raise self._stream_error("record")
         return info

@@ -1,10 +1,10 @@
-"""HeyGen Streaming API v1: one method per ``/v1/streaming.*`` endpoint, envelope decoding.
+"""HeyGen Streaming API v1: `V1API`, one method per ``/v1/streaming.*`` endpoint.
 
-`V1Endpoints` is a mixin of `StreamingClient`: it needs the client's `HttpCore` (``_core``)
-and adds the typed endpoint methods on top of it. Bodies are built from explicit, typed
-parameters (`_options`); responses are decoded from the v1 ``{code, message, data}``
-envelope (`_response`). The calls a session's connect makes load no pydantic for plain
-values (`_options`, `_created`); the models are imported where one is built.
+`StreamingClient` owns one `V1API` over its `Transport` and forwards its public endpoint
+methods to it. Bodies are built from explicit, typed parameters (``options``); answers are
+decoded from the v1 ``{code, message, data}`` envelope (``envelope``). The calls a
+session's connect makes load no pydantic for plain values (``options``, ``created``); the
+models are imported where one is built, and ``preload`` says when a fresh process loads them.
 """
 
 # ``timeout=`` is the per-call deadline of the public API, not an asyncio timeout.
@@ -13,16 +13,14 @@ values (`_options`, `_created`); the models are imported where one is built.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Mapping
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .._errors import APIError
-from .._http import retry as _retry
-from .._http.decode import decode, parse
-from .._http.transport import HttpCore, start_request
+from .._http.decode import parse
+from . import preload
 from .created import CreatedSession
+from .envelope import decode
 from .options import (
     QualityName,
     TaskModeName,
@@ -38,6 +36,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from .._http.transport import Transport
     from .enums import Quality, TaskMode, TaskType, VideoEncoding
     from .models import (
         IceCandidate,
@@ -48,15 +47,19 @@ if TYPE_CHECKING:
         VoiceSettings,
     )
 
-__all__ = ["V1Endpoints"]
+__all__ = ["NON_IDEMPOTENT", "V1API"]
 
 logger = logging.getLogger("heygen_streaming")
 
+NON_IDEMPOTENT = frozenset({"streaming.new", "streaming.task"})
+"""Endpoints retried only when the request never left (they cost money / repeat speech)."""
 
-class V1Endpoints:
-    """The ``/v1/streaming.*`` calls (see `StreamingClient`)."""
 
-    _core: HttpCore
+class V1API:
+    """The ``/v1/streaming.*`` calls, sent through the client's `Transport`."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
 
     async def new_session(
         self,
@@ -101,7 +104,7 @@ class V1Endpoints:
         return created.model()
 
     async def _create_session(
-        self, *, timeout: float | None = None, **options: Any
+        self, /, *, timeout: float | None = None, **options: Any
     ) -> CreatedSession:
         """`new_session` as a session's connect needs it: no `NewSessionInfo` built yet."""
         body = new_session_body(**options)
@@ -173,16 +176,12 @@ class V1Endpoints:
             session_id, text, task_type=task_type, task_mode=task_mode, extra_body=extra_body
         )
         call = self._call("streaming.task", body, timeout=timeout)
-        if "heygen_streaming._v1.models" in sys.modules:
-            data = await call
-        else:  # the first task of a process: load the models while the service works
-            task, written = start_request(call)
-            try:
-                await written
-                import_module("heygen_streaming._v1.models")
-                data = await task
-            finally:
-                task.cancel()  # only if this was cancelled before it ended
+        task, loading = preload.send_then_load(call, preload.models_loader())
+        try:
+            await loading
+            data = await task
+        finally:
+            task.cancel()  # only if this was cancelled before it ended
         from .models import TaskInfo
 
         return parse(TaskInfo, {} if data is None else data, "streaming.task")
@@ -251,12 +250,12 @@ class V1Endpoints:
         ``settled(error)`` says whether an error answer to a *retry* means an earlier
         attempt, which may have landed, already did the work; it then counts as success.
         """
-        sent = await self._core.send(
+        sent = await self._transport.send(
             method,
             f"/v1/{endpoint}",
             endpoint=endpoint,
             json=body,
-            idempotent=endpoint not in _retry.NON_IDEMPOTENT,
+            idempotent=endpoint not in NON_IDEMPOTENT,
             timeout=timeout,
         )
         try:

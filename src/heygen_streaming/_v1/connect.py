@@ -1,10 +1,8 @@
 """The connect steps of a session, from ``streaming.new`` to its first frame.
 
 1. ``streaming.new``: never retried, so it is awaited shielded (a session the server
-   created is always known, to be stopped). In a fresh process, once the request is on
-   the wire (httpcore's trace), aiortc is imported and OpenSSL initialised (100 ms or
-   more) while the service works. The import runs on the loop, not in a thread: it is
-   Python code holding the GIL, and a thread would compete with the request itself.
+   created is always known, to be stopped). In a fresh process, aiortc loads while the
+   service works on it (``preload``).
 2. The peer applies the offer and answers; ``streaming.start`` and the candidates
    (``streaming.ice``) are posted concurrently: the first error wins, raised as is.
 3. Wait for the first frame of the offer's main kind (video, else audio).
@@ -15,12 +13,11 @@ The caller bounds the whole with ``connect_timeout`` and stops it when the sessi
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UnsupportedSessionError
-from .._http.transport import start_request
+from . import preload
 from .hub import MediaHub
 from .rtc import Peer, ice_servers_for, local_candidates, post_candidates
 
@@ -85,14 +82,8 @@ class Connector:
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
         call = self._client._create_session(**self._new_args)
-        if "aiortc" in sys.modules:
-            self.new_task = asyncio.ensure_future(call)
-        else:  # the first session of a process: load aiortc while the service works
-            self.new_task, written = start_request(call)
-            await written
-            task = self.new_task
-            if not task.done() or (not task.cancelled() and task.exception() is None):
-                _load_aiortc()  # not when streaming.new already failed: raise that at once
+        self.new_task, loading = preload.send_then_load(call, preload.aiortc_loader())
+        await loading
         info = await asyncio.shield(self.new_task)
         self.info = info
         if not info.offer:
@@ -125,9 +116,3 @@ class Connector:
 
     async def _first_media(self, kind: str) -> None:
         await self._hub.first_frame(kind)
-
-
-def _load_aiortc() -> None:
-    import aiortc
-
-    aiortc.RTCCertificate.generateCertificate()  # the first one initialises OpenSSL

@@ -28,7 +28,7 @@ from .events import ConnectionStateChanged, SessionEnded, TalkingStarted, Talkin
 from .hub import MediaHub, cancel_task
 from .speech import SpeechTracker
 from .state import EndReason, Lifecycle, SessionState
-from .stop import SessionRegistry, finish, stop_on_server
+from .stop import finish, stop_on_server
 
 if TYPE_CHECKING:
     from .created import CreatedSession
@@ -75,12 +75,11 @@ class SessionCore:
             on_state=self._on_state,
             on_channel=self._on_channel,
         )
-        registry = getattr(client, "_sessions", None)
-        self.registry = registry if isinstance(registry, SessionRegistry) else SessionRegistry()
         self._keep_alive_task: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[SessionNotStopped | None] | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self.late_stop: asyncio.Task[None] | None = None
         self.stop_error: SessionNotStopped | None = None
 
     def sid(self) -> str:
@@ -233,7 +232,7 @@ class SessionCore:
         stop = self._start_stop()
         new_task = self.connector.new_task
         if stop is None and new_task is not None and not new_task.done():
-            self.registry.spawn(lambda: self._stop_late(new_task))
+            self.late_stop = asyncio.ensure_future(self._stop_late(new_task))
         self.hub.end()
         peer = self.connector.peer
         release: list[Awaitable[Any]] = [self.hub.aclose(), cancel_task(self._keep_alive_task)]

@@ -83,7 +83,7 @@ class SessionEnded(SessionEvent):
     """The session ended; always the last event.
 
     ``reason`` is ``"closed"`` for a normal close, else e.g. ``"watchdog"``,
-    ``"connection-failed"``, ``"remote-closed"``, ``"connect-timeout"``; ``abnormal`` tells
+    ``"connection_failed"``, ``"remote_closed"``, ``"connect_timeout"``; ``abnormal`` tells
     which.
     """
 

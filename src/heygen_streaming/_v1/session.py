@@ -91,7 +91,6 @@ class Session:
             ice_servers=ice_servers,
             ice_gather_timeout=ice_gather_timeout,
         )
-        self._core.registry.add(self)
 
     def __repr__(self) -> str:
         return f"<Session id={self._core.sid()!r} state={self._core.life.state}>"
@@ -190,9 +189,27 @@ class Session:
         if self.stop_error is not None:
             raise self.stop_error
 
+    # `TrackedSession`: how the client's registry closes it.
+
+    @property
+    def close_bound(self) -> float:
+        """Seconds its close may take (``stop_timeout``; the peer closes meanwhile)."""
+        return self.stop_timeout
+
+    @property
+    def needs_close(self) -> bool:
+        """True once connecting, until closed and any late ``streaming.stop`` has ended."""
+        late = self._core.late_stop
+        return self._core.life.state not in (S.NEW, S.CLOSED) or (
+            late is not None and not late.done()
+        )
+
     async def aclose_quietly(self) -> None:
-        """`aclose` that only logs a failed stop (the client's own cleanup uses it)."""
+        """`aclose` that only logs a failed stop, then waits for a late ``streaming.stop``
+        (of a session created after its connect gave up); the client's cleanup uses it."""
         await self._core.close()
+        if self._core.late_stop is not None:
+            await asyncio.shield(self._core.late_stop)
 
     async def stop(self) -> None:
         """Alias of `aclose`."""

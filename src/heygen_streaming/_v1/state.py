@@ -1,9 +1,6 @@
-"""Session states, end reasons, and `Lifecycle`: the one place a session changes state.
+"""v1 session states and end reasons, as data for the shared `Lifecycle` machinery.
 
-Every wait of a session (``wait_connected()``, the connect steps, recordings) is a
-predicate over the state, re-checked after each transition, so no waiter can miss one.
-
-Transitions (any other is refused, so a late callback cannot undo an end):
+Transitions (`TRANSITIONS`; any other is refused, so a late callback cannot undo an end):
 
     new        -> connecting | closing
     connecting -> connected | failed | closing
@@ -14,14 +11,12 @@ Transitions (any other is refused, so a late callback cannot undo an end):
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import logging
 from collections.abc import Callable
 
-__all__ = ["EndReason", "Lifecycle", "SessionState"]
+from .. import _sessions
 
-logger = logging.getLogger("heygen_streaming")
+__all__ = ["ENDED", "TRANSITIONS", "EndReason", "Lifecycle", "SessionState"]
 
 
 class SessionState(enum.StrEnum):
@@ -42,26 +37,38 @@ class SessionState(enum.StrEnum):
 
 
 class EndReason(enum.StrEnum):
-    """Why a session ended (compares equal to its string, as in `SessionClosed.reason`)."""
+    """Why a session ended (compares equal to its string, as in `SessionClosed.reason`).
+
+    Spelled like every end reason of the package (``snake_case``, as the service's own).
+    Version 0.1.0 hyphenated four of them (``"connect-timeout"``...):
+    ``EndReason("connect-timeout")`` still finds `CONNECT_TIMEOUT`.
+    """
 
     CLOSED = "closed"
     """Closed by the program (the block ended, `Session.aclose`, the client's ``aclose``)."""
     CANCELLED = "cancelled"
     """The connect was cancelled."""
-    CONNECT_TIMEOUT = "connect-timeout"
+    CONNECT_TIMEOUT = "connect_timeout"
     """No media within ``connect_timeout``."""
-    CONNECT_FAILED = "connect-failed"
+    CONNECT_FAILED = "connect_failed"
     """A connect step failed (an API error, an offer that could not be applied)."""
-    CONNECTION_FAILED = "connection-failed"
+    CONNECTION_FAILED = "connection_failed"
     """ICE or DTLS failed."""
-    REMOTE_CLOSED = "remote-closed"
+    REMOTE_CLOSED = "remote_closed"
     """The server closed the connection, a track ended, or the session is gone."""
     WATCHDOG = "watchdog"
     """No media for ``watchdog_timeout`` seconds."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> EndReason | None:
+        """The hyphenated spellings of version 0.1.0 (``"remote-closed"``)."""
+        if isinstance(value, str) and "-" in value:
+            return cls.__members__.get(value.replace("-", "_").upper())
+        return None
+
 
 S = SessionState
-_ALLOWED: dict[SessionState, frozenset[SessionState]] = {
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.NEW: frozenset({S.CONNECTING, S.CLOSING}),
     S.CONNECTING: frozenset({S.CONNECTED, S.FAILED, S.CLOSING}),
     S.CONNECTED: frozenset({S.FAILED, S.CLOSING}),
@@ -70,59 +77,17 @@ _ALLOWED: dict[SessionState, frozenset[SessionState]] = {
     S.CLOSED: frozenset(),
 }
 ENDED = frozenset({S.FAILED, S.CLOSING, S.CLOSED})
+"""The states of an ended session: the first records why (`EndReason.CLOSED` for a close)."""
 
 
-class Lifecycle:
-    """The state, the end reason and the waiters of one session.
-
-    ``label`` gives the session's name for log lines (its id once known).
-    """
+class Lifecycle(_sessions.Lifecycle[SessionState, EndReason]):
+    """A v1 session's `Lifecycle`; ``label`` gives its id for log lines."""
 
     def __init__(self, label: Callable[[], str]) -> None:
-        self._label = label
-        self.state = SessionState.NEW
-        self.end_reason: EndReason | None = None
-        self.end_message = ""
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    @property
-    def ended(self) -> bool:
-        """True from the first abnormal end or the start of cleanup on."""
-        return self.state in ENDED
-
-    def transition(
-        self, new: SessionState, reason: EndReason | None = None, message: str = ""
-    ) -> bool:
-        """Move to ``new`` if allowed (False, and nothing changes, if not); wake every waiter.
-
-        The first end (``failed`` or ``closing``) records ``reason`` (``closing`` without
-        one records `EndReason.CLOSED`).
-        """
-        old = self.state
-        if new not in _ALLOWED[old]:
-            return False
-        self.state = new
-        if new in (S.FAILED, S.CLOSING) and self.end_reason is None:
-            self.end_reason = reason or EndReason.CLOSED
-            self.end_message = message
-        why = f" ({self.end_reason}{': ' + message if message else ''})" if new in ENDED else ""
-        logger.info("session %s: %s -> %s%s", self._label(), old, new, why)
-        self.notify()
-        return True
-
-    def notify(self) -> None:
-        """Wake every waiter to re-check its predicate (every transition does this too)."""
-        waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Return once ``predicate()`` holds; it is re-checked after every transition."""
-        while not predicate():
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.discard(waiter)
+        super().__init__(
+            SessionState.NEW,
+            TRANSITIONS,
+            ENDED,
+            default_reason=lambda _: EndReason.CLOSED,
+            label=lambda: f"session {label()}",
+        )

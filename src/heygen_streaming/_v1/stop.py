@@ -1,5 +1,4 @@
-"""Stopping sessions on the server: a ``streaming.stop`` that a second Ctrl-C cannot abort,
-and the registry through which a `StreamingClient` stops its sessions before it closes.
+"""Stopping a session on the server: a ``streaming.stop`` that a second Ctrl-C cannot abort.
 
 A stopped session is billed no more; a session left open is billed until the service's
 idle timeout. So ``streaming.stop`` is sent as soon as cleanup starts, and if the task
@@ -12,21 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import NotFoundError, SessionNotStopped
 
 if TYPE_CHECKING:
-    from .session import Session
+    pass
 
-__all__ = ["SessionRegistry", "stop_on_server"]
+__all__ = ["finish", "stop_on_server"]
 
 logger = logging.getLogger("heygen_streaming")
-
-# Bound on StreamingClient.aclose() waiting for its sessions, beyond their stop_timeout.
-CLOSE_MARGIN = 6.0
 
 
 async def stop_on_server(
@@ -86,39 +81,3 @@ async def finish(awaitable: Awaitable[Any]) -> bool:
             task.uncancel()
             cancelled = True
     return cancelled
-
-
-class SessionRegistry:
-    """The sessions of one client, and the background stops of sessions given up on.
-
-    `StreamingClient.aclose` calls `aclose` first, so no session outlives its client.
-    """
-
-    def __init__(self) -> None:
-        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def add(self, session: Session) -> None:
-        """Track ``session`` (weakly: a forgotten session can still be collected)."""
-        self._sessions.add(session)
-
-    def spawn(self, factory: Callable[[], Awaitable[Any]]) -> None:
-        """Run a background stop the client waits for when it closes."""
-        task = asyncio.ensure_future(factory())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def aclose(self) -> None:
-        """Close every open session and wait for background stops, bounded."""
-        sessions = [s for s in list(self._sessions) if s.state not in ("new", "closed")]
-        closes = [s.aclose_quietly() for s in sessions]
-        if not closes and not self._tasks:
-            return
-        bound = max([s.stop_timeout for s in sessions] + [0.0]) + CLOSE_MARGIN
-        pending = [asyncio.ensure_future(c) for c in closes] + list(self._tasks)
-        _, late = await asyncio.wait(pending, timeout=bound)
-        if late:
-            logger.warning("%d session(s) did not close within %.1f s", len(late), bound)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)

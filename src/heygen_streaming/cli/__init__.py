@@ -22,8 +22,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._errors import APIConnectionError, HeyGenError, NotFoundError, SessionClosed
-from .._version import __version__
+from .. import (
+    APIConnectionError,
+    HeyGenError,
+    NotFoundError,
+    Quality,
+    SessionClosed,
+    TaskType,
+    __version__,
+)
 from .args import positive_float
 from .realtime import add_realtime_parser
 
@@ -34,10 +41,9 @@ __all__ = ["build_parser", "main"]
 
 EMULATOR_HINT = "pip install 'heygen-streaming[emulator]'"
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-# The values of Quality and TaskType (tests/test_cli.py checks they match the enums);
-# spelled out so that ``--help`` does not import pydantic.
-QUALITIES = ("high", "medium", "low")
-TASK_TYPES = ("repeat", "chat")
+# The values of Quality and TaskType (plain enums: ``--help`` loads no pydantic).
+QUALITIES = tuple(quality.value for quality in Quality)
+TASK_TYPES = tuple(task_type.value for task_type in TaskType)
 # Per-packet loggers of the WebRTC stack: WARNING even with -v / --debug.
 _QUIET_LOGGERS = ("aiortc", "aioice")
 

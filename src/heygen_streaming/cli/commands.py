@@ -13,8 +13,8 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .._errors import NotFoundError, SessionStateError
-from .._v1.options import already_stopped, check_text
+from .. import NotFoundError, SessionStateError
+from .._client import already_stopped, check_text
 from .progress import clean_text, format_report, jsonable, print_json
 from .run import (
     CLIError,
@@ -28,7 +28,7 @@ from .run import (
 )
 
 if TYPE_CHECKING:
-    from .._v1.stats import SessionStats
+    from .. import SessionStats
 
 # CLIError, Config, finish_interrupted and open_client are re-exported for cli.py and the
 # realtime command; _stdin_lines is its old name.

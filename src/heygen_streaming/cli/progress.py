@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-from .._errors import sanitize
+from .._client import sanitize
 
 __all__ = ["Progress", "clean_text", "format_report", "jsonable", "print_json"]
 

@@ -17,12 +17,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationError
+from .. import ConfigurationError
 from .args import positive_float
 
 if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` stays light
-    from .._media.recording import RecordingInfo
-    from .._realtime.session import RealtimeSession
+    from .. import RealtimeSession, RecordingInfo
     from .commands import Config
 
 __all__ = ["add_realtime_parser", "cmd_realtime"]
@@ -140,7 +139,7 @@ async def _lines() -> AsyncIterator[str]:
 
 async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
     """``realtime TEXT|- [--out FILE]``."""
-    from .._realtime.hls.media import check_remux_path
+    from .._client import check_remux_path
     from .commands import CLIError, open_client
     from .progress import clean_text, format_report, jsonable, print_json
 

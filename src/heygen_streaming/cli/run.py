@@ -17,17 +17,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._client import StreamingClient
-from .._errors import HeyGenError, NotFoundError
-from .._media.recording import container_codecs
-from .._v1.events import SessionEnded, TalkingStopped
-from .._v1.state import SessionState
+from .. import HeyGenError, NotFoundError, SessionEnded, SessionState, TalkingStopped
+from .._client import StreamingClient, check_recording_path
 from .progress import Progress, clean_text
 
 if TYPE_CHECKING:
-    from .._v1.events import EventStream
-    from .._v1.models import TaskInfo
-    from .._v1.session import Session
+    from .. import EventStream, Session, TaskInfo
 
 __all__ = [
     "CLIError",
@@ -254,7 +249,7 @@ def check_output(path: str | None) -> None:
     if path is None:
         return
     try:
-        container_codecs(path)
+        check_recording_path(path)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     parent = os.path.dirname(os.path.abspath(path))

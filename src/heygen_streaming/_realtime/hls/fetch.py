@@ -5,9 +5,11 @@ init section, for fMP4) in order into a `BytePipe`, as soon as the segment is li
 worker thread reads the pipe as one continuous file (MPEG-TS or fragmented MP4) with PyAV.
 It ends at ``#EXT-X-ENDLIST``, or after one last reload once told the stream is over.
 
-The playlist URL authorises itself: the fetcher uses its own HTTP client, which sends no
-API key and no ``Authorization`` header (the URL may be on another host). Redirects are
-followed, for the same reason.
+The playlist URL authorises itself: every request goes through a `Transport` of its own
+(the package's one send path and retry loop, `HLS_POLICY`), which sends no API key and no
+``Authorization`` header (the URL may be on another host) and follows redirects, for the
+same reason. Its HTTP client is `hls_http_client` unless one is injected
+(``StreamingClient(hls_http_client=...)``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import threading
 
 import httpx
 
-from ..._http import retry as _retry
+from ..._errors import APIConnectionError
+from ..._http.retry import RetryPolicy
+from ..._http.tls import ssl_context
+from ..._http.transport import Attempt, Transport
 from .playlist import HlsError, Playlist, Segment, parse_playlist
 
 __all__ = [
+    "HLS_POLICY",
     "BytePipe",
     "HlsError",
     "HlsFetcher",
@@ -43,6 +49,22 @@ SEGMENT_TIMEOUT = 20.0
 a segment is allowed 4 times its duration when that is longer."""
 PIPE_LIMIT = 8 << 20
 """Bytes a pipe holds before the fetcher waits for the decoder."""
+REQUEST_TIMEOUT = 10.0
+"""httpx's connect/read/write timeouts of one playlist or segment request."""
+
+HLS_POLICY = RetryPolicy(
+    max_retries=4,
+    retry_status=lambda status: status != 200,
+    base_delay=0.2,
+    max_backoff=2.0,
+    jitter=False,
+)
+"""Retries of playlist and segment requests: any answer but 200 (a CDN edge may not have
+a just-listed segment yet), 0.2 s doubling to 2 s; `HlsFetcher` sets the number."""
+
+
+class _AttemptTimeout(httpx.TimeoutException):
+    """One playlist or segment request ran out of its time (retried like a read timeout)."""
 
 
 # -- pipe ----------------------------------------------------------------------------------
@@ -133,14 +155,33 @@ class BytePipe:
 
 def hls_http_client() -> httpx.AsyncClient:
     """An HTTP client for playlists and segments: no credentials, redirects followed."""
-    from ..._client import _ssl_context
-
     return httpx.AsyncClient(
-        verify=_ssl_context(),
+        verify=ssl_context(),
         follow_redirects=True,
-        timeout=httpx.Timeout(10.0),
+        timeout=httpx.Timeout(REQUEST_TIMEOUT),
         headers={"Accept": "*/*"},
     )
+
+
+def hls_transport(http: httpx.AsyncClient) -> Transport:
+    """The `Transport` of HLS requests over ``http``: only ``Accept`` sent, redirects
+    followed, `HLS_POLICY`, no deadline but `REQUEST_TIMEOUT` per request."""
+    return Transport(
+        http,
+        headers={"Accept": "*/*"},
+        timeout=None,
+        policy=HLS_POLICY,
+        request_timeout=REQUEST_TIMEOUT,
+        follow_redirects=True,
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    """The last failure of a request given up on, for `HlsError` (never its URL)."""
+    cause = exc.__cause__
+    if isinstance(cause, _AttemptTimeout):
+        return str(cause)
+    return type(cause).__name__ if cause is not None else type(exc).__name__
 
 
 class HlsFetcher:
@@ -148,7 +189,8 @@ class HlsFetcher:
 
     Args:
         url: the playlist URL (a master playlist picks its highest-bandwidth variant).
-        http: the client for playlist and segment requests (see `hls_http_client`).
+        http: the client for playlist and segment requests (see `hls_http_client`); the
+            fetcher sends through its own credential-free `Transport` over it.
         pipe: where the bytes go; closed at the end, aborted on failure.
         min_poll: shortest interval between playlist reloads.
         attempts: consecutive failures of one request before giving up.
@@ -168,7 +210,7 @@ class HlsFetcher:
         attempts: int = 5,
     ) -> None:
         self.url = url
-        self._http = http
+        self._transport = hls_transport(http)
         self._pipe = pipe
         self._min_poll = min_poll
         self._attempts = attempts
@@ -264,61 +306,80 @@ class HlsFetcher:
 
     async def _text(self, url: str, attempts: int) -> tuple[str, str]:
         """The playlist's text and its final URL (after redirects)."""
-        error = ""
-        for attempt in range(attempts):
-            if attempt:
-                await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+
+        async def attempt(limit: httpx.Timeout) -> httpx.Response:
             try:
-                async with (
-                    asyncio.timeout(PLAYLIST_TIMEOUT),
-                    self._http.stream("GET", url) as response,
-                ):
-                    if response.status_code == 200:
+                async with asyncio.timeout(PLAYLIST_TIMEOUT):
+                    response = await self._transport.open("GET", url, timeout=limit)
+                    try:
+                        if response.status_code != 200:
+                            return response
                         body = bytearray()
                         async for chunk in response.aiter_bytes():
                             body += chunk
                             if len(body) > MAX_PLAYLIST_BYTES:
                                 raise HlsError("HLS playlist is larger than 1 MiB")
-                        return body.decode("utf-8", errors="replace"), str(response.url)
-                    error = f"HTTP {response.status_code}"
-            except httpx.TransportError as exc:
-                error = type(exc).__name__
+                    finally:
+                        await response.aclose()
             except TimeoutError:
-                error = f"not complete after {PLAYLIST_TIMEOUT:g} s"
-            logger.debug("HLS playlist: %s (attempt %d)", error, attempt + 1)
-        raise HlsError(f"HLS playlist failed {attempts} times (last: {error})")
+                raise _AttemptTimeout(f"not complete after {PLAYLIST_TIMEOUT:g} s") from None
+            return httpx.Response(200, content=bytes(body), request=response.request)
+
+        response = await self._fetch("playlist", url, attempt, attempts)
+        return response.content.decode("utf-8", errors="replace"), str(response.url)
 
     async def _copy(self, url: str, duration: float = 0.0) -> None:
-        error = ""
         limit = max(SEGMENT_TIMEOUT, 4 * duration)
         loop = asyncio.get_running_loop()
-        for attempt in range(self._attempts):
-            if attempt:
-                await _retry.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+
+        async def attempt(timeouts: httpx.Timeout) -> httpx.Response:
             written = 0
             deadline = loop.time() + limit  # moved on while the pipe is full (our decoder)
             try:
                 async with asyncio.timeout_at(deadline) as timer:
-                    async with self._http.stream("GET", url) as response:
-                        if response.status_code == 200:
-                            async for chunk in response.aiter_bytes():
-                                written += len(chunk)
-                                if written > MAX_SEGMENT_BYTES:
-                                    raise HlsError("HLS segment is larger than 256 MiB")
-                                timer.reschedule(None)
-                                waited = loop.time()
-                                await self._pipe.write(chunk)
-                                deadline += loop.time() - waited
-                                timer.reschedule(deadline)
-                            return
-                        error = f"HTTP {response.status_code}"
+                    response = await self._transport.open("GET", url, timeout=timeouts)
+                    try:
+                        if response.status_code != 200:
+                            return response
+                        async for chunk in response.aiter_bytes():
+                            written += len(chunk)
+                            if written > MAX_SEGMENT_BYTES:
+                                raise HlsError("HLS segment is larger than 256 MiB")
+                            timer.reschedule(None)
+                            waited = loop.time()
+                            await self._pipe.write(chunk)
+                            deadline += loop.time() - waited
+                            timer.reschedule(deadline)
+                        return response
+                    finally:
+                        await response.aclose()
             except httpx.TransportError as exc:
                 if written:
                     raise HlsError(f"HLS segment broke off: {type(exc).__name__}") from None
-                error = type(exc).__name__
+                raise
             except TimeoutError:
                 if written:
                     raise HlsError(f"HLS segment not complete after {limit:g} s") from None
-                error = f"no answer within {limit:g} s"
-            logger.debug("HLS segment: %s (attempt %d)", error, attempt + 1)
-        raise HlsError(f"HLS segment failed {self._attempts} times (last: {error})")
+                raise _AttemptTimeout(f"no answer within {limit:g} s") from None
+
+        await self._fetch("segment", url, attempt, self._attempts)
+
+    async def _fetch(self, what: str, url: str, attempt: Attempt, attempts: int) -> httpx.Response:
+        """``attempt`` through the transport's retry loop, up to ``attempts`` times; the
+        200 response, else `HlsError` naming the last failure."""
+        try:
+            sent = await self._transport.retrying(
+                "GET",
+                f"hls.{what}",
+                attempt,
+                url=url,
+                idempotent=True,
+                timeout=None,
+                retries=attempts - 1,
+            )
+        except APIConnectionError as exc:  # APITimeoutError too: the last attempt's failure
+            raise HlsError(f"HLS {what} failed {attempts} times (last: {_cause(exc)})") from None
+        if sent.response.status_code != 200:
+            last = f"HTTP {sent.response.status_code}"
+            raise HlsError(f"HLS {what} failed {attempts} times (last: {last})")
+        return sent.response
