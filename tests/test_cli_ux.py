@@ -32,8 +32,8 @@ from _cli import (
     start_emulator,
 )
 from _env import URL_RE, clean_env
-from heygen_streaming.cli import run as _cli_run
 from heygen_streaming.cli import build_parser, main
+from heygen_streaming.cli import run as _cli_run
 from heygen_streaming.cli.progress import Progress, clean_text, format_report
 
 

@@ -31,9 +31,8 @@ from ._http.transport import Transport
 from ._realtime.api import AudioInput, RealtimeAPI
 from ._sessions import SessionRegistry, check_options
 from ._v1.api import V1API
+from ._v1.enums import QualityName, VideoEncodingName
 from ._v1.options import (
-    QualityName,
-    VideoEncodingName,
     already_stopped,
     check_credential,
     check_ice_servers,

@@ -17,7 +17,6 @@ from heygen_streaming import (
     RateLimitError,
     StreamingClient,
 )
-
 from heygen_streaming._http import retry as _retry
 
 from .conftest import BASE, ok

@@ -17,8 +17,8 @@ from heygen_streaming import (
     ResponseValidationError,
     StreamingClient,
 )
-from heygen_streaming._http import transport as _transport
 from heygen_streaming._errors import ResponseTooLargeError
+from heygen_streaming._http import transport as _transport
 
 from .conftest import BASE, SECRET, ok
 

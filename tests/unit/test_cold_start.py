@@ -234,8 +234,8 @@ async def test_the_first_task_loads_the_models_once_it_is_on_the_wire(
 ) -> None:
     """``send_task`` returns a `TaskInfo` (pydantic): the first one of a process imports the
     models while the service works on the task, not before the request left."""
-    from heygen_streaming._v1 import preload
     from heygen_streaming._v1 import models as _models
+    from heygen_streaming._v1 import preload
 
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []

@@ -1,8 +1,9 @@
 """The connect path's hand-built bodies and hand-read answers equal what the models give.
 
-A fresh process opens a session without importing pydantic (`_options`, `_created`,
-`_response`): for plain values the bodies are built, and ``streaming.new``'s answer read,
-by hand. These tests pin that the hand path sends the same bytes, accepts the same
+A fresh process opens a session without importing pydantic (``_v1.options``,
+``_v1.created``, ``_v1.envelope``): for plain values the bodies are built, and
+``streaming.new``'s answer read, by hand, from the wire table (``_v1.wire``, ``_v1.enums``)
+the models declare too. These tests pin that the hand path sends the same bytes, accepts the same
 answers with the same values, and fails the same way as the pydantic models it stands for.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -24,12 +25,14 @@ from heygen_streaming import (
     TaskType,
     VideoEncoding,
 )
-from heygen_streaming._v1.envelope import decode
 from heygen_streaming._v1.created import CreatedSession
+from heygen_streaming._v1.enums import QualityName, TaskModeName, TaskTypeName, VideoEncodingName
+from heygen_streaming._v1.envelope import decode
 from heygen_streaming._v1.models import (
     IceCandidate,
     IceRequest,
     NewSessionInfo,
+    NewSessionRequest,
     SessionDescription,
     SessionIdRequest,
     StartSessionRequest,
@@ -43,6 +46,12 @@ from heygen_streaming._v1.options import (
     session_body,
     start_body,
     task_body,
+)
+from heygen_streaming._v1.wire import (
+    ICE_CANDIDATE,
+    IDLE_TIMEOUT,
+    NEW_SESSION_INFO,
+    NEW_SESSION_REQUEST,
 )
 
 CORPUS = Path(__file__).parents[1] / "wire" / "fixtures" / "v1"
@@ -287,3 +296,34 @@ def _decoded(payload: Any, via_model: bool) -> Any:
 @pytest.mark.parametrize("payload", _ENVELOPES, ids=lambda p: json.dumps(p)[:40])
 def test_envelopes_read_by_hand_as_by_the_model(payload: Any) -> None:
     assert _decoded(payload, via_model=False) == _decoded(payload, via_model=True)
+
+
+# -- the wire table -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("enum", "names"),
+    [
+        (Quality, QualityName),
+        (VideoEncoding, VideoEncodingName),
+        (TaskType, TaskTypeName),
+        (TaskMode, TaskModeName),
+    ],
+)
+def test_each_vocabulary_is_spelled_once_for_types_and_values(enum: Any, names: Any) -> None:
+    """The ``Literal`` a signature uses names exactly the enum's values."""
+    assert get_args(names) == tuple(member.value for member in enum)
+
+
+def test_the_models_declare_the_wire_table() -> None:
+    """The models have the table's fields (in its order, for the request) and its range."""
+    assert tuple(NewSessionRequest.model_fields) == NEW_SESSION_REQUEST
+    assert tuple(NewSessionInfo.model_fields) == tuple(NEW_SESSION_INFO)
+    aliases = [f.alias or name for name, f in IceCandidate.model_fields.items()]
+    assert aliases == list(ICE_CANDIDATE)
+    idle = {"quality": None, "activity_idle_timeout": None}
+    for value in (IDLE_TIMEOUT[0] - 1, *IDLE_TIMEOUT, IDLE_TIMEOUT[1] + 1):
+        fields = {**dict.fromkeys(NEW_VALUES), **idle, "activity_idle_timeout": value}
+        in_range = IDLE_TIMEOUT[0] <= value <= IDLE_TIMEOUT[1]
+        assert (_plain_new_body(fields) is not None) == in_range
+        assert _outcome(_validated_new_body, fields)[0] == ("ok" if in_range else "error")

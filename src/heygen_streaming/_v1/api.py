@@ -20,12 +20,9 @@ from .._errors import APIError
 from .._http.decode import parse
 from . import preload
 from .created import CreatedSession
+from .enums import QualityName, TaskModeName, TaskTypeName, VideoEncodingName
 from .envelope import decode
 from .options import (
-    QualityName,
-    TaskModeName,
-    TaskTypeName,
-    VideoEncodingName,
     already_started,
     already_stopped,
     ice_body,

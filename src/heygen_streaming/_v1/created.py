@@ -1,71 +1,47 @@
 """What ``streaming.new`` created, read without pydantic (the connect path of a fresh process).
 
-`CreatedSession.parse` reads a ``streaming.new`` answer by hand when every field
-`NewSessionInfo` declares has the plain JSON type the model keeps as is; anything else goes
-through the model, so the same data is accepted and the same `ResponseValidationError` is
-raised either way. The `NewSessionInfo` model (``Session.info``) is built on first use.
+`CreatedSession.parse` reads a ``streaming.new`` answer by hand when every field of the
+wire table (`NEW_SESSION_INFO`, which `NewSessionInfo` declares too) has the plain JSON type
+the model keeps as is; anything else goes through the model, so the same data is accepted
+and the same `ResponseValidationError` is raised either way. The `NewSessionInfo` model
+(``Session.info``) is built on first use.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
+
+from .wire import NEW_SESSION_INFO, ice_server_list
 
 if TYPE_CHECKING:
     from .models import NewSessionInfo
 
-__all__ = ["CreatedSession", "ice_server_list", "is_ice_server"]
+__all__ = ["CreatedSession"]
 
-logger = logging.getLogger("heygen_streaming")
-
-_OPTIONAL_STR = ("access_token", "url", "realtime_endpoint")
-
-
-def is_ice_server(item: Any) -> bool:
-    """A dict with ``urls`` (a URL or a non-empty list) and optional string credentials."""
-    if not isinstance(item, dict):
-        return False
-    urls = item.get("urls")
-    urls_ok = isinstance(urls, str) or (
-        isinstance(urls, list) and bool(urls) and all(isinstance(u, str) for u in urls)
-    )
-    return urls_ok and all(
-        isinstance(item.get(key), str | None) for key in ("username", "credential")
-    )
-
-
-def ice_server_list(value: Any) -> Any:
-    """Lenient ICE server lists: one bad entry must not fail the whole session.
-
-    Captured 2024 bodies list bare URL strings; a lone string or object counts as a list of
-    one; entries that are no ICE server are dropped with a warning naming them.
-    """
-    if value is None:
-        return None
-    items = value if isinstance(value, list) else [value]
-    servers = []
-    for item in items:
-        entry = {"urls": item} if isinstance(item, str) else item
-        if is_ice_server(entry):
-            servers.append(entry)
-        elif item is not None:
-            logger.warning("skipping an ICE server entry that is not one: %.200r", item)
-    return servers
+_PLAIN_TYPES: dict[str, type] = {"str": str, "bool": bool, "int": int}
 
 
 def _plain(data: Any) -> bool:
-    """Every declared field of `NewSessionInfo` absent, null or of the exact type it keeps."""
-    if type(data) is not dict or type(data.get("session_id")) is not str:
+    """Every field of `NEW_SESSION_INFO` absent, null or of the exact type the model keeps."""
+    if type(data) is not dict:
         return False
-    sdp = data.get("sdp")
-    if sdp is not None and not (
-        type(sdp) is dict and type(sdp.get("type")) is str and type(sdp.get("sdp")) is str
-    ):
-        return False
-    if any(data.get(key) is not None and type(data[key]) is not str for key in _OPTIONAL_STR):
-        return False
-    paid, limit = data.get("is_paid"), data.get("session_duration_limit")
-    return (paid is None or type(paid) is bool) and (limit is None or type(limit) is int)
+    for key, kind in NEW_SESSION_INFO.items():
+        value = data.get(key)
+        if kind == "str":
+            if type(value) is not str:
+                return False
+        elif kind == "sdp":
+            if value is not None and not (
+                type(value) is dict
+                and type(value.get("type")) is str
+                and type(value.get("sdp")) is str
+            ):
+                return False
+        elif (
+            kind.endswith("?") and value is not None and type(value) is not _PLAIN_TYPES[kind[:-1]]
+        ):
+            return False
+    return True
 
 
 class CreatedSession:

@@ -1,5 +1,8 @@
 """Pydantic models of the HeyGen Streaming API v1 wire format.
 
+Their fields and constraints come from the wire table (``wire``, ``enums``), which the
+pydantic-free path reads too; tests/unit/test_plain_wire.py proves the two agree.
+
 Requests keep unknown fields (they pass through to the service); responses accept unknown
 fields (the service adds them) and keep them as attributes, and tolerate every shape captured
 in ``tests/wire/fixtures/v1``: ``ice_servers`` as URL strings (2024) or null (2025), null lists,
@@ -12,8 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from .created import ice_server_list
 from .enums import Emotion, Quality, TaskMode, TaskType, VideoEncoding
+from .wire import IDLE_TIMEOUT, ice_server_list
 
 __all__ = [
     "Emotion",
@@ -97,7 +100,7 @@ class NewSessionRequest(_Request):
     knowledge_base_id: str | None = None
     version: str | None = None
     disable_idle_timeout: bool | None = None
-    activity_idle_timeout: int | None = Field(default=None, ge=30, le=3600)
+    activity_idle_timeout: int | None = Field(default=None, ge=IDLE_TIMEOUT[0], le=IDLE_TIMEOUT[1])
 
 
 class StartSessionRequest(_Request):

@@ -4,18 +4,21 @@ Everything here raises `ConfigurationError` (a ``ValueError``) naming the argume
 quoting a credential. The request bodies of ``streaming.new`` and ``streaming.task`` are
 built here from explicit, typed parameters; wire fields the SDK does not model travel only
 through ``extra_body``. Bodies of plain values (strings, the enums' values, ints in range)
-are built by hand, so a session's connect loads no pydantic; anything else goes through the
-request models, which give the same body or the error (tests/unit/test_plain_wire.py).
+are built by hand from the wire table (``wire``, ``enums``), so a session's connect loads
+no pydantic; anything else goes through the request models, which read the same table and
+give the same body or the error (tests/unit/test_plain_wire.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import APIError, ConfigurationError, NotFoundError, SessionStateError
 from .aiortc_private import parse_ice_url
+from .enums import Quality, TaskMode, TaskType, VideoEncoding
+from .wire import ICE_CANDIDATE, IDLE_TIMEOUT, NEW_SESSION_REQUEST, is_member
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -24,10 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_TEXT_LENGTH",
-    "QualityName",
-    "TaskModeName",
-    "TaskTypeName",
-    "VideoEncodingName",
     "already_started",
     "already_stopped",
     "check_credential",
@@ -41,11 +40,6 @@ __all__ = [
 ]
 
 _M = TypeVar("_M", bound="BaseModel")
-
-QualityName = Literal["high", "medium", "low"]
-TaskTypeName = Literal["repeat", "chat"]
-TaskModeName = Literal["sync", "async"]
-VideoEncodingName = Literal["H264", "VP8"]
 
 MAX_TEXT_LENGTH = 10_000
 """Longest ``streaming.task`` text the SDK sends (HeyGen documents no limit; the emulator's)."""
@@ -178,7 +172,8 @@ def new_session_body(
     if activity_idle_timeout is not None and (
         isinstance(activity_idle_timeout, bool) or not isinstance(activity_idle_timeout, int)
     ):
-        raise ConfigurationError("activity_idle_timeout must be an int (seconds, 30..3600)")
+        low, high = IDLE_TIMEOUT
+        raise ConfigurationError(f"activity_idle_timeout must be an int (seconds, {low}..{high})")
     fields = {
         "quality": quality,
         "avatar_name": avatar,
@@ -203,35 +198,24 @@ def _validated_new_body(fields: dict[str, Any]) -> dict[str, Any]:
 def _plain_new_body(fields: dict[str, Any]) -> dict[str, Any] | None:
     """The body `NewSessionRequest` would dump, for plainly valid values; else ``None``.
 
-    ``fields`` are in the model's field order, which is the order it dumps them in.
+    The body's fields are in the table's order (`NEW_SESSION_REQUEST`), as the model sends.
     """
     quality, encoding = fields["quality"], fields["video_encoding"]
     voice, idle = fields["voice"], fields["activity_idle_timeout"]
     if (
-        (quality is not None and not _member(quality, _QUALITIES))
-        or (encoding is not None and not _member(encoding, _ENCODINGS))
+        (quality is not None and not is_member(quality, Quality))
+        or (encoding is not None and not is_member(encoding, VideoEncoding))
         or (voice is not None and not isinstance(voice, str))
-        or (idle is not None and not 30 <= idle <= 3600)
+        or (idle is not None and not IDLE_TIMEOUT[0] <= idle <= IDLE_TIMEOUT[1])
     ):
         return None
-    body = {key: value for key, value in fields.items() if value is not None}
+    body = {key: fields[key] for key in NEW_SESSION_REQUEST if fields.get(key) is not None}
     for key in ("quality", "video_encoding"):
         if key in body:
             body[key] = str(body[key])
     if voice is not None:
         body["voice"] = {"voice_id": voice}
     return body
-
-
-_QUALITIES = frozenset({"high", "medium", "low"})
-_ENCODINGS = frozenset({"H264", "VP8"})
-_TASK_TYPES = frozenset({"repeat", "chat"})
-_TASK_MODES = frozenset({"sync", "async"})
-
-
-def _member(value: Any, names: frozenset[str]) -> bool:
-    """``value`` is one of ``names`` as a ``str`` (or a ``StrEnum`` member of one)."""
-    return isinstance(value, str) and value in names
 
 
 def task_body(
@@ -246,8 +230,8 @@ def task_body(
     check_text(text)
     if (
         isinstance(session_id, str)
-        and _member(task_type, _TASK_TYPES)
-        and (task_mode is None or _member(task_mode, _TASK_MODES))
+        and is_member(task_type, TaskType)
+        and (task_mode is None or is_member(task_mode, TaskMode))
     ):
         body = {"session_id": session_id, "text": text, "task_type": str(task_type)}
         if task_mode is not None:
@@ -270,9 +254,6 @@ def start_body(session_id: str, answer_sdp: str) -> dict[str, Any] | None:
     return {"session_id": session_id, "sdp": {"type": "answer", "sdp": answer_sdp}}
 
 
-_ICE_FIELDS = (("sdpMid", str), ("sdpMLineIndex", int), ("usernameFragment", str))
-
-
 def ice_body(session_id: str, candidate: Any) -> dict[str, Any] | None:
     """The ``streaming.ice`` body `IceRequest` would dump, for a plain browser-style dict.
 
@@ -282,11 +263,13 @@ def ice_body(session_id: str, candidate: Any) -> dict[str, Any] | None:
         not isinstance(session_id, str)
         or type(candidate) is not dict
         or type(candidate.get("candidate", "")) is not str
-        or not candidate.keys() <= {"candidate", *(key for key, _ in _ICE_FIELDS)}
+        or not candidate.keys() <= ICE_CANDIDATE.keys()
     ):
         return None
     wire: dict[str, Any] = {"candidate": candidate.get("candidate", "")}
-    for key, kind in _ICE_FIELDS:
+    for key, kind in ICE_CANDIDATE.items():
+        if key == "candidate":
+            continue
         value = candidate.get(key)
         if value is not None:
             if type(value) is not kind:

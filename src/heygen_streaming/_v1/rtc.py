@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionFailed
 from . import aiortc_private as _aiortc_private
-from .created import is_ice_server
+from .wire import is_ice_server
 
 if TYPE_CHECKING:
     from .created import CreatedSession

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Self
 from .._errors import SessionClosed, SessionError, SessionNotStopped
 from .._media.streams import FrameStream, audio_resampler
 from .core import SessionCore
+from .enums import TaskModeName, TaskTypeName
 from .events import EventStream
-from .options import TaskModeName, TaskTypeName
 from .state import EndReason, SessionState
 
 if TYPE_CHECKING:
