@@ -25,12 +25,11 @@ from __future__ import annotations
 
 # ruff: noqa: ASYNC109  (``timeout=`` is the per-call deadline of the public API)
 import asyncio
-import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -44,6 +43,7 @@ from .._errors import (
 )
 from . import retry as _retry
 from .retry import RetryPolicy
+from .trace import request_trace
 
 __all__ = [
     "MAX_ERROR_BODY",
@@ -51,11 +51,7 @@ __all__ = [
     "Attempt",
     "Sent",
     "Transport",
-    "request_trace",
-    "start_request",
 ]
-
-_T = TypeVar("_T")
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """Largest response body read (decoded bytes); a real one is a few kB."""
@@ -68,45 +64,9 @@ MIN_ATTEMPT = 2.0
 
 logger = logging.getLogger("heygen_streaming")
 
-Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
-request_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
-    "heygen_streaming_request_trace", default=None
-)
-"""An httpcore ``trace`` callback for the requests sent from the current context
-(`start_request` sets it to learn when a request is on the wire)."""
-
 Attempt = Callable[[httpx.Timeout], Awaitable[httpx.Response]]
 """One attempt of a request, given httpx's timeouts for it: the response of any status
 (its body read, or a stream handed over open)."""
-
-
-def start_request(call: Coroutine[Any, Any, _T]) -> tuple[asyncio.Task[_T], Awaitable[None]]:
-    """``call`` (an endpoint call) as a task, and an awaitable that ends once its request
-    body is written or the task is done, whichever comes first.
-
-    Work that would hold the loop (a heavy import) waits for the second, so it runs while
-    the service works instead of delaying the request.
-    """
-    sent = asyncio.Event()
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith("send_request_body.complete"):
-            sent.set()
-
-    token = request_trace.set(trace)
-    try:
-        task = asyncio.ensure_future(call)
-    finally:
-        request_trace.reset(token)
-
-    async def written() -> None:
-        waiter = asyncio.ensure_future(sent.wait())
-        try:
-            await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-
-    return task, written()
 
 
 # Headers that describe the wire encoding of the body, not the decoded bytes we keep.

@@ -25,20 +25,19 @@ from typing import TYPE_CHECKING, Any, Self
 from .._errors import (
     ConfigurationError,
     ConnectTimeout,
-    HeyGenError,
-    NotFoundError,
     RealtimeStreamError,
     SessionClosed,
     SessionError,
 )
 from .._media.recording import RecordingInfo
 from .._media.streams import FrameStream
-from .._sessions import Lifecycle, check_options
+from .._sessions import check_options
+from .cancel import cancel_on_server, created_id
 from .hls.media import check_remux_path
 from .media import RealtimeMedia
 from .models import RealtimeAppendResult, RealtimeInfo, Word, create_body
 from .poll import StatusPoller
-from .state import TERMINAL, TRANSITIONS, RealtimeMode, RealtimeState
+from .state import TERMINAL, Lifecycle, RealtimeMode, RealtimeState
 from .words import follow_words
 
 if TYPE_CHECKING:
@@ -116,14 +115,7 @@ class RealtimeSession:
         self.poll_interval = poll_interval
         self.cancel_timeout = cancel_timeout
         self._stream_id: str | None = None
-        self._life: Lifecycle[RealtimeState, str] = Lifecycle(
-            RealtimeState.NEW,
-            TRANSITIONS,
-            TERMINAL,
-            default_reason=lambda state: state.value,
-            label=lambda: f"realtime {self._stream_id}",
-            level=logging.DEBUG,
-        )
+        self._life = Lifecycle(lambda: self._stream_id)
         self._info: RealtimeInfo | None = None
         self._poller: StatusPoller | None = None
         self._media = RealtimeMedia(
@@ -337,13 +329,7 @@ class RealtimeSession:
         await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
         if self._stream_id is None and self._create_task is not None:
             # the create was in flight when we gave up: wait for it, then cancel its stream
-            try:
-                created = await asyncio.wait_for(
-                    asyncio.shield(self._create_task), self.cancel_timeout
-                )
-                self._stream_id = created.stream_id
-            except BaseException:
-                self._create_task.cancel()
+            self._stream_id = await created_id(self._create_task, self.cancel_timeout)
         if self._life.state not in TERMINAL:
             stopped = self._stream_id is None or await self._cancel_on_server()
             # "cancel_failed": the service may still run (and bill) it; the warning is logged
@@ -357,18 +343,7 @@ class RealtimeSession:
         logger.info("realtime stream %s closed (%s)", self._stream_id, self._life.end_reason)
 
     async def _cancel_on_server(self) -> bool:
-        """``POST .../cancel``, bounded; True when the stream is known to be stopped."""
-        try:
-            await asyncio.wait_for(
-                self._client.cancel_realtime(self.stream_id, timeout=self.cancel_timeout),
-                self.cancel_timeout + 1.0,
-            )
-        except NotFoundError:
-            logger.debug("realtime cancel: stream %s was already gone", self._stream_id)
-        except (HeyGenError, TimeoutError) as exc:
-            logger.warning("realtime cancel failed for stream %s: %s", self._stream_id, exc)
-            return False
-        return True
+        return await cancel_on_server(self._client, self.stream_id, self.cancel_timeout)
 
     # -- text ------------------------------------------------------------------------------
 

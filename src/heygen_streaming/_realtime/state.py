@@ -1,11 +1,15 @@
-"""The states of a realtime stream as the SDK sees it, and which changes are allowed."""
+"""Realtime stream states and their transitions, as data for the shared `Lifecycle`."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Literal
 
-__all__ = ["TERMINAL", "TRANSITIONS", "RealtimeMode", "RealtimeState"]
+from .. import _sessions
+
+__all__ = ["TERMINAL", "TRANSITIONS", "Lifecycle", "RealtimeMode", "RealtimeState"]
 
 RealtimeMode = Literal["text_stream", "tts", "audio"]
 """What a `RealtimeSession` speaks: text deltas, a fixed script, or an audio file."""
@@ -39,3 +43,19 @@ TRANSITIONS: dict[RealtimeState, frozenset[RealtimeState]] = {
     _S.CANCELLED: frozenset(),
 }
 """The allowed changes; terminal states have none."""
+
+
+class Lifecycle(_sessions.Lifecycle[RealtimeState, str]):
+    """A realtime stream's `Lifecycle`: its end reason is the service's, or the SDK's
+    (``"max_seconds"``, ``"cancel_failed"``...), else the terminal state's name; its
+    transitions are logged at DEBUG. ``label`` gives the stream id for log lines."""
+
+    def __init__(self, label: Callable[[], str | None]) -> None:
+        super().__init__(
+            RealtimeState.NEW,
+            TRANSITIONS,
+            TERMINAL,
+            default_reason=lambda state: state.value,
+            label=lambda: f"realtime {label()}",
+            level=logging.DEBUG,
+        )

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from importlib import import_module
 from typing import Any, TypeVar
 
-from .._http.transport import start_request
+from .._http.trace import start_request
 
 __all__ = ["MODELS", "aiortc_loader", "models_loader", "send_then_load"]
 
