@@ -86,6 +86,33 @@ async def test_frames_words_and_cancel_on_exit(emu: Emulator, client: StreamingC
     assert rt.status == "cancelled" and rt.end_reason == "cancelled"
 
 
+async def test_the_client_waits_for_a_cancel_already_in_flight(emu: Emulator) -> None:
+    """A second cancellation that hits while leaving the block cancels its stream (issue
+    18, item 1): the client's close waits for the close in flight, then closes its HTTP."""
+    emu.faults.delay("realtime_cancel", 0.4)
+    sessions: list[Any] = []
+    live = asyncio.Event()
+
+    async def body() -> None:
+        async with (
+            StreamingClient(api_key=KEY, base_url=emu.base_url) as c,
+            c.realtime("avatar", "voice", "Hello there, friend.") as rt,
+        ):
+            sessions.append(rt)
+            live.set()
+            await asyncio.sleep(WAIT)
+
+    task = asyncio.ensure_future(body())
+    await asyncio.wait_for(live.wait(), WAIT)
+    task.cancel()  # leaving the block starts the cancel...
+    await asyncio.sleep(0.2)
+    task.cancel()  # ...and this one lands in the client's own close
+    await asyncio.gather(task, return_exceptions=True)
+    (rt,) = sessions
+    assert rt.end_reason == "cancelled"
+    assert not server_stream(emu, rt.stream_id).live
+
+
 async def test_tts_completes_records_and_words_match_audio(
     emu: Emulator, client: StreamingClient, tmp_path: Path
 ) -> None:
