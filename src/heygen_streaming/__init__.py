@@ -1,4 +1,9 @@
-"""heygen-streaming: async Python SDK for HeyGen's Streaming API v1 (raw WebRTC).
+"""heygen-streaming: async Python SDK for HeyGen's streaming avatars, with an offline emulator.
+
+One `StreamingClient` speaks Avatar Realtime (v3, ``/v3/avatar-realtime``: streams played
+over HLS, `RealtimeSession`) and Streaming API v1 (raw WebRTC, `Session`; retired by HeyGen
+in 2026 and served by the emulator). LiveAvatar, HeyGen's interactive avatar today, comes
+next with its own client. docs/architecture.md describes the package's layout.
 
 ``import heygen_streaming`` is cheap: the exceptions are imported at once, everything else
 (httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY`.

@@ -58,7 +58,8 @@ class RealtimeSession:
     live; leaving cancels it unless it already ended.
 
     Args:
-        client: the `StreamingClient` making the calls.
+        client: the `StreamingClient` making the calls (a stream made by
+            ``client.realtime()`` belongs to it: its ``aclose()`` cancels the stream first).
         avatar / voice: avatar (look) id and voice id (``voice`` is not used in ``audio`` mode).
         text: the script (``tts``) or the first words (``text_stream``, then `say`).
         mode: ``"text_stream"`` (default), ``"tts"`` or ``"audio"``.

@@ -42,8 +42,8 @@ class Session:
     """A streaming avatar session; use ``async with client.session(...) as s``.
 
     Args:
-        client: the `StreamingClient` that makes the REST calls (and owns the session:
-            its ``aclose()`` closes the session first).
+        client: the `StreamingClient` that makes the REST calls (a session made by
+            ``client.session()`` belongs to it: its ``aclose()`` closes the session first).
         avatar: avatar name or id, sent to ``streaming.new``; the service's default if omitted.
         voice: voice id or `VoiceSettings`; the avatar's voice if omitted.
         quality: ``"high"``, ``"medium"`` or ``"low"``.

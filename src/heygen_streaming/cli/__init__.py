@@ -1,14 +1,18 @@
 """The ``heygen-streaming`` command (also ``python -m heygen_streaming``).
 
-Subcommands: ``demo``, ``speak``, ``record``, ``chat``, ``emulator`` and ``sessions``.
+Subcommands: ``demo``, ``speak``, ``record``, ``chat``, ``realtime``, ``emulator`` and
+``sessions``; each lives in ``commands`` (v1), ``realtime`` (v3) and ``run`` (what they
+share), with ``args`` and ``progress``.
 Configuration comes from flags, then the ``HEYGEN_API_KEY`` / ``HEYGEN_BASE_URL``
 environment variables; with neither, the session commands start an embedded emulator.
 
 Exit codes: 0 success, 1 API / session / file error (one line on stderr, a traceback only
 with ``--debug``), 2 bad usage, 130 interrupted (Ctrl-C).
 
-This module imports only the standard library and the exceptions: ``--help`` stays fast, and
-the commands (httpx, pydantic, PyAV, aiortc) load when one runs.
+This module imports only the standard library, the exceptions and the plain enums:
+``--help`` stays fast, and the commands (httpx, pydantic, PyAV, aiortc) load when one runs.
+The command line sees the SDK through its public names and ``_client`` only (nothing
+imports it but ``python -m heygen_streaming``).
 """
 
 from __future__ import annotations
@@ -159,7 +163,8 @@ def build_parser() -> _DefaultsParser:
     common = _common_options(top=False)
     parser = _parser(
         prog="heygen-streaming",
-        description="HeyGen Streaming API v1 from the command line, with an offline emulator.",
+        description="HeyGen's streaming avatars (Avatar Realtime, Streaming API v1) from the "
+        "command line, with an offline emulator.",
         epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL, session commands run against an "
         "embedded emulator. Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
         parents=[_common_options(top=True)],
