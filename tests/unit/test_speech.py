@@ -141,3 +141,16 @@ def test_a_huge_duration_is_capped() -> None:
     tracker, _ = _tracker()
     tracker.queued(TaskInfo(task_id="a", duration_ms=1e300))
     assert tracker.speaking_until <= time.monotonic() + 3600.0
+
+
+def test_end_reasons_are_snake_case_and_the_old_spellings_still_resolve() -> None:
+    assert all(reason.value == reason.value.lower().replace("-", "_") for reason in EndReason)
+    for old, reason in [
+        ("connect-timeout", EndReason.CONNECT_TIMEOUT),
+        ("connect-failed", EndReason.CONNECT_FAILED),
+        ("connection-failed", EndReason.CONNECTION_FAILED),
+        ("remote-closed", EndReason.REMOTE_CLOSED),
+    ]:
+        assert EndReason(old) is reason
+    with pytest.raises(ValueError):
+        EndReason("no-such-reason")
