@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 import pytest
 
 from _env import missing_tool, require_all
-from heygen_streaming import _retry
+from heygen_streaming._http import retry as _retry
 from heygen_streaming.emulator import Emulator
 
 API_KEY = "test-key"

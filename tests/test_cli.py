@@ -28,8 +28,8 @@ from _cli import (
     start_emulator,
 )
 from _env import clean_env
-from heygen_streaming._cli_progress import Progress, format_report, jsonable
 from heygen_streaming.cli import build_parser, main
+from heygen_streaming.cli.progress import Progress, format_report, jsonable
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,9 @@ from _cli import (
     start_emulator,
 )
 from _env import URL_RE, clean_env
-from heygen_streaming import _cli_run
-from heygen_streaming._cli_progress import Progress, clean_text, format_report
 from heygen_streaming.cli import build_parser, main
+from heygen_streaming.cli import run as _cli_run
+from heygen_streaming.cli.progress import Progress, clean_text, format_report
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +198,10 @@ def test_session_ended_by_the_server_exits_1_with_the_reason(tmp_path: Path) -> 
         if proc.stdout is not None:
             proc.stdout.close()
     line = assert_one_line_error(result)
-    assert "ended" in line and "remote-closed" in line, line
+    assert "ended" in line and "remote_closed" in line, line
     assert (tmp_path / "r.mp4").stat().st_size > 0  # what was recorded is kept
     line = assert_one_line_error(spoke)
-    assert "ended" in line and "remote-closed" in line, line
+    assert "ended" in line and "remote_closed" in line, line
 
 
 def _interrupt_twice(url: str, tmp_path: Path) -> tuple[int, str, str]:

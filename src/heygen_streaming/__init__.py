@@ -1,4 +1,9 @@
-"""heygen-streaming: async Python SDK for HeyGen's Streaming API v1 (raw WebRTC).
+"""heygen-streaming: async Python SDK for HeyGen's streaming avatars, with an offline emulator.
+
+One `StreamingClient` speaks Avatar Realtime (v3, ``/v3/avatar-realtime``: streams played
+over HLS, `RealtimeSession`) and Streaming API v1 (raw WebRTC, `Session`; retired by HeyGen
+in 2026 and served by the emulator). LiveAvatar, HeyGen's interactive avatar today, comes
+next with its own client. docs/architecture.md describes the package's layout.
 
 ``import heygen_streaming`` is cheap: the exceptions are imported at once, everything else
 (httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY`.
@@ -44,8 +49,19 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import StreamingClient
-    from ._enums import Emotion, Quality, TaskMode, TaskType, VideoEncoding
-    from ._events import (
+    from ._media.recording import Recorder, RecordingInfo
+    from ._media.streams import FrameStream
+    from ._realtime.models import (
+        RealtimeAppendResult,
+        RealtimeCancelResult,
+        RealtimeCreated,
+        RealtimeInfo,
+        Word,
+        WordBatch,
+    )
+    from ._realtime.session import RealtimeSession, RealtimeState
+    from ._v1.enums import Emotion, Quality, TaskMode, TaskType, VideoEncoding
+    from ._v1.events import (
         ConnectionStateChanged,
         EventStream,
         MediaStarted,
@@ -55,8 +71,7 @@ if TYPE_CHECKING:
         TalkingStarted,
         TalkingStopped,
     )
-    from ._media import FrameStream
-    from ._models import (
+    from ._v1.models import (
         IceCandidate,
         IceServer,
         NewSessionInfo,
@@ -65,59 +80,49 @@ if TYPE_CHECKING:
         TaskInfo,
         VoiceSettings,
     )
-    from ._realtime_models import (
-        RealtimeAppendResult,
-        RealtimeCancelResult,
-        RealtimeCreated,
-        RealtimeInfo,
-        Word,
-        WordBatch,
-    )
-    from ._realtime_session import RealtimeSession, RealtimeState
-    from ._recording import Recorder, RecordingInfo
-    from ._session import Session
-    from ._state import EndReason, SessionState
-    from ._stats import InboundStats, SessionStats
+    from ._v1.session import Session
+    from ._v1.state import EndReason, SessionState
+    from ._v1.stats import InboundStats, SessionStats
 
 # Public name -> private module that defines it, imported on first access.
 _LAZY: dict[str, str] = {
     "StreamingClient": "._client",
-    "ConnectionStateChanged": "._events",
-    "EventStream": "._events",
-    "MediaStarted": "._events",
-    "ServerMessage": "._events",
-    "SessionEnded": "._events",
-    "SessionEvent": "._events",
-    "TalkingStarted": "._events",
-    "TalkingStopped": "._events",
-    "FrameStream": "._media",
-    "Emotion": "._enums",
-    "IceCandidate": "._models",
-    "IceServer": "._models",
-    "NewSessionInfo": "._models",
-    "Quality": "._enums",
-    "SessionDescription": "._models",
-    "SessionSummary": "._models",
-    "TaskInfo": "._models",
-    "TaskMode": "._enums",
-    "TaskType": "._enums",
-    "VideoEncoding": "._enums",
-    "VoiceSettings": "._models",
-    "RealtimeAppendResult": "._realtime_models",
-    "RealtimeCancelResult": "._realtime_models",
-    "RealtimeCreated": "._realtime_models",
-    "RealtimeInfo": "._realtime_models",
-    "Word": "._realtime_models",
-    "WordBatch": "._realtime_models",
-    "RealtimeSession": "._realtime_session",
-    "RealtimeState": "._realtime_session",
-    "Recorder": "._recording",
-    "RecordingInfo": "._recording",
-    "Session": "._session",
-    "EndReason": "._state",
-    "SessionState": "._state",
-    "InboundStats": "._stats",
-    "SessionStats": "._stats",
+    "ConnectionStateChanged": "._v1.events",
+    "EventStream": "._v1.events",
+    "MediaStarted": "._v1.events",
+    "ServerMessage": "._v1.events",
+    "SessionEnded": "._v1.events",
+    "SessionEvent": "._v1.events",
+    "TalkingStarted": "._v1.events",
+    "TalkingStopped": "._v1.events",
+    "FrameStream": "._media.streams",
+    "Emotion": "._v1.enums",
+    "IceCandidate": "._v1.models",
+    "IceServer": "._v1.models",
+    "NewSessionInfo": "._v1.models",
+    "Quality": "._v1.enums",
+    "SessionDescription": "._v1.models",
+    "SessionSummary": "._v1.models",
+    "TaskInfo": "._v1.models",
+    "TaskMode": "._v1.enums",
+    "TaskType": "._v1.enums",
+    "VideoEncoding": "._v1.enums",
+    "VoiceSettings": "._v1.models",
+    "RealtimeAppendResult": "._realtime.models",
+    "RealtimeCancelResult": "._realtime.models",
+    "RealtimeCreated": "._realtime.models",
+    "RealtimeInfo": "._realtime.models",
+    "Word": "._realtime.models",
+    "WordBatch": "._realtime.models",
+    "RealtimeSession": "._realtime.session",
+    "RealtimeState": "._realtime.session",
+    "Recorder": "._media.recording",
+    "RecordingInfo": "._media.recording",
+    "Session": "._v1.session",
+    "EndReason": "._v1.state",
+    "SessionState": "._v1.state",
+    "InboundStats": "._v1.stats",
+    "SessionStats": "._v1.stats",
 }
 
 

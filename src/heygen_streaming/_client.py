@@ -1,48 +1,63 @@
-"""StreamingClient: configuration and lifecycle of the REST half of the SDK.
+"""StreamingClient: configuration, lifecycle, and the API objects it owns.
 
-The v1 endpoint methods come from `V1Endpoints` (``_v1``), the v3 ones from `RealtimeAPI`
-(``_realtime_api``); both send through the client's one `HttpCore` (``_transport``), which
-holds the HTTP state (client, base URL, headers, deadline, retries).
+The client owns one `Transport` (``_http``: the HTTP client, base URL, headers, deadline,
+retries), one API object per HeyGen API on it (`V1API`, ``/v1/streaming.*``;
+`RealtimeAPI`, ``/v3/avatar-realtime``) and the `SessionRegistry` of the sessions its
+factories made (`StreamingClient.session`, `StreamingClient.realtime`). Its endpoint
+methods are the API objects' own, forwarded (`_Forward`): composition, no mixins. This
+module and the package's ``__init__`` are the only ones that know several APIs; the
+command line sees the SDK through this module and the public names only.
 """
 
 # ``timeout=`` below is httpx's per-request timeout (contract API), not an asyncio deadline.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import platform
-import socket
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
-from ._errors import ClientClosedError, ConfigurationError
-from ._options import (
-    QualityName,
-    VideoEncodingName,
+from ._errors import ClientClosedError, ConfigurationError, sanitize
+from ._http.retry import RetryPolicy
+from ._http.tls import DeferredSSLContext
+from ._http.transport import Transport
+from ._realtime.api import AudioInput, RealtimeAPI
+from ._sessions import SessionRegistry, check_options
+from ._v1.api import V1API
+from ._v1.enums import QualityName, VideoEncodingName
+from ._v1.options import (
+    already_stopped,
     check_credential,
     check_ice_servers,
+    check_text,
     new_session_body,
 )
-from ._realtime_api import RealtimeAPI
-from ._stop import SessionRegistry
-from ._transport import HttpCore
-from ._v1 import V1Endpoints
 from ._version import __version__
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from ._enums import Quality, VideoEncoding
-    from ._models import IceServer, VoiceSettings
-    from ._session import Session
+    from ._realtime.session import RealtimeMode, RealtimeSession
+    from ._v1.enums import Quality, VideoEncoding
+    from ._v1.models import IceServer, VoiceSettings
+    from ._v1.session import Session
 
-__all__ = ["DEFAULT_BASE_URL", "StreamingClient"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "StreamingClient",
+    "already_stopped",
+    "check_recording_path",
+    "check_remux_path",
+    "check_text",
+    "sanitize",
+]
 
 DEFAULT_BASE_URL = "https://api.heygen.com"
 API_KEY_ENV = "HEYGEN_API_KEY"
@@ -50,57 +65,32 @@ BASE_URL_ENV = "HEYGEN_BASE_URL"
 
 logger = logging.getLogger("heygen_streaming")
 
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """httpx's default verifying context, built once (it costs ~20 ms per client)."""
-    return httpx.create_ssl_context()
+_A = TypeVar("_A")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-class _DeferredSSLContext(ssl.SSLContext):
-    """Stands for `_ssl_context` until the first TLS connection, which builds it.
+class _Forward(Generic[_A, _P, _R]):
+    """``client.name(...)`` is ``client.<api>.name(...)``: an endpoint of an owned API object.
 
-    Loading the CA bundle costs ~20 ms at start-up, and a client of an ``http://`` URL (the
-    emulator) never needs it. The TLS calls httpcore makes are delegated to the real
-    context; this one holds no CA, so any other use fails verification (closed, not open).
+    Type checkers see the method's own signature; at run time the bound method of the API
+    object is returned, with its signature and docstring.
     """
 
-    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
-        _ssl_context().set_alpn_protocols(alpn_protocols)
+    def __init__(self, method: Callable[Concatenate[_A, _P], _R], api: str) -> None:
+        self._name = method.__name__
+        self._api = api
+        self.__doc__ = method.__doc__
 
-    def wrap_bio(
-        self,
-        incoming: ssl.MemoryBIO,
-        outgoing: ssl.MemoryBIO,
-        server_side: bool = False,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLObject:
-        return _ssl_context().wrap_bio(
-            incoming,
-            outgoing,
-            server_side=server_side,
-            server_hostname=server_hostname,
-            session=session,
-        )
-
-    def wrap_socket(
-        self,
-        sock: socket.socket,
-        server_side: bool = False,
-        do_handshake_on_connect: bool = True,
-        suppress_ragged_eofs: bool = True,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLSocket:
-        return _ssl_context().wrap_socket(
-            sock,
-            server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=server_hostname,
-            session=session,
-        )
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> _Forward[_A, _P, _R]: ...
+    @overload
+    def __get__(self, client: object, owner: type[Any]) -> Callable[_P, _R]: ...
+    def __get__(self, client: object | None, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+        method: Callable[_P, _R] = getattr(getattr(client, self._api), self._name)
+        return method
 
 
 def _user_agent() -> str:
@@ -110,8 +100,19 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient(V1Endpoints, RealtimeAPI):
-    """Async client for HeyGen's Streaming API v1.
+class StreamingClient:
+    """Async client for HeyGen's streaming avatars: Streaming API v1 and Avatar Realtime.
+
+    One client, one credential, two APIs on one base URL:
+
+    - Streaming API v1 (raw WebRTC; retired by HeyGen in 2026, served by the emulator):
+      `session` (high level), `new_session`, `start_session`, `submit_ice`, `send_task`,
+      `interrupt`, `keep_alive`, `stop_session`, `list_sessions`, `create_token`;
+    - Avatar Realtime (v3, HLS): `realtime` (high level), `create_realtime`,
+      `get_realtime`, `append_realtime_text`, `cancel_realtime`, `realtime_words`.
+
+    LiveAvatar, HeyGen's interactive avatar today, takes its own key and gets its own
+    client.
 
     Args:
         api_key: API key sent as ``X-Api-Key``; defaults to ``$HEYGEN_API_KEY``.
@@ -123,6 +124,9 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             none).
         max_retries: retries after the first attempt (``0`` disables retrying).
         http_client: an ``httpx.AsyncClient`` to use; it is not closed by this client.
+        hls_http_client: an ``httpx.AsyncClient`` for the HLS playlists and segments of
+            realtime streams (no credentials are ever sent there); not closed by this
+            client. By default each stream opens its own.
 
     Every endpoint method also takes ``timeout=`` (seconds) overriding the default for that
     call; ``None`` there means "the client's default". The key is stripped of surrounding
@@ -130,7 +134,8 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
     Requests never follow redirects.
 
     A client is single use: ``async with StreamingClient() as client: ...`` (or call
-    `aclose`); once closed it refuses further calls with `ClientClosedError`.
+    `aclose`); once closed it refuses further calls with `ClientClosedError`, and the
+    sessions it made are closed first.
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         timeout: float | None = 30.0,
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
+        hls_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if token is not None and api_key is not None:
             raise ConfigurationError("pass either api_key or token, not both")
@@ -170,30 +176,28 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             raise ConfigurationError("max_retries must be >= 0")
 
         headers = {**auth, "Accept": "application/json", "User-Agent": _user_agent()}
-        self._owns_http = http_client is None
-        http = (
-            http_client
-            if http_client is not None
-            else httpx.AsyncClient(verify=_DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT))
-        )
-        self._core = HttpCore(
-            http,
+        self._transport = Transport(
+            http_client or httpx.AsyncClient(verify=DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT)),
             base_url,
             headers,
             timeout=timeout,
-            max_retries=max_retries,
+            policy=RetryPolicy(max_retries=max_retries),
+            owns_http=http_client is None,
             check_open=self._check_open,
         )
+        self._v1 = V1API(self._transport)
+        self._realtime = RealtimeAPI(self._transport)
+        self._hls_http = hls_http_client
+        self._sessions = SessionRegistry()  # every session closes before the client does
         self._entered = False
         self._closed = False
-        self._sessions = SessionRegistry()  # sessions close before the client does
 
     # -- properties -------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """The service root, without a trailing slash."""
-        return self._core.base_url
+        return self._transport.base_url
 
     @property
     def closed(self) -> bool:
@@ -203,15 +207,15 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
     @property
     def timeout(self) -> float | None:
         """Default per-request timeout in seconds."""
-        return self._core.timeout
+        return self._transport.timeout
 
     @property
     def max_retries(self) -> int:
         """Retries after the first attempt."""
-        return self._core.max_retries
+        return self._transport.max_retries
 
     def __repr__(self) -> str:
-        return f"StreamingClient(base_url={self._core.base_url!r})"
+        return f"StreamingClient(base_url={self._transport.base_url!r})"
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -236,14 +240,14 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client (idempotent). An injected ``http_client`` stays open."""
+        """Close the client (idempotent): first every session it made (each bounded by its
+        ``stop_timeout`` / ``cancel_timeout``), then its HTTP client. An injected
+        ``http_client`` or ``hls_http_client`` stays open."""
         if self._closed:
             return
         await self._sessions.aclose()
-        await self._close_realtime()
         self._closed = True
-        if self._owns_http:
-            await self._core.http.aclose()
+        await self._transport.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -252,6 +256,27 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             )
 
     # -- high level -------------------------------------------------------------------
+
+    # -- endpoints (forwarded to the API objects) --------------------------------------
+
+    new_session = _Forward(V1API.new_session, "_v1")
+    start_session = _Forward(V1API.start_session, "_v1")
+    submit_ice = _Forward(V1API.submit_ice, "_v1")
+    send_task = _Forward(V1API.send_task, "_v1")
+    interrupt = _Forward(V1API.interrupt, "_v1")
+    keep_alive = _Forward(V1API.keep_alive, "_v1")
+    stop_session = _Forward(V1API.stop_session, "_v1")
+    list_sessions = _Forward(V1API.list_sessions, "_v1")
+    create_token = _Forward(V1API.create_token, "_v1")
+    _create_session = _Forward(V1API._create_session, "_v1")
+
+    create_realtime = _Forward(RealtimeAPI.create_realtime, "_realtime")
+    get_realtime = _Forward(RealtimeAPI.get_realtime, "_realtime")
+    append_realtime_text = _Forward(RealtimeAPI.append_realtime_text, "_realtime")
+    cancel_realtime = _Forward(RealtimeAPI.cancel_realtime, "_realtime")
+    realtime_words = _Forward(RealtimeAPI.realtime_words, "_realtime")
+
+    # -- high level ---------------------------------------------------------------------
 
     def session(
         self,
@@ -301,18 +326,20 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
         }
         new_session_body(avatar=avatar, voice=voice, quality=quality, **new_options)
         check_ice_servers(ice_servers)
-        _check_session_options(
-            connect_timeout=connect_timeout,
-            watchdog_timeout=watchdog_timeout,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            video_capacity=video_capacity,
-            audio_capacity=audio_capacity,
-            ice_gather_timeout=ice_gather_timeout,
+        check_options(
+            {
+                "connect_timeout": connect_timeout,
+                "watchdog_timeout": watchdog_timeout,
+                "keep_alive_interval": keep_alive_interval,
+                "stop_timeout": stop_timeout,
+                "ice_gather_timeout": ice_gather_timeout,
+            },
+            optional=("watchdog_timeout", "keep_alive_interval", "ice_gather_timeout"),
+            capacities={"video_capacity": video_capacity, "audio_capacity": audio_capacity},
         )
-        from ._session import Session
+        from ._v1.session import Session
 
-        return Session(
+        session = Session(
             self,
             avatar=avatar,
             voice=voice,
@@ -327,19 +354,64 @@ class StreamingClient(V1Endpoints, RealtimeAPI):
             ice_gather_timeout=ice_gather_timeout,
             **{k: v for k, v in new_options.items() if v is not None},
         )
+        self._sessions.add(session)
+        return session
+
+    def realtime(
+        self,
+        avatar: str,
+        voice: str | None = None,
+        text: str | None = None,
+        *,
+        mode: RealtimeMode = "text_stream",
+        audio: AudioInput | None = None,
+        max_seconds: float | None = 600.0,
+        ready_timeout: float = 60.0,
+        poll_interval: float = 1.0,
+        cancel_timeout: float = 5.0,
+        video_capacity: int = 10,
+        audio_capacity: int = 50,
+    ) -> RealtimeSession:
+        """A high-level `RealtimeSession`: ``async with client.realtime(...) as rt``.
+
+        See `RealtimeSession` for the options; arguments are checked before any request.
+        """
+        from ._realtime.session import RealtimeSession
+
+        session = RealtimeSession(
+            self,
+            avatar=avatar,
+            voice=voice,
+            text=text,
+            mode=mode,
+            audio=audio,
+            max_seconds=max_seconds,
+            ready_timeout=ready_timeout,
+            poll_interval=poll_interval,
+            cancel_timeout=cancel_timeout,
+            video_capacity=video_capacity,
+            audio_capacity=audio_capacity,
+            hls_http_client=self._hls_http,
+        )
+        self._sessions.add(session)
+        return session
 
 
-def _check_session_options(**values: float | None) -> None:
-    """Durations must be positive (``None``: off, where allowed); capacities at least 1."""
-    for name, value in values.items():
-        if value is None:
-            if name in ("connect_timeout", "stop_timeout", "video_capacity", "audio_capacity"):
-                raise ConfigurationError(f"{name} cannot be None")
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}")
-        if name.endswith("capacity"):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name} must be an int >= 1")
-        elif not value > 0:
-            raise ConfigurationError(f"{name} must be positive")
+# -- checks before a billable session -----------------------------------------------------
+# The command line runs these before it opens a session; it sees the SDK through this
+# module and the public names only (``already_stopped`` and ``check_text`` are imported
+# above from ``_v1.options``, ``sanitize`` from ``_errors``).
+
+
+def check_recording_path(path: str | os.PathLike[str]) -> None:
+    """`ValueError` unless a session can be recorded to ``path`` (by its extension)."""
+    from ._media.writer import container_codecs
+
+    container_codecs(path)
+
+
+def check_remux_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` if a realtime stream can be recorded to it (`ConfigurationError` if not)."""
+    from ._realtime.hls.media import check_remux_path as check
+
+    return check(path)

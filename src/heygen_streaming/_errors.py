@@ -300,7 +300,7 @@ class SessionClosed(SessionError):
     """The session ended abnormally, or was used after it was closed.
 
     Attributes:
-        reason: a short machine-readable reason (``"watchdog"``, ``"ice-failed"``, ...).
+        reason: a short machine-readable reason (``"watchdog"``, ``"remote_closed"``, ...).
     """
 
     def __init__(self, message: str, *, reason: str = "closed") -> None:

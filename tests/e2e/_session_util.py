@@ -121,7 +121,7 @@ class VideoOnlyServer:
         """What the connect of a session calls (`StreamingClient._create_session`)."""
         from aiortc import RTCConfiguration, RTCPeerConnection, VideoStreamTrack
 
-        from heygen_streaming._created import CreatedSession
+        from heygen_streaming._v1.created import CreatedSession
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pc.addTransceiver(VideoStreamTrack(), direction="sendonly")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 
@@ -84,6 +85,56 @@ async def test_frames_words_and_cancel_on_exit(emu: Emulator, client: StreamingC
     assert not remote.live  # cancelled on exit
     assert remote.end_reason == "cancelled"
     assert rt.status == "cancelled" and rt.end_reason == "cancelled"
+
+
+async def test_the_client_waits_for_a_cancel_already_in_flight(emu: Emulator) -> None:
+    """A second cancellation that hits while leaving the block cancels its stream (issue
+    18, item 1): the client's close waits for the close in flight, then closes its HTTP."""
+    emu.faults.delay("realtime_cancel", 0.4)
+    sessions: list[Any] = []
+    live = asyncio.Event()
+
+    async def body() -> None:
+        async with (
+            StreamingClient(api_key=KEY, base_url=emu.base_url) as c,
+            c.realtime("avatar", "voice", "Hello there, friend.") as rt,
+        ):
+            sessions.append(rt)
+            live.set()
+            await asyncio.sleep(WAIT)
+
+    task = asyncio.ensure_future(body())
+    await asyncio.wait_for(live.wait(), WAIT)
+    task.cancel()  # leaving the block starts the cancel...
+    await asyncio.sleep(0.2)
+    task.cancel()  # ...and this one lands in the client's own close
+    await asyncio.gather(task, return_exceptions=True)
+    (rt,) = sessions
+    assert rt.end_reason == "cancelled"
+    assert not server_stream(emu, rt.stream_id).live
+
+
+async def test_hls_requests_go_through_an_injected_client(emu: Emulator) -> None:
+    """``hls_http_client=`` routes every playlist and segment request (without a
+    credential); the client leaves it open."""
+    seen: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as hls:
+        async with (
+            StreamingClient(api_key=KEY, base_url=emu.base_url, hls_http_client=hls) as c,
+            c.realtime("avatar", "voice", "Hello there, friend.") as rt,
+        ):
+            await asyncio.wait_for(anext(rt.video()), WAIT)
+        assert not hls.is_closed
+    paths = [r.url.path for r in seen]
+    assert any(path.endswith(".m3u8") for path in paths)
+    assert any(not path.endswith(".m3u8") for path in paths)  # segments too
+    assert all("/hls/" in path for path in paths)  # nothing but HLS
+    for request in seen:
+        assert "x-api-key" not in request.headers and "authorization" not in request.headers
 
 
 async def test_tts_completes_records_and_words_match_audio(

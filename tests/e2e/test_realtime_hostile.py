@@ -23,9 +23,9 @@ from heygen_streaming import (
     HlsError,
     RealtimeStreamError,
     StreamingClient,
-    _hls,
-    _realtime_words,
 )
+from heygen_streaming._realtime import words as _realtime_words
+from heygen_streaming._realtime.hls import fetch as _hls
 
 from ._realtime_scripted import (
     API_KEY,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from heygen_streaming import MediaStarted, TalkingStarted
-from heygen_streaming._rtc import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES
+from heygen_streaming._v1.rtc import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES
 from heygen_streaming.emulator import Emulator
 
 from ._session_util import WAIT, make_client, rewriting_client

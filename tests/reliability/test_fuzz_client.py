@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heygen_streaming import HeyGenError, StreamingClient
-from heygen_streaming._models import NewSessionInfo, SessionSummary, TaskInfo
+from heygen_streaming._v1.models import NewSessionInfo, SessionSummary, TaskInfo
 
 KEY = "fuzz-secret-key-123"
 

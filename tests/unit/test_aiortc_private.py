@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from heygen_streaming import NewSessionInfo
-from heygen_streaming._aiortc_private import INTERNALS, missing_internals
-from heygen_streaming._rtc import cap_candidates, ice_servers_for
+from heygen_streaming._v1.aiortc_private import INTERNALS, missing_internals
+from heygen_streaming._v1.rtc import cap_candidates, ice_servers_for
 
 
 def test_every_private_internal_used_still_exists() -> None:
@@ -49,7 +49,7 @@ def test_ice_servers_skip_what_aiortc_would_reject(caplog: pytest.LogCaptureFixt
 
 def test_a_flood_of_ice_servers_is_cut(caplog: pytest.LogCaptureFixture) -> None:
     """A hostile list of 700 servers: only the first `MAX_ICE_SERVERS` reach aiortc."""
-    from heygen_streaming._rtc import MAX_ICE_SERVERS
+    from heygen_streaming._v1.rtc import MAX_ICE_SERVERS
 
     info = NewSessionInfo.model_validate(
         {

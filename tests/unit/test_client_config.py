@@ -132,7 +132,7 @@ async def test_context_manager_closes_on_error(api: respx.MockRouter) -> None:
 
 async def test_owned_http_client_is_closed(api: respx.MockRouter) -> None:
     client = StreamingClient(api_key="k", base_url=BASE)
-    http = client._core.http
+    http = client._transport.http
     async with client:
         pass
     assert http.is_closed
@@ -252,9 +252,9 @@ def test_session_factory_passes_arguments(monkeypatch: pytest.MonkeyPatch) -> No
         def __init__(self, client: StreamingClient, **kwargs: Any) -> None:
             captured.update(client=client, **kwargs)
 
-    fake = types.ModuleType("heygen_streaming._session")
+    fake = types.ModuleType("heygen_streaming._v1.session")
     fake.Session = FakeSession  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "heygen_streaming._session", fake)
+    monkeypatch.setitem(sys.modules, "heygen_streaming._v1.session", fake)
     client = StreamingClient(api_key="k")
     session = client.session("Anna", "voice-1", "low", connect_timeout=3.0, knowledge_base="kb")
     assert isinstance(session, FakeSession)

@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from heygen_streaming import ConfigurationError, StreamingClient, VoiceSettings
-from heygen_streaming._options import MAX_TEXT_LENGTH
+from heygen_streaming._v1.options import MAX_TEXT_LENGTH
 
 from .conftest import BASE, ok
 

@@ -16,8 +16,8 @@ from heygen_streaming import (
     InternalServerError,
     RateLimitError,
     StreamingClient,
-    _retry,
 )
+from heygen_streaming._http import retry as _retry
 
 from .conftest import BASE, ok
 

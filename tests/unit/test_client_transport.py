@@ -16,9 +16,9 @@ from heygen_streaming import (
     APITimeoutError,
     ResponseValidationError,
     StreamingClient,
-    _transport,
 )
 from heygen_streaming._errors import ResponseTooLargeError
+from heygen_streaming._http import transport as _transport
 
 from .conftest import BASE, SECRET, ok
 
@@ -27,7 +27,7 @@ async def test_send_returns_any_status_and_sends_headers(
     client: StreamingClient, api: respx.MockRouter
 ) -> None:
     route = api.get("/v3/thing").respond(404, json={"error": {"code": "nope"}})
-    sent = await client._core.send(
+    sent = await client._transport.send(
         "GET", "/v3/thing", endpoint="thing.get", idempotent=True, timeout=None
     )
     response = sent.response
@@ -36,8 +36,8 @@ async def test_send_returns_any_status_and_sends_headers(
     request = route.calls.last.request
     assert request.content == b""
     assert request.headers["x-api-key"] == SECRET
-    assert client._core.headers["X-Api-Key"] == SECRET  # usable for a streaming request
-    assert client._core.url("/v3/x/words") == f"{BASE}/v3/x/words"
+    assert client._transport.headers["X-Api-Key"] == SECRET  # usable for a streaming request
+    assert client._transport.url("/v3/x/words") == f"{BASE}/v3/x/words"
 
 
 async def test_send_keeps_decoded_body_for_gzip(

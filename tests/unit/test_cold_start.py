@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from heygen_streaming import APIConnectionError, HeyGenError, StreamingClient, _client
+from heygen_streaming import APIConnectionError, HeyGenError, StreamingClient
+from heygen_streaming._http import tls as _tls
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -70,7 +71,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def fresh_ssl_context() -> Iterator[None]:
     """`_ssl_context` not built yet in this process (and rebuilt normally afterwards)."""
-    cached = _client._ssl_context
+    cached = _tls.ssl_context
     cached.cache_clear()
     yield
     cached.cache_clear()
@@ -89,7 +90,7 @@ async def test_plain_http_client_loads_no_ca_bundle(fresh_ssl_context: None) -> 
     finally:
         server.close()
         await server.wait_closed()
-    assert _client._ssl_context.cache_info().currsize == 0
+    assert _tls.ssl_context.cache_info().currsize == 0
 
 
 async def test_https_still_verifies_with_the_deferred_context(
@@ -105,10 +106,10 @@ async def test_https_still_verifies_with_the_deferred_context(
         async with StreamingClient(api_key="k", base_url=url, max_retries=0) as c:
             with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
                 await c.keep_alive("s")
-        assert _client._ssl_context.cache_info().currsize == 1  # built on first TLS use
+        assert _tls.ssl_context.cache_info().currsize == 1  # built on first TLS use
         # With a context that trusts it, the same client code connects.
         trusting = ssl.create_default_context(cafile=str(cert))
-        monkeypatch.setattr(_client, "_ssl_context", lambda: trusting)
+        monkeypatch.setattr(_tls, "ssl_context", lambda: trusting)
         async with StreamingClient(api_key="k", base_url=url, max_retries=0) as c:
             await c.keep_alive("s")
     finally:
@@ -137,7 +138,7 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
     before the request left (a thread import would hold the GIL the request needs)."""
     import aiortc
 
-    from heygen_streaming import _connect
+    from heygen_streaming._v1 import preload
 
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
@@ -147,7 +148,7 @@ async def test_aiortc_loads_once_streaming_new_is_on_the_wire(
         seen.append(_answer_sent_request(listener, b"400 Bad Request", b'{"code": 400}'))
 
     monkeypatch.delitem(sys.modules, "aiortc")
-    monkeypatch.setattr(_connect, "_load_aiortc", load)
+    monkeypatch.setattr(preload, "_load_aiortc", load)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         async with StreamingClient(api_key="k", base_url=url, max_retries=0) as client:
@@ -167,12 +168,12 @@ def test_a_session_object_loads_only_what_connecting_needs() -> None:
     code = (
         "import sys\n"
         "from heygen_streaming import StreamingClient\n"
-        "from heygen_streaming import _models\n"
+        "from heygen_streaming._v1 import models as _models\n"
         "client = StreamingClient(api_key='k', base_url='http://127.0.0.1:9')\n"
         "client.session(quality='low')\n"
-        "late = ('heygen_streaming._recording', 'heygen_streaming._recording_writer',\n"
-        "        'heygen_streaming._stats', 'heygen_streaming._realtime_models',\n"
-        "        'heygen_streaming._realtime_response', 'heygen_streaming._realtime_sse',\n"
+        "late = ('heygen_streaming._media.recording', 'heygen_streaming._media.writer',\n"
+        "        'heygen_streaming._v1.stats', 'heygen_streaming._realtime.models',\n"
+        "        'heygen_streaming._realtime.envelope', 'heygen_streaming._http.sse',\n"
         "        'av', 'aiortc')\n"
         "print(sorted(m for m in late if m in sys.modules),\n"
         "      _models.TaskInfo.__pydantic_complete__, _models.SessionList.__pydantic_complete__)\n"
@@ -186,11 +187,11 @@ def test_a_session_object_loads_only_what_connecting_needs() -> None:
 async def test_a_failed_streaming_new_raises_without_loading_aiortc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from heygen_streaming import _connect
+    from heygen_streaming._v1 import preload
 
     loads: list[bool] = []
     monkeypatch.delitem(sys.modules, "aiortc", raising=False)
-    monkeypatch.setattr(_connect, "_load_aiortc", lambda: loads.append(True))
+    monkeypatch.setattr(preload, "_load_aiortc", lambda: loads.append(True))
     with socket.socket() as probe:  # a port with nobody listening
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -233,19 +234,20 @@ async def test_the_first_task_loads_the_models_once_it_is_on_the_wire(
 ) -> None:
     """``send_task`` returns a `TaskInfo` (pydantic): the first one of a process imports the
     models while the service works on the task, not before the request left."""
-    from heygen_streaming import _models, _v1
+    from heygen_streaming._v1 import models as _models
+    from heygen_streaming._v1 import preload
 
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
 
     def load(name: str) -> None:
-        assert name == "heygen_streaming._models"
+        assert name == "heygen_streaming._v1.models"
         sys.modules[name] = _models
         body = b'{"code": 100, "message": "success", "data": {"task_id": "t1"}}'
         seen.append(_answer_sent_request(listener, b"200 OK", body))
 
-    monkeypatch.delitem(sys.modules, "heygen_streaming._models")
-    monkeypatch.setattr(_v1, "import_module", load)
+    monkeypatch.delitem(sys.modules, "heygen_streaming._v1.models")
+    monkeypatch.setattr(preload, "import_module", load)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         async with StreamingClient(api_key="k", base_url=url, max_retries=0) as client:

@@ -10,18 +10,18 @@ import av
 import pytest
 
 from heygen_streaming import ConfigurationError, SessionClosed
-from heygen_streaming._events import EventHub, SessionEnded, TalkingStarted
-from heygen_streaming._media import (
+from heygen_streaming._media.recording import container_codecs
+from heygen_streaming._media.ring import RingBuffer
+from heygen_streaming._media.streams import (
     AUDIO_MAX_BYTES,
     VIDEO_MAX_BYTES,
     FrameFanout,
     FrameStream,
     frame_nbytes,
 )
-from heygen_streaming._models import IceCandidate, NewSessionInfo
-from heygen_streaming._recording import container_codecs
-from heygen_streaming._ring import RingBuffer
-from heygen_streaming._rtc import ice_servers_for, local_candidates
+from heygen_streaming._v1.events import EventHub, SessionEnded, TalkingStarted
+from heygen_streaming._v1.models import IceCandidate, NewSessionInfo
+from heygen_streaming._v1.rtc import ice_servers_for, local_candidates
 
 
 def test_stream_drops_oldest_and_counts() -> None:
@@ -57,7 +57,7 @@ async def test_waiting_reader_is_woken_by_end() -> None:
     reader = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0)
     assert not reader.done()
-    stream.end(reason="remote-closed")
+    stream.end(reason="remote_closed")
     with pytest.raises(SessionClosed):
         async with asyncio.timeout(5):
             await reader
@@ -162,7 +162,7 @@ def _yuv(width: int = 160, height: int = 120) -> av.VideoFrame:
 
 
 async def test_ndarrays_convert_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from heygen_streaming import _media
+    from heygen_streaming._media import streams as _media
 
     threads: list[int] = []
     convert = _media._to_ndarray
@@ -253,7 +253,7 @@ async def test_event_stream_reader_is_woken_by_the_final_event() -> None:
 
 
 def test_server_messages_map_to_talking_events() -> None:
-    from heygen_streaming._events import ServerMessage, TalkingStopped, parse_server_message
+    from heygen_streaming._v1.events import ServerMessage, TalkingStopped, parse_server_message
 
     started = parse_server_message('{"type": "avatar_start_talking", "task_id": "t1"}')
     assert started == TalkingStarted(task_id="t1", at=started.at)
@@ -269,7 +269,7 @@ def test_server_messages_map_to_talking_events() -> None:
 
 
 def test_video_fanout_replays_latest_frame_to_new_subscriber() -> None:
-    from heygen_streaming._media import FrameFanout
+    from heygen_streaming._media.streams import FrameFanout
 
     fanout = FrameFanout("video", replay_latest=True)
     fanout.publish("f1")

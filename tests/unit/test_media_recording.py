@@ -13,9 +13,9 @@ import av
 import numpy as np
 import pytest
 
-from heygen_streaming import _recording
-from heygen_streaming._media import FrameFanout, frame_nbytes
-from heygen_streaming._recording import Recorder
+from heygen_streaming._media import recording as _recording
+from heygen_streaming._media.recording import Recorder
+from heygen_streaming._media.streams import FrameFanout, frame_nbytes
 
 VIDEO_RTP = 3_000_000  # RTP timestamps start at random offsets
 AUDIO_RTP = 7_000_000
@@ -277,7 +277,7 @@ async def test_cancelled_stop_never_blocks_the_loop(
 
 
 def test_recorded_size_is_even_and_capped() -> None:
-    from heygen_streaming._recording_writer import output_size
+    from heygen_streaming._media.writer import output_size
 
     assert output_size(1280, 720) == (1280, 720)
     assert output_size(161, 121) == (160, 120)

@@ -28,9 +28,9 @@ from heygen_streaming import (
     TaskInfo,
     UnsupportedSessionError,
 )
-from heygen_streaming._created import CreatedSession
-from heygen_streaming._events import SessionEnded
-from heygen_streaming._session import Session
+from heygen_streaming._v1.created import CreatedSession
+from heygen_streaming._v1.events import SessionEnded
+from heygen_streaming._v1.session import Session
 
 _ids = itertools.count(1)
 
@@ -172,7 +172,7 @@ async def test_connect_timeout_stops_the_session() -> None:
     assert loop.time() - t0 < 2.0 + 10.0  # deadline plus bounded cleanup
     assert fake.calls[-1] == "stop"
     assert not fake.peers
-    assert s.closed_reason == "connect-timeout"
+    assert s.closed_reason == "connect_timeout"
 
 
 @pytest.mark.timeout(30)
@@ -207,7 +207,7 @@ async def test_remote_close_ends_streams_abnormally(fake: FakeClient) -> None:
             async with asyncio.timeout(40):
                 async for _ in video:
                     pass
-        assert info.value.reason in ("remote-closed", "connection-failed")
+        assert info.value.reason in ("remote_closed", "connection_failed")
         ended = [e async for e in events if isinstance(e, SessionEnded)]
         assert ended and ended[0].abnormal
 
@@ -222,7 +222,7 @@ async def test_peer_closed_while_connecting_is_connection_failed() -> None:
     with pytest.raises(ConnectionFailed) as info:
         await asyncio.wait_for(connecting, 30)
     assert "connected" in info.value.states
-    assert session.closed_reason in ("remote-closed", "connection-failed")
+    assert session.closed_reason in ("remote_closed", "connection_failed")
 
 
 async def test_closed_before_connect_refuses_connect() -> None:

@@ -1,8 +1,9 @@
 """The connect path's hand-built bodies and hand-read answers equal what the models give.
 
-A fresh process opens a session without importing pydantic (`_options`, `_created`,
-`_response`): for plain values the bodies are built, and ``streaming.new``'s answer read,
-by hand. These tests pin that the hand path sends the same bytes, accepts the same
+A fresh process opens a session without importing pydantic (``_v1.options``,
+``_v1.created``, ``_v1.envelope``): for plain values the bodies are built, and
+``streaming.new``'s answer read, by hand, from the wire table (``_v1.wire``, ``_v1.enums``)
+the models declare too. These tests pin that the hand path sends the same bytes, accepts the same
 answers with the same values, and fails the same way as the pydantic models it stands for.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -24,17 +25,20 @@ from heygen_streaming import (
     TaskType,
     VideoEncoding,
 )
-from heygen_streaming._created import CreatedSession
-from heygen_streaming._models import (
+from heygen_streaming._v1.created import CreatedSession
+from heygen_streaming._v1.enums import QualityName, TaskModeName, TaskTypeName, VideoEncodingName
+from heygen_streaming._v1.envelope import decode
+from heygen_streaming._v1.models import (
     IceCandidate,
     IceRequest,
     NewSessionInfo,
+    NewSessionRequest,
     SessionDescription,
     SessionIdRequest,
     StartSessionRequest,
     TaskRequest,
 )
-from heygen_streaming._options import (
+from heygen_streaming._v1.options import (
     _plain_new_body,
     _validated_new_body,
     ice_body,
@@ -43,7 +47,12 @@ from heygen_streaming._options import (
     start_body,
     task_body,
 )
-from heygen_streaming._response import decode
+from heygen_streaming._v1.wire import (
+    ICE_CANDIDATE,
+    IDLE_TIMEOUT,
+    NEW_SESSION_INFO,
+    NEW_SESSION_REQUEST,
+)
 
 CORPUS = Path(__file__).parents[1] / "wire" / "fixtures" / "v1"
 
@@ -225,7 +234,7 @@ def test_created_session_reads_what_the_model_reads(data: Any) -> None:
     """Accepted by both with the same values, or refused by both with the same error; and
     ``model()`` is the model of the same data."""
     try:
-        from heygen_streaming._response import parse
+        from heygen_streaming._http.decode import parse
 
         expected: Any = _view(parse(NewSessionInfo, data, "streaming.new"))
     except ResponseValidationError as exc:
@@ -271,7 +280,7 @@ def _decoded(payload: Any, via_model: bool) -> Any:
     response = httpx.Response(200, json=payload, request=httpx.Request("POST", "http://x"))
     try:
         if via_model:
-            from heygen_streaming import _response
+            from heygen_streaming._v1 import envelope as _response
 
             plain = _response._PLAIN_CODE
             _response._PLAIN_CODE = ()  # type: ignore[assignment]
@@ -287,3 +296,34 @@ def _decoded(payload: Any, via_model: bool) -> Any:
 @pytest.mark.parametrize("payload", _ENVELOPES, ids=lambda p: json.dumps(p)[:40])
 def test_envelopes_read_by_hand_as_by_the_model(payload: Any) -> None:
     assert _decoded(payload, via_model=False) == _decoded(payload, via_model=True)
+
+
+# -- the wire table -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("enum", "names"),
+    [
+        (Quality, QualityName),
+        (VideoEncoding, VideoEncodingName),
+        (TaskType, TaskTypeName),
+        (TaskMode, TaskModeName),
+    ],
+)
+def test_each_vocabulary_is_spelled_once_for_types_and_values(enum: Any, names: Any) -> None:
+    """The ``Literal`` a signature uses names exactly the enum's values."""
+    assert get_args(names) == tuple(member.value for member in enum)
+
+
+def test_the_models_declare_the_wire_table() -> None:
+    """The models have the table's fields (in its order, for the request) and its range."""
+    assert tuple(NewSessionRequest.model_fields) == NEW_SESSION_REQUEST
+    assert tuple(NewSessionInfo.model_fields) == tuple(NEW_SESSION_INFO)
+    aliases = [f.alias or name for name, f in IceCandidate.model_fields.items()]
+    assert aliases == list(ICE_CANDIDATE)
+    idle = {"quality": None, "activity_idle_timeout": None}
+    for value in (IDLE_TIMEOUT[0] - 1, *IDLE_TIMEOUT, IDLE_TIMEOUT[1] + 1):
+        fields = {**dict.fromkeys(NEW_VALUES), **idle, "activity_idle_timeout": value}
+        in_range = IDLE_TIMEOUT[0] <= value <= IDLE_TIMEOUT[1]
+        assert (_plain_new_body(fields) is not None) == in_range
+        assert _outcome(_validated_new_body, fields)[0] == ("ok" if in_range else "error")

@@ -9,7 +9,13 @@ import httpx
 import pytest
 import respx
 
-from heygen_streaming._hls import BytePipe, HlsError, HlsFetcher, hls_http_client, parse_playlist
+from heygen_streaming._realtime.hls.fetch import (
+    BytePipe,
+    HlsError,
+    HlsFetcher,
+    hls_http_client,
+    parse_playlist,
+)
 
 HOST = "https://cdn.test"
 URL = f"{HOST}/live/abc/stream.m3u8?token=t0k"

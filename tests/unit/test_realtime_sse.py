@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heygen_streaming._realtime_sse import SSEError, SSEEvent, SSEParser
+from heygen_streaming._http.sse import SSEError, SSEEvent, SSEParser
 
 SAMPLE = (
     "\ufeff: a comment, then a keep-alive\r\n\r\n"

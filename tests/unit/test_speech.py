@@ -9,8 +9,8 @@ import time
 import pytest
 
 from heygen_streaming import EndReason, SessionClosed, SessionState, TaskInfo
-from heygen_streaming._speech import SpeechTracker
-from heygen_streaming._state import Lifecycle
+from heygen_streaming._v1.speech import SpeechTracker
+from heygen_streaming._v1.state import Lifecycle
 
 S = SessionState
 
@@ -96,7 +96,7 @@ def test_transitions_follow_the_diagram_and_record_the_first_end(
     assert life.transition(S.CLOSING) and life.transition(S.CLOSED)
     assert not life.transition(S.CONNECTING)  # single use
     assert (life.end_reason, life.end_message) == (EndReason.REMOTE_CLOSED, "gone")
-    assert "session sid: connected -> failed (remote-closed: gone)" in caplog.text
+    assert "session sid: connected -> failed (remote_closed: gone)" in caplog.text
 
 
 async def test_every_waiter_wakes_on_a_transition() -> None:
@@ -141,3 +141,16 @@ def test_a_huge_duration_is_capped() -> None:
     tracker, _ = _tracker()
     tracker.queued(TaskInfo(task_id="a", duration_ms=1e300))
     assert tracker.speaking_until <= time.monotonic() + 3600.0
+
+
+def test_end_reasons_are_snake_case_and_the_old_spellings_still_resolve() -> None:
+    assert all(reason.value == reason.value.lower().replace("-", "_") for reason in EndReason)
+    for old, reason in [
+        ("connect-timeout", EndReason.CONNECT_TIMEOUT),
+        ("connect-failed", EndReason.CONNECT_FAILED),
+        ("connection-failed", EndReason.CONNECTION_FAILED),
+        ("remote-closed", EndReason.REMOTE_CLOSED),
+    ]:
+        assert EndReason(old) is reason
+    with pytest.raises(ValueError):
+        EndReason("no-such-reason")

@@ -52,7 +52,7 @@ def test_the_check_sees_relative_and_absolute_private_imports() -> None:
         ("from .. import _models", emulator),
         ("from ... import _models", [*emulator, "v3"]),
         ("import heygen_streaming._client", emulator),
-        ("from heygen_streaming._models import Envelope", emulator),
+        ("from heygen_streaming._v1.models import Envelope", emulator),
     ]:
         assert _scan(line, package, "probe.py"), line
     fine = "from .routes import Route\nfrom aiohttp import web\nfrom .. import emulator\n"

@@ -1,9 +1,12 @@
-"""Offline HeyGen Streaming API v1 emulator (optional extra ``[emulator]``).
+"""Offline emulator of HeyGen's streaming avatar APIs (optional extra ``[emulator]``).
 
 ``async with Emulator(api_key="test-key", port=0) as emu: emu.base_url`` runs a real
-server in the current event loop: HTTP routes with HeyGen's envelope, and one aiortc peer
-per session sending a synthetic avatar (video, speech-like audio; ``stamp=True`` adds frame
-stamps for loss and latency measurements).
+server in the current event loop, on one port: Streaming API v1 (retired by HeyGen, kept
+here as captured: HTTP routes with its envelope, one aiortc peer per session sending a
+synthetic avatar, video and speech-like audio; ``stamp=True`` adds frame stamps for loss
+and latency measurements) and Avatar Realtime (v3: streams played over HLS, with word
+timings); LiveAvatar is coming. One folder per API (``v1/``, ``v3/``), one synthetic avatar
+for all (``avatar/``). It imports nothing of the SDK.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
     """The emulator's command-line options."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Offline HeyGen Streaming v1 emulator.",
+        description="Offline emulator of HeyGen's streaming avatar APIs (v1, Avatar Realtime).",
         formatter_class=_DefaultsFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

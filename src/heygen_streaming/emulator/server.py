@@ -1,4 +1,4 @@
-"""``Emulator``: run the offline HeyGen v1 server in the current event loop."""
+"""``Emulator``: run the offline HeyGen server (v1, Avatar Realtime) in the current event loop."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ __all__ = ["Emulator"]
 
 
 class Emulator:
-    """An offline HeyGen Streaming API v1 server (HTTP + one aiortc peer per session).
+    """An offline HeyGen server: Streaming API v1 (HTTP + one aiortc peer per session) and
+    Avatar Realtime (v3, HLS), on one port.
 
     Args:
         api_key: the accepted ``X-Api-Key``; ``None`` accepts any non-empty key (each key

@@ -1,0 +1,195 @@
+"""What every kind of session shares: its lifecycle, its options, and the client's registry.
+
+A session kind (v1's `Session`, v3's `RealtimeSession`, LiveAvatar's next) keeps its own
+state enum and transition table, as data, and changes state only through one
+`Lifecycle.transition`. Its client tracks it in a `SessionRegistry` from the moment the
+client's factory (``client.session()``, ``client.realtime()``) made it; the client's
+``aclose()`` ends every session still open, including those whose close is already in
+flight, under one bound: the longest ``close_bound`` of them plus `CLOSE_MARGIN`.
+
+To plug a new kind in: implement `TrackedSession` (three members), keep a `Lifecycle`, and
+have its client ``add`` each session it makes to its registry. This module imports only
+`_errors` and `_media.ring` (the capacity rule), never an API package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable, Collection, Mapping
+from enum import Enum
+from typing import Any, Generic, Protocol, TypeVar
+
+from ._errors import ConfigurationError
+from ._media.ring import check_capacity
+
+__all__ = [
+    "CLOSE_MARGIN",
+    "Lifecycle",
+    "SessionRegistry",
+    "TrackedSession",
+    "check_options",
+]
+
+logger = logging.getLogger("heygen_streaming")
+
+CLOSE_MARGIN = 6.0
+"""Seconds the client's ``aclose()`` waits for its sessions beyond their own close bound
+(the peer connection's close, the media's release)."""
+
+S = TypeVar("S", bound=Enum)
+R = TypeVar("R", bound=str)
+
+
+class Lifecycle(Generic[S, R]):
+    """The state, the end reason and the waiters of one session, driven by a table.
+
+    Args:
+        initial: the first state.
+        table: for each state, the states it may change to (any other change is refused,
+            so a late callback cannot undo an end).
+        ends: the states that end the session; entering the first of them records the end
+            reason (``reason``, else ``default_reason(state)``) and its message.
+        default_reason: the end reason of an end reached without one.
+        label: the session's name for log lines (its id once known).
+        level: the logging level of transitions.
+
+    Every wait of a session is a predicate over its state (`wait_for`), re-checked after
+    each transition and each `notify`, so no waiter can miss one.
+    """
+
+    def __init__(
+        self,
+        initial: S,
+        table: Mapping[S, frozenset[S]],
+        ends: frozenset[S],
+        *,
+        default_reason: Callable[[S], R],
+        label: Callable[[], str],
+        level: int = logging.INFO,
+    ) -> None:
+        self.state = initial
+        self.end_reason: R | None = None
+        self.end_message = ""
+        self._table = table
+        self._ends = ends
+        self._default_reason = default_reason
+        self._label = label
+        self._level = level
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    @property
+    def ended(self) -> bool:
+        """True once the session reached one of its ends."""
+        return self.state in self._ends
+
+    def transition(self, new: S, reason: R | None = None, message: str = "") -> bool:
+        """Move to ``new`` if the table allows it (False, and nothing changes, if not); the
+        first end records ``reason`` and ``message``; every waiter wakes."""
+        old = self.state
+        if new not in self._table[old]:
+            return False
+        self.state = new
+        if new in self._ends and self.end_reason is None:
+            self.end_reason = reason or self._default_reason(new)
+            self.end_message = message
+        why = ""
+        if new in self._ends:
+            why = f" ({self.end_reason}{': ' + message if message else ''})"
+        logger.log(self._level, "%s: %s -> %s%s", self._label(), old.value, new.value, why)
+        self.notify()
+        return True
+
+    def notify(self) -> None:
+        """Wake every waiter to re-check its predicate (every transition does this too)."""
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds; it is re-checked after every transition."""
+        while not predicate():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.discard(waiter)
+
+
+class TrackedSession(Protocol):
+    """A session of any API as its client's `SessionRegistry` sees it."""
+
+    @property
+    def close_bound(self) -> float:
+        """Seconds its close may take at most (its stop or cancel timeout)."""
+        ...
+
+    @property
+    def needs_close(self) -> bool:
+        """True from its start until its close, and any stop that close left running,
+        ended (a close in flight counts: the client waits for it)."""
+        ...
+
+    async def aclose_quietly(self) -> None:
+        """Close it, or wait for the close in flight; a failed stop is logged, not raised."""
+        ...
+
+
+class SessionRegistry:
+    """The sessions of one client, of every kind; `aclose` ends those still open.
+
+    Sessions are held weakly: a forgotten session can still be collected (its own
+    finaliser warns about it).
+    """
+
+    def __init__(self) -> None:
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def add(self, session: TrackedSession) -> None:
+        """Track ``session`` until it is collected."""
+        self._sessions.add(session)
+
+    async def aclose(self) -> None:
+        """Close every session that needs it and wait, bounded: the longest `close_bound`
+        plus `CLOSE_MARGIN`; closes still running then are cancelled."""
+        sessions: list[TrackedSession] = [s for s in list(self._sessions) if s.needs_close]
+        if not sessions:
+            return
+        bound = max(s.close_bound for s in sessions) + CLOSE_MARGIN
+        closes = [asyncio.ensure_future(s.aclose_quietly()) for s in sessions]
+        _, late = await asyncio.wait(closes, timeout=bound)
+        if late:
+            logger.warning("%d session(s) did not close within %.1f s", len(late), bound)
+            for task in late:
+                task.cancel()
+        for outcome in await asyncio.gather(*closes, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                logger.warning("closing a session failed: %r", outcome)
+
+
+def check_options(
+    durations: Mapping[str, Any],
+    *,
+    optional: Collection[str] = (),
+    capacities: Mapping[str, Any] | None = None,
+) -> None:
+    """The options every session kind checks before any request (`ConfigurationError`).
+
+    ``durations`` are positive seconds (``None``, "off", only for the names in
+    ``optional``); ``capacities`` are whole numbers of frames >= 1.
+    """
+    for name, value in durations.items():
+        if value is None:
+            if name not in optional:
+                raise ConfigurationError(f"{name} cannot be None")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}")
+        if not value > 0:
+            off = " (or None: off)" if name in optional else ""
+            raise ConfigurationError(f"{name} must be positive{off}")
+    for name, value in (capacities or {}).items():
+        check_capacity(value, name)

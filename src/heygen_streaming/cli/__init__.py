@@ -1,0 +1,383 @@
+"""The ``heygen-streaming`` command (also ``python -m heygen_streaming``).
+
+Subcommands: ``demo``, ``speak``, ``record``, ``chat``, ``realtime``, ``emulator`` and
+``sessions``; each lives in ``commands`` (v1), ``realtime`` (v3) and ``run`` (what they
+share), with ``args`` and ``progress``.
+Configuration comes from flags, then the ``HEYGEN_API_KEY`` / ``HEYGEN_BASE_URL``
+environment variables; with neither, the session commands start an embedded emulator.
+
+Exit codes: 0 success, 1 API / session / file error (one line on stderr, a traceback only
+with ``--debug``), 2 bad usage, 130 interrupted (Ctrl-C).
+
+This module imports only the standard library, the exceptions and the plain enums:
+``--help`` stays fast, and the commands (httpx, pydantic, PyAV, aiortc) load when one runs.
+The command line sees the SDK through its public names and ``_client`` only (nothing
+imports it but ``python -m heygen_streaming``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .. import (
+    APIConnectionError,
+    HeyGenError,
+    NotFoundError,
+    Quality,
+    SessionClosed,
+    TaskType,
+    __version__,
+)
+from .args import positive_float
+from .realtime import add_realtime_parser
+
+if TYPE_CHECKING:
+    from .commands import Config
+
+__all__ = ["build_parser", "main"]
+
+EMULATOR_HINT = "pip install 'heygen-streaming[emulator]'"
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The values of Quality and TaskType (plain enums: ``--help`` loads no pydantic).
+QUALITIES = tuple(quality.value for quality in Quality)
+TASK_TYPES = tuple(task_type.value for task_type in TaskType)
+# Per-packet loggers of the WebRTC stack: WARNING even with -v / --debug.
+_QUIET_LOGGERS = ("aiortc", "aioice")
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless it already names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and action.nargs != 0  # flags have no value to default
+            and "default" not in text
+            and default not in (None, "", [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _DefaultsParser(argparse.ArgumentParser):
+    """An argument parser whose ``--help`` shows the defaults (`_DefaultsFormatter`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(**kwargs)
+
+
+_parser = _DefaultsParser
+
+
+def _common_options(*, top: bool) -> _DefaultsParser:
+    """Options accepted both before and after the subcommand.
+
+    Defaults are suppressed so that a value given before the subcommand is not overwritten
+    by the subcommand parser's default; `_config` fills them in.
+    """
+    p = _parser(add_help=False)
+    g = p.add_argument_group("global options")
+    sup = argparse.SUPPRESS
+    g.add_argument(
+        "--api-key",
+        default=sup,
+        metavar="KEY",
+        help="HeyGen API key (default: $HEYGEN_API_KEY); never printed",
+    )
+    g.add_argument(
+        "--base-url",
+        default=sup,
+        metavar="URL",
+        help="API base URL (default: $HEYGEN_BASE_URL, else https://api.heygen.com)",
+    )
+    g.add_argument(
+        "-q", "--quiet", action="store_true", default=sup, help="no progress or notes on stderr"
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=sup,
+        help="print a machine-readable JSON report on stdout",
+    )
+    g.add_argument(
+        "--log-level",
+        choices=_LOG_LEVELS,
+        type=str.lower,
+        default=sup,
+        help="level of the library's logger on stderr (default: error)",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=sup,
+        help="log each HTTP call and the session's state changes (not aiortc's packets)",
+    )
+    g.add_argument(
+        "--debug",
+        action="store_true",
+        default=sup,
+        help="debug logging and full tracebacks on errors",
+    )
+    if top:
+        g.add_argument("--version", action="version", version=f"heygen-streaming {__version__}")
+    return p
+
+
+def _session_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("session options")
+    g.add_argument("--avatar", default="", help="avatar name or id (default: the service's)")
+    g.add_argument("--voice", default="", help="voice id (default: the avatar's)")
+    g.add_argument(
+        "--quality",
+        choices=QUALITIES,
+        default="low",
+        help="video quality",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=15.0,
+        metavar="S",
+        help="seconds allowed to connect",
+    )
+    g.add_argument(
+        "--emulator",
+        action="store_true",
+        help="use an embedded emulator even if an API key or base URL is configured",
+    )
+
+
+def build_parser() -> _DefaultsParser:
+    """The argument parser of ``heygen-streaming``."""
+    common = _common_options(top=False)
+    parser = _parser(
+        prog="heygen-streaming",
+        description="HeyGen's streaming avatars (Avatar Realtime, Streaming API v1) from the "
+        "command line, with an offline emulator.",
+        epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL, session commands run against an "
+        "embedded emulator. Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
+        parents=[_common_options(top=True)],
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_DefaultsParser
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="open a session, speak, record a video and print a report",
+        description="Open a session (on an embedded emulator unless a key or base URL is "
+        "configured), speak a sentence, record it and print a report: time to first frame, "
+        "frames, dropped frames and RTP stats.",
+    )
+    _session_options(demo)
+    demo.add_argument("--out", default="avatar.mp4", help="output video, .mp4 or .webm")
+    demo.add_argument(
+        "--text",
+        default="Hello! I am a streaming avatar. This video was recorded by heygen-streaming.",
+        help="what the avatar says",
+    )
+
+    speak = sub.add_parser(
+        "speak",
+        parents=[common],
+        help="speak one text, optionally recording it",
+        description="Open a session, speak TEXT and wait until the avatar has finished; "
+        "with --out, record the whole utterance.",
+    )
+    speak.add_argument("text", metavar="TEXT", help="what the avatar says")
+    _session_options(speak)
+    speak.add_argument("--out", default=None, help="record to this .mp4 or .webm file")
+    speak.add_argument(
+        "--task-type",
+        choices=TASK_TYPES,
+        default="repeat",
+        help="repeat the text, or chat (the avatar answers it)",
+    )
+
+    record = sub.add_parser(
+        "record",
+        parents=[common],
+        help="record N seconds of a session",
+        description="Open a session and record it for --seconds; with --text the avatar "
+        "speaks at the start.",
+    )
+    _session_options(record)
+    record.add_argument(
+        "--seconds",
+        type=positive_float,
+        default=5.0,
+        metavar="N",
+        help="length of the recording",
+    )
+    record.add_argument("--out", default="recording.mp4", help="output file, .mp4 or .webm")
+    record.add_argument("--text", default=None, help="speak this at the start of the recording")
+
+    chat = sub.add_parser(
+        "chat",
+        parents=[common],
+        help="interactive: every line typed is spoken",
+        description="Open a session and speak each line read from stdin. Ctrl-D (EOF) ends "
+        "with exit code 0, Ctrl-C with 130; both stop the session cleanly.",
+    )
+    _session_options(chat)
+    chat.add_argument("--out", default=None, help="record the whole chat to this file")
+    chat.add_argument(
+        "--task-type",
+        choices=TASK_TYPES,
+        default="repeat",
+        help="repeat each line, or chat (the avatar answers it)",
+    )
+    chat.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="do not wait for the avatar to finish a line before reading the next",
+    )
+
+    add_realtime_parser(sub, common)
+
+    sub.add_parser(
+        "emulator",
+        add_help=False,
+        help="run the offline HeyGen emulator (see: heygen-streaming emulator --help)",
+        description="Run the offline emulator; all arguments go to it.",
+    )
+
+    sessions = sub.add_parser(
+        "sessions",
+        parents=[common],
+        help="list or stop open sessions (open sessions cost money on HeyGen)",
+        description="List the sessions open for this API key, or stop one by id.",
+    )
+    ssub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ssub.add_parser("list", parents=[common], help="list open sessions")
+    stop = ssub.add_parser("stop", parents=[common], help="stop a session")
+    stop.add_argument("session_ids", nargs="+", metavar="ID", help="session id(s) to stop")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    from .commands import Config
+
+    debug = bool(getattr(args, "debug", False))
+    verbose = bool(getattr(args, "verbose", False))
+    key = getattr(args, "api_key", None) or os.environ.get("HEYGEN_API_KEY") or ""
+    return Config(
+        # A key from a CRLF .env file ends in "\r": surrounding whitespace is never part of it.
+        api_key=key.strip() or None,
+        base_url=getattr(args, "base_url", None) or os.environ.get("HEYGEN_BASE_URL") or None,
+        quiet=bool(getattr(args, "quiet", False)),
+        json=bool(getattr(args, "json", False)),
+        debug=debug,
+        log_level="debug" if debug or verbose else getattr(args, "log_level", "error"),
+    )
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("heygen_streaming").setLevel(level.upper())
+    # The embedded emulator logs under heygen_streaming.emulator: only its warnings.
+    logging.getLogger("heygen_streaming.emulator").setLevel(logging.WARNING)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run_emulator(argv: Sequence[str]) -> int:
+    try:
+        from ..emulator.__main__ import main as emulator_main
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        print(
+            f"heygen-streaming: error: the emulator is not installed (missing {missing}); "
+            f"install it with: {EMULATOR_HINT}",
+            file=sys.stderr,
+        )
+        return 1
+    return int(emulator_main(list(argv), prog="heygen-streaming emulator") or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(args_list)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "emulator":
+        return _run_emulator(extra)
+    if extra:
+        try:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 2
+
+    try:  # the media stack loads here: a Ctrl-C now is a plain interrupt too
+        from .commands import COMMANDS, CLIError, finish_interrupted
+        from .progress import clean_text
+        from .realtime import cmd_realtime
+        from .run import quiet_teardown
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+    config = _config(args)
+    _setup_logging(config.log_level)
+    command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
+    try:
+        return asyncio.run(quiet_teardown(command(config, args)))
+    except KeyboardInterrupt:
+        if not config.quiet:
+            print("interrupted", file=sys.stderr)
+        # A second Ctrl-C may have cut the session's own streaming.stop short: confirm it.
+        for line in finish_interrupted(config):
+            print(f"heygen-streaming: {clean_text(line, config.api_key)}", file=sys.stderr)
+        return 130
+    except (HeyGenError, CLIError, OSError, ValueError, TimeoutError) as exc:
+        if config.debug:
+            raise
+        for line in config.unstopped(reported=exc):
+            print(f"heygen-streaming: error: {line}", file=sys.stderr)
+        line = _one_line(exc) + _hint(exc, config)
+        print(f"heygen-streaming: error: {clean_text(line, config.api_key)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError | ValueError | TimeoutError) and not isinstance(exc, HeyGenError):
+        text = f"{type(exc).__name__}: {text}"
+    return text[:500]
+
+
+def _hint(exc: BaseException, config: Config) -> str:
+    """The end reason of a session, or what to check for errors that mean a wrong base URL."""
+    if isinstance(exc, SessionClosed) and exc.reason not in str(exc):
+        return f" (reason: {exc.reason})"
+    base = (config.base_url or "https://api.heygen.com").rstrip("/")
+    if isinstance(exc, APIConnectionError) and base not in str(exc):
+        return f" (service at {base}: is it running and is --base-url / $HEYGEN_BASE_URL right?)"
+    if isinstance(exc, NotFoundError) and urlsplit(base).path not in ("", "/"):
+        root = base[: len(base) - len(urlsplit(base).path)]
+        return f" (base URL {base} has a path: use the service root, e.g. {root})"
+    return ""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
