@@ -62,6 +62,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from .encoder import FastVp8Encoder
 from .face import FaceLayers, face_layers
+from .pcm import PcmPlayer, VoiceSource
 from .renderer import AvatarRenderer, Pose, frame_planes
 from .speech import (
     CLOSED,
@@ -118,10 +119,18 @@ class AvatarState:
         self.voice_rate = 1.0
         self.voice_pitch = 1.0
         self.speech = SpeechQueue(seed)
+        self.pcm: PcmPlayer | None = None
+        """Raw PCM the avatar plays (LiveAvatar LITE), read instead of `speech` while it
+        has speech (see `voice`)."""
         self.unfrozen = asyncio.Event()
         self.unfrozen.set()
         self.frames_sent = 0
         self.audio_frames_sent = 0
+
+    def voice(self) -> VoiceSource:
+        """What the tracks play now: the PCM player while it has speech, else the queue."""
+        pcm = self.pcm
+        return pcm if pcm is not None and pcm.talking else self.speech
 
     def freeze(self) -> None:
         """Stop producing media (RTP stops; the peer stays open)."""
@@ -204,7 +213,7 @@ class AvatarVideoTrack(_PacedTrack):
 
     def pose(self, index: int) -> Pose:
         """The pose of frame ``index``: the mouth follows the speech playing now."""
-        speech = self._state.speech
+        speech = self._state.voice()
         mouth: MouthPose = speech.mouth if speech.talking else CLOSED
         self._lean += (mouth.open - self._lean) * 0.08  # about half a second to settle
         return self._renderer.pose(index / FPS, mouth, lean=self._lean)
@@ -306,7 +315,7 @@ class AvatarAudioTrack(_PacedTrack):
     async def recv(self) -> av.Packet[Any]:
         """The next 20 ms of audio: speech when queued, else comfort noise."""
         index = await self._pace()
-        speech = self._state.speech
+        speech = self._state.voice()
         data: bytes | None = None
         if speech.talking:
             frame = _stereo_frame(speech.next_chunk(self._samples), index * self._samples)
