@@ -24,6 +24,7 @@ from .faults import Faults
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
+from .liveavatar.options import LiveAvatarOptions
 from .v3.options import RealtimeOptions
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]
@@ -55,6 +56,7 @@ class EmulatorOptions:
     retired: bool = False
     avatars: frozenset[str] | None = None
     realtime: RealtimeOptions = field(default_factory=RealtimeOptions)
+    liveavatar: LiveAvatarOptions = field(default_factory=LiveAvatarOptions)
     stamp: bool = False
 
 
@@ -94,6 +96,9 @@ class EmulatorApp:
         self.versions: list[ApiVersion] = []
         for factory in versions:
             self.mount(factory(self))
+        self.faults.endpoints = frozenset(
+            route.endpoint for version in self.versions for route in version.routes()
+        )
 
     def mount(self, version: ApiVersion) -> None:
         """Add ``version``'s route table (its first mounted version renders stray errors)."""
@@ -227,7 +232,7 @@ class EmulatorApp:
 
     # -- faults -----------------------------------------------------------------------------
     def _freeze(self, session_id: str | None, frozen: bool) -> int:
-        count = 0
+        count = sum(version.freeze_media(session_id, frozen) for version in self.versions)
         for session in list(self.registry.sessions.values()):
             if session_id is None or session.session_id == session_id:
                 if frozen:
@@ -238,7 +243,10 @@ class EmulatorApp:
         return count
 
     async def _drop_all(self) -> int:
-        return await self.registry.close_all("dropped", abrupt=True)
+        count = await self.registry.close_all("dropped", abrupt=True)
+        for version in self.versions:
+            count += await version.drop_all()
+        return count
 
     # -- the emulator's own page ------------------------------------------------------------
     async def _index(self, request: web.Request) -> web.StreamResponse:

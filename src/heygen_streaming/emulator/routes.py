@@ -134,3 +134,12 @@ class ApiVersion:
     def fault_body(self, kind: str, status: int) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) of an injected fault of ``kind`` (see `Faults`)."""
         return status, self.error_body(EmulatorError(status, status, f"Injected HTTP {status}"))
+
+    def freeze_media(self, session_id: str | None, frozen: bool) -> int:
+        """Stop (or resume) the media of this version's own sessions (``Faults.freeze_media``);
+        how many. Default: none (the core freezes the shared registry's sessions itself)."""
+        return 0
+
+    async def drop_all(self) -> int:
+        """End this version's own sessions abruptly (``Faults.drop_all``); how many."""
+        return 0
