@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .faults import Faults
+from .livekit import RoomServer
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
@@ -93,6 +94,9 @@ class EmulatorApp:
         self.app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         self.app.router.add_get("/", self._index)
         self.app.router.add_get("/static/{file}", self._static)
+        # LiveKit-compatible rooms (/rtc, /rtc/v1): the room server knows no API version.
+        self.rooms = RoomServer()
+        self.rooms.add_routes(self.app)
         self.versions: list[ApiVersion] = []
         for factory in versions:
             self.mount(factory(self))

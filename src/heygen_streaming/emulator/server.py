@@ -14,6 +14,7 @@ from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
 from .liveavatar import LiveAvatarApi, LiveAvatarOptions
+from .livekit import RoomServer
 from .sessions import EmulatedSession
 from .stun import StunResponder
 from .v3 import RealtimeOptions, V3Api
@@ -150,8 +151,13 @@ class Emulator:
     @property
     def liveavatar(self) -> LiveAvatarApi:
         """The LiveAvatar side: ``liveavatar.registry.sessions`` by id, ``liveavatar.media``
-        (rooms, ``media.rooms`` the LiveKit room server)."""
+        (each started session's room and avatar)."""
         return next(v for v in self._app.versions if isinstance(v, LiveAvatarApi))
+
+    @property
+    def rooms(self) -> RoomServer:
+        """The LiveKit-compatible room server (``/rtc``, ``/rtc/v1``) on the same port."""
+        return self._app.rooms
 
     @property
     def sessions(self) -> list[EmulatedSession]:
@@ -213,6 +219,8 @@ class Emulator:
     async def close(self) -> None:
         """Close every session (and peer), then stop serving."""
         await self._app.registry.close_all("emulator shutdown")
+        await self.liveavatar.registry.close_all("SERVER_ERROR")  # viewers hear session.stopped
+        await self._app.rooms.aclose()
         if self.stun is not None:
             self.stun.close()
         if self._runner is not None:

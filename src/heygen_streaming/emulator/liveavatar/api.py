@@ -144,7 +144,6 @@ class LiveAvatarApi(ApiVersion):
 
     async def _shutdown(self, _: web.Application) -> None:
         await self.registry.close_all("SERVER_ERROR")
-        await self.media.aclose()
 
     def routes(self) -> Sequence[Route]:
         """The LiveAvatar route table (``/v1/avatars/public`` before ``/v1/avatars/{id}``)."""

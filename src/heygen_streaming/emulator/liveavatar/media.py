@@ -83,14 +83,13 @@ class _Observer(RoomObserver):
 
 
 class MediaHub:
-    """The room server and the media of every started session."""
+    """The media of every started session, in rooms on the emulator's room server."""
 
     def __init__(self, app: EmulatorApp, options: LiveAvatarOptions, registry: LaRegistry) -> None:
         self.app = app
         self.options = options
         self.registry = registry
-        self.rooms = RoomServer()
-        self.rooms.add_routes(app.app)
+        self.rooms: RoomServer = app.rooms
         self.media: dict[str, SessionMedia] = {}
         self._refused: set[str | None] = set()
 
@@ -159,10 +158,6 @@ class MediaHub:
             await socket.end(reason)
         media.state.freeze()
         await media.room.close("ROOM_DELETED")
-
-    async def aclose(self) -> None:
-        """Close every room (after the sessions were closed)."""
-        await self.rooms.aclose()
 
     # -- the LITE socket -----------------------------------------------------------------------
     def socket_session(self, request: web.Request) -> LaSession:
