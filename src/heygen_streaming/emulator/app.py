@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .faults import Faults
+from .liveavatar.options import LiveAvatarOptions
 from .livekit import RoomServer
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
 from .stun import StunResponder
-from .liveavatar.options import LiveAvatarOptions
 from .v3.options import RealtimeOptions
 
 __all__ = ["MAX_BODY_BYTES", "MAX_TEXT_LENGTH", "EmulatorApp", "EmulatorOptions"]

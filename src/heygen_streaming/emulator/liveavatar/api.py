@@ -68,7 +68,6 @@ _KEY_ONLY = frozenset(
     }
 )
 _TOKEN_ONLY = frozenset({"liveavatar_start", "liveavatar_keep_alive"})
-_SESSION = "la_session"
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -164,16 +163,16 @@ class LiveAvatarApi(ApiVersion):
             Route(get, "/v1/voices", "liveavatar_voices", self.voices, "none"),
             Route(get, "/v1/voices/{voice_id}", "liveavatar_voices", self.voice, "none"),
             Route(get, "/v1/users/credits", "liveavatar_credits", self.credits, "none"),
-            Route(get, "/liveavatar/ws/{session_id}", "liveavatar_ws", self.media.lite_socket, "none"),
+            Route(
+                get, "/liveavatar/ws/{session_id}", "liveavatar_ws", self.media.lite_socket, "none"
+            ),
         ]
 
     # -- wire shapes ------------------------------------------------------------------------
     def authenticate(self, request: web.Request, endpoint: str) -> Principal:
         """The caller (see the module docstring); then the per-endpoint rate limit."""
         if endpoint == "liveavatar_ws":
-            session = self.media.socket_session(request)
-            principal = Principal(session.owner)
-            request[_SESSION] = session
+            principal = Principal(self.media.socket_session(request).owner)
         else:
             principal = self._credential(request, endpoint)
         if self.limiter is not None:
@@ -197,9 +196,7 @@ class LiveAvatarApi(ApiVersion):
                 raise self.unauthorized()
             return principal
         if bearer is not None and endpoint not in _KEY_ONLY:
-            session = self._session_for_token(bearer)
-            request[_SESSION] = session
-            return Principal(session.owner, bearer)
+            return Principal(self._session_for_token(bearer).owner, bearer)
         if has_key:
             raise la_error(403, "This endpoint needs a session token (Authorization: Bearer)")
         if bearer is not None:
@@ -245,8 +242,13 @@ class LiveAvatarApi(ApiVersion):
         return await self.registry.close_all("SERVER_ERROR")
 
     # -- helpers ------------------------------------------------------------------------------
+    def _bound(self, call: Call) -> LaSession | None:
+        """The session of the session token the call was made with, if any."""
+        token = call.principal.token
+        return None if token is None else self._session_for_token(token)
+
     def _own(self, call: Call, session_id: str) -> LaSession:
-        bound: LaSession | None = call.request.get(_SESSION)
+        bound = self._bound(call)
         if bound is not None:
             if bound.session_id != session_id:
                 raise la_error(403, "The session token is for another session")
@@ -283,7 +285,8 @@ class LiveAvatarApi(ApiVersion):
 
     async def start(self, call: Call) -> web.StreamResponse:
         """``POST /v1/sessions/start``: take a slot, open the room, start the avatar (201)."""
-        session: LaSession = call.request[_SESSION]
+        session = self._bound(call)
+        assert session is not None  # start takes a session token only
         if session.status == "closed":
             raise la_error(400, "Session has already ended")
         if session.status != "created":
@@ -312,7 +315,7 @@ class LiveAvatarApi(ApiVersion):
     async def stop(self, call: Call) -> web.StreamResponse:
         """``POST /v1/sessions/stop``: end the session (idempotent), in any state."""
         body = validate(StopRequest, call.body)
-        bound: LaSession | None = call.request.get(_SESSION)
+        bound = self._bound(call)
         if bound is None and body.session_id is None:
             raise la_error(400, "session_id is required when using an API key")
         session = self._own(call, body.session_id or (bound.session_id if bound else ""))
@@ -321,7 +324,8 @@ class LiveAvatarApi(ApiVersion):
 
     async def keep_alive(self, call: Call) -> web.StreamResponse:
         """``POST /v1/sessions/keep-alive``: reset the idle timer of a started session."""
-        session: LaSession = call.request[_SESSION]
+        session = self._bound(call)
+        assert session is not None  # keep-alive takes a session token only
         if not session.live:
             raise la_error(400, "Session is not active")
         session.touch()

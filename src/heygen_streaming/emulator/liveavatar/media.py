@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,6 +41,9 @@ AVATAR_IDENTITY = "heygen"
 AGENT_PREFIX = "liveavatar-agent-"
 CLIENT_IDENTITY = "client"
 AGENT_IDENTITY = "agent"
+AUDIO_CHUNK_SECONDS = 0.02
+AUDIO_CHUNK = 960  # 20 ms at 48 kHz, as the audio track takes it
+UNHEARD_TICK = 0.1
 _QUALITY = {"low": "low", "medium": "medium", "high": "high", "very_high": "high"}
 
 
@@ -54,6 +58,23 @@ class SessionMedia:
     player: PcmPlayer | None = None
     socket_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     sockets: set[LiteSocket] = field(default_factory=set, repr=False)
+    clock: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+async def _unheard(state: AvatarState) -> None:
+    """Play the avatar's speech into the void while no viewer's audio track pulls it: the
+    avatar talks (and its speak events come) whether or not anyone watches."""
+    last, since = state.audio_frames_sent, time.monotonic()
+    while True:
+        await asyncio.sleep(UNHEARD_TICK)
+        now = time.monotonic()
+        if state.audio_frames_sent == last and state.unfrozen.is_set():
+            for _ in range(int((now - since) / AUDIO_CHUNK_SECONDS)):
+                voice = state.voice()
+                if not voice.talking:
+                    break
+                voice.next_chunk(AUDIO_CHUNK)
+        last, since = state.audio_frames_sent, now
 
 
 class _Observer(RoomObserver):
@@ -136,6 +157,7 @@ class MediaHub:
                 starve_timeout=self.options.starve_timeout,
             )
             state.pcm = media.player
+        media.clock = asyncio.create_task(_unheard(state))
         ttl = session.max_duration + 600.0
         host = self.rooms.livekit_url(request)
         ws_url = f"{host}/liveavatar/ws/{sid}?token={media.socket_token}"
@@ -152,6 +174,8 @@ class MediaHub:
         media = self.media.pop(session.session_id, None)
         if media is None:
             return
+        if media.clock is not None:
+            media.clock.cancel()
         if media.agent is not None:
             await media.agent.close(reason)
         for socket in list(media.sockets):

@@ -29,9 +29,7 @@ class EnergyVad:
         self._loud_ms = 0.0
         self._quiet_ms = 0.0
 
-    def feed(
-        self, samples: npt.NDArray[np.floating], rate: int
-    ) -> Literal["start", "end"] | None:
+    def feed(self, samples: npt.NDArray[np.floating], rate: int) -> Literal["start", "end"] | None:
         """Process one frame of ``samples`` (-1..1) at ``rate`` Hz."""
         if not len(samples) or rate <= 0:
             return None
