@@ -44,6 +44,7 @@ AGENT_IDENTITY = "agent"
 AUDIO_CHUNK_SECONDS = 0.02
 AUDIO_CHUNK = 960  # 20 ms at 48 kHz, as the audio track takes it
 UNHEARD_TICK = 0.1
+DATA_LINGER = 0.3
 _QUALITY = {"low": "low", "medium": "medium", "high": "high", "very_high": "high"}
 
 
@@ -178,6 +179,8 @@ class MediaHub:
             media.clock.cancel()
         if media.agent is not None:
             await media.agent.close(reason)
+            if media.room.clients:  # the room cannot flush its data channels: let
+                await asyncio.sleep(DATA_LINGER)  # session.stopped leave before the peers close
         for socket in list(media.sockets):
             await socket.end(reason)
         media.state.freeze()
