@@ -27,7 +27,7 @@ import numpy as np
 from livekit import rtc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rooms.lk_client import START, Client, emit  # noqa: E402
+from rooms.lk_client import START, Client, emit
 
 
 class LaClient(Client):
