@@ -22,11 +22,11 @@ import httpx
 import numpy as np
 import pytest
 
-from browser.conftest import CHROMIUM_ARGS, chromium_path
+from browser._netns_chromium import netns_page
 from heygen_streaming.emulator import Emulator
 from heygen_streaming.emulator.liveavatar.catalog import AVATARS
 from liveavatar_e2e.conftest import KEY, backend, emulator, net, server_loop
-from netns import NetnsLoop, VethPair, chromium_in_netns
+from netns import NetnsLoop, VethPair
 
 __all__ = ["backend", "emulator", "net", "server_loop"]  # fixtures shared with liveavatar_e2e
 
@@ -71,25 +71,10 @@ async def page(
     net: VethPair, tmp_path: Path, emulator: Emulator, sdk_bundle: str
 ) -> AsyncIterator[Any]:
     """A page of the emulator's origin in Chromium inside ``ns_b``, with the SDK loaded."""
-    if chromium_path() is None:
-        pytest.skip("Chromium not found (install Debian's chromium or set HEYGEN_CHROMIUM)")
-    async_api = pytest.importorskip("playwright.async_api")
-    wrapper = chromium_in_netns(net.ns_b, tmp_path, chromium=str(chromium_path()))
-    args = [*CHROMIUM_ARGS, "--disable-features=WebRtcHideLocalIpsWithMdns"]
-    async with async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(wrapper), headless=True, args=args
-        )
-        try:
-            page = await browser.new_page()
-            messages: list[str] = []
-            page.on("console", lambda msg: messages.append(msg.text))
-            page.console_messages = messages
-            await page.goto(emulator.base_url + "/")
-            await page.add_script_tag(content=sdk_bundle)
-            yield page
-        finally:
-            await browser.close()
+    async with netns_page(net.ns_b, tmp_path) as page:
+        await page.goto(emulator.base_url + "/")
+        await page.add_script_tag(content=sdk_bundle)
+        yield page
 
 
 async def session_token(base_url: str, mode: str) -> str:
