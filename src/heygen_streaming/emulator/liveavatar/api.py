@@ -37,7 +37,13 @@ from .catalog import AVATARS, VOICES, avatar_by_id, voice_by_id
 from .media import MediaHub
 from .options import LiveAvatarOptions
 from .ratelimit import RateLimiter
-from .sessions import CREDITS_PER_MINUTE, ConcurrencyLimitReached, LaRegistry, LaSession
+from .sessions import (
+    CREDITS_PER_MINUTE,
+    ConcurrencyLimitReached,
+    LaRegistry,
+    LaSession,
+    TooManyUnstarted,
+)
 from .tokens import SessionTokenError, SessionTokens
 from .wire import (
     StopRequest,
@@ -266,9 +272,12 @@ class LiveAvatarApi(ApiVersion):
         if avatar is None:
             raise la_error(404, "Avatar not found")
         ttl = self.app.tokens.ttl
-        session = self.registry.create(
-            owner=call.owner, request=request, avatar=avatar, token_ttl=ttl
-        )
+        try:
+            session = self.registry.create(
+                owner=call.owner, request=request, avatar=avatar, token_ttl=ttl
+            )
+        except TooManyUnstarted as exc:
+            raise la_error(429, f"Too many sessions waiting to start ({exc})") from None
         data: dict[str, Any] = {
             "mode": request.session_mode,
             "avatar_id": avatar.id,

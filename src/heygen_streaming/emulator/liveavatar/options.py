@@ -44,7 +44,7 @@ class LiveAvatarOptions:
     credits: float = 1000.0
     rate_limit: int | None = 20
     lite_ready_delay: float = 0.0
-    max_buffered_audio: float = 120.0
+    max_buffered_audio: float = 60.0
     starve_timeout: float = 1.0
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ from .wire import TokenRequest
 __all__ = [
     "STOP_REASONS",
     "ConcurrencyLimitReached",
+    "TooManyUnstarted",
     "LaRegistry",
     "LaSession",
     "Status",
@@ -57,6 +58,8 @@ STOP_REASONS = (
 
 CREDITS_PER_MINUTE = {"FULL": 2.0, "LITE": 1.0}
 MAX_HISTORY = 10_000
+MAX_UNSTARTED = 100
+"""Created (token minted) but not started sessions a key may hold; more answer 429."""
 MAX_TRANSCRIPT = 2_000
 Status = Literal["created", "started", "connected", "closed"]
 CloseHook = Callable[["LaSession", str], Awaitable[None]]
@@ -64,6 +67,10 @@ CloseHook = Callable[["LaSession", str], Awaitable[None]]
 
 class ConcurrencyLimitReached(Exception):
     """The key (or the emulator) has no free session slot."""
+
+
+class TooManyUnstarted(Exception):
+    """The key holds `MAX_UNSTARTED` session tokens it never started."""
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -214,7 +221,11 @@ class LaRegistry:
     def create(
         self, *, owner: str, request: TokenRequest, avatar: Avatar, token_ttl: float
     ) -> LaSession:
-        """A new session in state ``created`` (expires after ``token_ttl`` unless started)."""
+        """A new session in state ``created`` (expires after ``token_ttl`` unless started);
+        `TooManyUnstarted` when ``owner`` holds `MAX_UNSTARTED` of them."""
+        waiting = sum(1 for s in self.sessions.values() if s.owner == owner and not s.live)
+        if waiting >= MAX_UNSTARTED:
+            raise TooManyUnstarted(f"more than {MAX_UNSTARTED} session tokens not started")
         options = self.options
         duration = min(request.max_session_duration or math.inf, options.max_session_duration)
         if request.is_sandbox:
