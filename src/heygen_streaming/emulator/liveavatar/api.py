@@ -50,7 +50,10 @@ from .wire import (
     TokenRequest,
     envelope,
     error_body,
+    int_query,
     la_error,
+    page,
+    query_error,
     unprocessable,
     validate,
 )
@@ -78,52 +81,6 @@ _TOKEN_ONLY = frozenset({"liveavatar_start", "liveavatar_keep_alive"})
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(envelope(data), status=status)
-
-
-def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        if default is None:
-            raise unprocessable([_query_error(name, "missing", "Field required")])
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise unprocessable(
-            [_query_error(name, "int_parsing", "Input should be a valid integer", raw)]
-        ) from None
-    if not lo <= value <= hi:
-        kind, msg = (
-            ("greater_than_equal", f"Input should be greater than or equal to {lo}")
-            if value < lo
-            else ("less_than_equal", f"Input should be less than or equal to {hi}")
-        )
-        raise unprocessable([_query_error(name, kind, msg, raw)])
-    return value
-
-
-def _query_error(name: str, kind: str, msg: str, value: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type": kind, "loc": ["query", name], "msg": msg}
-    if value is not None:
-        entry["input"] = value[:100]
-    return entry
-
-
-def _page(request: web.Request, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{count, results, next, previous}`` for ``?page=&page_size=`` (1-based, <= 100)."""
-    page = _int_query(request, "page", 1, 1, 1_000_000)
-    size = _int_query(request, "page_size", 20, 1, 100)
-    start = (page - 1) * size
-
-    def link(number: int) -> str:
-        return str(request.rel_url.update_query(page=number, page_size=size))
-
-    return {
-        "count": len(items),
-        "results": items[start : start + size],
-        "next": link(page + 1) if start + size < len(items) else None,
-        "previous": link(page - 1) if page > 1 and items else None,
-    }
 
 
 class LiveAvatarApi(ApiVersion):
@@ -345,13 +302,13 @@ class LiveAvatarApi(ApiVersion):
         kind = call.request.query.get("type")
         if kind not in ("active", "historic"):
             error = (
-                _query_error("type", "missing", "Field required")
+                query_error("type", "missing", "Field required")
                 if kind is None
-                else _query_error("type", "enum", "Input should be 'active' or 'historic'", kind)
+                else query_error("type", "enum", "Input should be 'active' or 'historic'", kind)
             )
             raise unprocessable([error])
         sessions = self.registry.listed(call.owner, "active" if kind == "active" else "historic")
-        return _json(_page(call.request, [s.entry() for s in sessions]))
+        return _json(page(call.request, [s.entry() for s in sessions]))
 
     async def get_session(self, call: Call) -> web.StreamResponse:
         """``GET /v1/sessions/{id}``."""
@@ -360,8 +317,8 @@ class LiveAvatarApi(ApiVersion):
     async def transcript(self, call: Call) -> web.StreamResponse:
         """``GET /v1/sessions/{id}/transcript`` (``start_timestamp``/``end_timestamp``)."""
         session = self._own(call, call.request.match_info["session_id"])
-        lo = _int_query(call.request, "start_timestamp", 0, 0, 2**63)
-        hi = _int_query(call.request, "end_timestamp", 2**62, 0, 2**63)
+        lo = int_query(call.request, "start_timestamp", 0, 0, 2**63)
+        hi = int_query(call.request, "end_timestamp", 2**62, 0, 2**63)
         started = session.started_at or session.created_at
         lines = [e.body(started) for e in session.transcript if lo <= int(e.at) <= hi]
         data = {"session_active": session.live, "transcript_data": lines, "next_timestamp": None}
@@ -370,7 +327,7 @@ class LiveAvatarApi(ApiVersion):
     # -- catalogue ------------------------------------------------------------------------------
     async def avatars(self, call: Call) -> web.StreamResponse:
         """``GET /v1/avatars/public``: the emulator's avatars (uuid ids; any is usable)."""
-        return _json(_page(call.request, [a.body() for a in AVATARS]))
+        return _json(page(call.request, [a.body() for a in AVATARS]))
 
     async def avatar(self, call: Call) -> web.StreamResponse:
         """``GET /v1/avatars/{id}``."""
@@ -381,7 +338,7 @@ class LiveAvatarApi(ApiVersion):
 
     async def voices(self, call: Call) -> web.StreamResponse:
         """``GET /v1/voices``."""
-        return _json(_page(call.request, [v.body() for v in VOICES]))
+        return _json(page(call.request, [v.body() for v in VOICES]))
 
     async def voice(self, call: Call) -> web.StreamResponse:
         """``GET /v1/voices/{id}``."""

@@ -33,10 +33,10 @@ from .wire import TokenRequest
 __all__ = [
     "STOP_REASONS",
     "ConcurrencyLimitReached",
-    "TooManyUnstarted",
     "LaRegistry",
     "LaSession",
     "Status",
+    "TooManyUnstarted",
     "TranscriptEntry",
 ]
 

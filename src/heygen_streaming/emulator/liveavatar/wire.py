@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal, TypeVar
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
 
@@ -26,7 +27,10 @@ __all__ = [
     "VoiceAgent",
     "envelope",
     "error_body",
+    "int_query",
     "la_error",
+    "page",
+    "query_error",
     "unprocessable",
     "validate",
 ]
@@ -186,3 +190,50 @@ def validate(model: type[M], body: dict[str, Any]) -> M:
                 entry["input"] = error.get("input")
             detail.append(entry)
         raise unprocessable(detail) from None
+
+
+# -- query parameters (FastAPI's 422 for them too) ----------------------------------------
+def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise unprocessable([query_error(name, "missing", "Field required")])
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise unprocessable(
+            [query_error(name, "int_parsing", "Input should be a valid integer", raw)]
+        ) from None
+    if not lo <= value <= hi:
+        kind, msg = (
+            ("greater_than_equal", f"Input should be greater than or equal to {lo}")
+            if value < lo
+            else ("less_than_equal", f"Input should be less than or equal to {hi}")
+        )
+        raise unprocessable([query_error(name, kind, msg, raw)])
+    return value
+
+
+def query_error(name: str, kind: str, msg: str, value: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": kind, "loc": ["query", name], "msg": msg}
+    if value is not None:
+        entry["input"] = value[:100]
+    return entry
+
+
+def page(request: web.Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{count, results, next, previous}`` for ``?page=&page_size=`` (1-based, <= 100)."""
+    number = int_query(request, "page", 1, 1, 1_000_000)
+    size = int_query(request, "page_size", 20, 1, 100)
+    start = (number - 1) * size
+
+    def link(number: int) -> str:
+        return str(request.rel_url.update_query(page=number, page_size=size))
+
+    return {
+        "count": len(items),
+        "results": items[start : start + size],
+        "next": link(number + 1) if start + size < len(items) else None,
+        "previous": link(number - 1) if number > 1 and items else None,
+    }
