@@ -60,7 +60,7 @@ import numpy.typing as npt
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from .encoder import FastVp8Encoder
+from .encoder import FastH264Encoder, FastVp8Encoder
 from .face import FaceLayers, face_layers
 from .pcm import PcmPlayer, VoiceSource
 from .renderer import AvatarRenderer, Pose, frame_planes
@@ -175,8 +175,8 @@ class AvatarVideoTrack(_PacedTrack):
     """The avatar's video at 25 fps (stamped when the session's `AvatarState.stamp` is set).
 
     By default the track yields yuv420p frames (aiortc encodes them). After
-    `encode_vp8` it yields VP8 ``av.Packet`` objects from its own cheaper encoder
-    (see `.encoder`).
+    `encode_vp8` (or `encode_h264`) it yields VP8 (H.264) ``av.Packet`` objects from its own
+    cheaper encoder (see `.encoder`).
     """
 
     kind = "video"
@@ -186,7 +186,7 @@ class AvatarVideoTrack(_PacedTrack):
         self._renderer = AvatarRenderer(
             state.width, state.height, avatar=state.avatar, seed=state.seed
         )
-        self._encoder: FastVp8Encoder | None = None
+        self._encoder: FastVp8Encoder | FastH264Encoder | None = None
         self._keyframe = True
         self._lean = 0.0
         self.last_pose = Pose()
@@ -200,6 +200,18 @@ class AvatarVideoTrack(_PacedTrack):
         """
         width, height = self._state.width, self._state.height
         self._encoder = FastVp8Encoder(
+            width,
+            height,
+            bitrate=1_000_000 if width >= 1280 else 500_000,
+            keyframe_interval=keyframe_interval,
+        )
+        self._keyframe = True
+
+    def encode_h264(self, keyframe_interval: int = 0) -> None:
+        """Encode H.264 in the track (`FastH264Encoder`, far cheaper than aiortc's own) and
+        hand aiortc packets; keyframes as in `encode_vp8`."""
+        width, height = self._state.width, self._state.height
+        self._encoder = FastH264Encoder(
             width,
             height,
             bitrate=1_000_000 if width >= 1280 else 500_000,

@@ -137,9 +137,12 @@ class MediaHub:
         self.media[sid] = media
         session.on_close.append(self._close)
         heygen = room.add_participant(AVATAR_IDENTITY, name="HeyGen avatar")
-        video = AvatarVideoTrack(state)
+        video = AvatarVideoTrack(state)  # encoded once, in the track, for every viewer
+        every = round(self.app.options.keyframe_interval * FPS)
         if codec == "vp8":
-            video.encode_vp8(round(self.app.options.keyframe_interval * FPS))
+            video.encode_vp8(every)
+        else:
+            video.encode_h264(every)
         heygen.publish(video, kind="video", codec=codec, width=width, height=height)
         heygen.publish(AvatarAudioTrack(state), kind="audio")
         if session.mode == "FULL":
