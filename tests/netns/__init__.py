@@ -28,15 +28,14 @@ The pieces (each usable alone):
   ``executable_path`` (Playwright talks to Chromium over a pipe, which the wrapper keeps)::
 
       wrapper = chromium_in_netns(net.ns_b, tmp_path)
-      browser = await p.chromium.launch(
-          executable_path=str(wrapper),
-          args=["--disable-features=WebRtcHideLocalIpsWithMdns"],  # plain host candidates
-      )
+      browser = await p.chromium.launch(executable_path=str(wrapper), args=[...])
       page = await browser.new_page()
       await page.goto(f"http://{net.server_ip}:{port}/")  # served from ns_a
 
-  Without that flag Chromium hides its host candidates behind ``*.local`` mDNS names,
-  which aioice resolves slowly (about a second each) or not at all.
+  Chromium hides its host candidates behind ``*.local`` mDNS names by default; aioice
+  cannot resolve them here (the namespaces have no multicast route), and ICE still
+  connects through the peer-reflexive candidate Chromium's checks reveal. Pass
+  ``--disable-features=WebRtcHideLocalIpsWithMdns`` to get plain host candidates instead.
 """
 
 from __future__ import annotations

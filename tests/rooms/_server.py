@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from heygen_streaming.emulator.avatar import AvatarAudioTrack, AvatarState, AvatarVideoTrack
 from heygen_streaming.emulator.livekit import DataMessage, Room, RoomObserver, RoomServer
@@ -85,3 +86,26 @@ def avatar_tracks(codec: str = "h264") -> tuple[AvatarState, AvatarVideoTrack, A
     if codec == "vp8":
         video.encode_vp8(50)
     return state, video, AvatarAudioTrack(state)
+
+
+class Source(MediaStreamTrack):
+    """A track whose frames the test feeds (``feed``); counts what was read."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: asyncio.Queue[Any] = asyncio.Queue()
+        self.read = 0
+        self.keyframes = 0
+
+    async def recv(self) -> Any:
+        frame = await self.frames.get()
+        self.frames.task_done()  # `await frames.join()`: every frame fed was taken
+        if frame is None:
+            raise MediaStreamError
+        self.read += 1
+        return frame
+
+    def request_keyframe(self) -> None:
+        self.keyframes += 1

@@ -31,11 +31,15 @@ def server_loop(net: VethPair) -> Iterator[NetnsLoop]:
 
 
 @pytest.fixture(scope="module")
-def host(net: VethPair, server_loop: NetnsLoop) -> Iterator[RoomHost]:
-    """A `RoomServer` served at ``ws://10.99.0.1:<port>`` inside ``ns_a``."""
+def host(
+    request: pytest.FixtureRequest, net: VethPair, server_loop: NetnsLoop
+) -> Iterator[RoomHost]:
+    """A `RoomServer` served at ``ws://10.99.0.1:<port>`` inside ``ns_a`` (its options: the
+    test module's ``ROOM_SERVER_OPTIONS``, if any)."""
+    options = getattr(request.module, "ROOM_SERVER_OPTIONS", {})
 
     async def start() -> RoomHost:
-        host = RoomHost()
+        host = RoomHost(**options)
         await host.start(net.server_ip)
         return host
 

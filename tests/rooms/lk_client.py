@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -157,7 +158,8 @@ class Client:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    level = os.environ.get("LK_CLIENT_LOG", "ERROR")  # e.g. WARNING, DEBUG when debugging
+    logging.basicConfig(level=level, stream=sys.stderr)
     client = Client()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()

@@ -139,3 +139,55 @@ def test_a_participant_published_after_the_client_joined_reaches_it(
     assert media["audio_frames"] > 100
     server_loop.run(room.close())
     assert lk_client.expect("disconnected", 10)["reason"] == "ROOM_DELETED"
+
+
+@pytest.mark.parametrize("codec", ["h264", "vp8"])
+def test_dropped_media_stops_the_video_then_it_recovers(
+    host: RoomHost,
+    server_loop: NetnsLoop,
+    lk_client: JsonLinesProcess,
+    room_name: str,
+    codec: str,
+) -> None:
+    """``room.drop_media`` (the fault): RTP stops, the connection stays, and the picture
+    comes back afterwards (a VP8 source is asked for a key frame)."""
+
+    async def setup() -> Any:
+        room = host.server.create_room(room_name)
+        avatar = room.add_participant("avatar")
+        _, video, audio = avatar_tracks(codec)
+        avatar.publish(video, kind="video", codec=codec)  # type: ignore[arg-type]
+        avatar.publish(audio, kind="audio")
+        return room
+
+    room = server_loop.run(setup())
+    token = host.server.token(room=room_name, identity="user")
+    lk_client.send(cmd="connect", url=host.url, token=token, single_pc=True)
+    lk_client.expect("track_subscribed", 20, kind="video")
+    server_loop.call(room.drop_media, 1.5)
+    lk_client.send(cmd="measure", seconds=1.0)
+    dropped = lk_client.expect("media", 10)
+    assert dropped["video_frames"] <= 2, dropped  # (libwebrtc conceals audio: frames go on)
+    lk_client.send(cmd="measure", seconds=1.0)  # the pause ends half-way
+    lk_client.send(cmd="measure", seconds=1.0)
+    lk_client.expect("media", 10)
+    after = lk_client.expect("media", 10)
+    assert after["fps"] >= MIN_FPS, after
+    assert not [e for e in lk_client.events if e["event"] == "disconnected"]
+    server_loop.run(room.close())
+
+
+def test_a_refused_join_fails_the_clients_connect(
+    host: RoomHost, server_loop: NetnsLoop, lk_client: JsonLinesProcess, room_name: str
+) -> None:
+    """``refuse_joins`` (the fault): the official client's ``connect()`` raises (it tried
+    ``/rtc/v1``, then ``/rtc/v1/validate`` for the reason); ``allow`` lets it in again."""
+    server_loop.call(host.server.create_room, room_name)
+    server_loop.call(host.server.refuse_joins, room_name, 503)
+    token = host.server.token(room=room_name, identity="user")
+    lk_client.send(cmd="connect", url=host.url, token=token, single_pc=True)
+    failed = lk_client.expect("connect_failed", 30)
+    assert "503 Service Unavailable - joins refused" in failed["error"], failed
+    server_loop.call(host.server.allow_joins, room_name)
+    lk_client.send(cmd="connect", url=host.url, token=token, single_pc=True)
+    lk_client.expect("connected", 20)

@@ -35,7 +35,9 @@ MAX_TOPIC_LENGTH = 256
 @dataclass(frozen=True)
 class DataMessage:
     """A user data packet: who sent it (identity; ``None`` for an anonymous server packet),
-    its topic, payload, and whether it came on the reliable channel."""
+    its topic, payload, whether it came on the reliable channel, and the identities it was
+    addressed to (empty: everyone). The observer gets every client packet, whatever its
+    destinations; the other clients only those addressed to them."""
 
     sender: str | None
     topic: str | None

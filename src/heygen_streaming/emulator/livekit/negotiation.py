@@ -5,11 +5,16 @@ gets a new send-only section in the server's subscriber offer; on ``/rtc/v1`` ea
 receive-only section of the client's offer (the video codec chosen by editing the offer,
 `sdp.keep_codec`). Every sent section carries the msid ``"PA_xxx|TR_yyy"`` and is named in
 ``mid_to_track_id``.
+
+A client that cannot receive H.264 gets an H.264 track as VP8 (the track yields raw frames,
+aiortc encodes them); a VP8 track is not sent to a client without VP8 (it may yield VP8
+packets, which nothing here re-encodes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +61,8 @@ class Negotiator:
         self._offer_id = 0
         self._awaiting_answer = False
         self._renegotiate = False
+        self._trickled: set[RoomPeer] = set()
+        self._unsendable: set[str] = set()  # VP8 tracks for a client without VP8
         self.closed = False
 
     def close(self) -> None:
@@ -80,7 +87,9 @@ class Negotiator:
             self._request_sections()
 
     def _unplaced(self) -> list[PublishedTrack]:
-        return [t for t in self._tracks() if t.sid not in self._placed]
+        return [
+            t for t in self._tracks() if t.sid not in self._placed and t.sid not in self._unsendable
+        ]
 
     def _stream_ids(self) -> dict[str, tuple[str, str]]:
         return {mid: (track.stream_id, track.sid) for track, mid in self._placed.values()}
@@ -119,6 +128,7 @@ class Negotiator:
             self._awaiting_answer = True
             self._offer_id += 1
             self._send(rtc.SignalResponse(offer=self._description("offer", sdp, self._offer_id)))
+            self._trickle(self.subscriber, sdp, rtc.SUBSCRIBER)
 
     async def answered(self, sdp: str) -> None:
         """(v0) The client's answer to the subscriber offer."""
@@ -169,6 +179,10 @@ class Negotiator:
                     }
                     if mids:
                         sdp, missing = sdp_edit.keep_codec(sdp, mids, codec)
+                        if missing and codec == "vp8":  # VP8 packets cannot be re-encoded
+                            skipped = {k for k, v in placing.items() if v[1] in missing}
+                            self._unsendable |= skipped
+                            placing = {k: v for k, v in placing.items() if k not in skipped}
                         if missing:
                             logger.info("%s offers no %s on %s", self._name, codec, missing)
             try:
@@ -187,11 +201,28 @@ class Negotiator:
                 transceiver.sender.replaceTrack(self._feed(transceiver, track))
                 transceiver.direction = "sendonly"
                 self._placed[sid] = (track, mid)
-            await pc.setLocalDescription(await pc.createAnswer())
+            try:
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:  # an offer aiortc accepted but cannot answer
+                logger.info("%s: cannot answer: %s", self._name, type(exc).__name__)
+                return
             answer = sdp_edit.set_stream_ids(pc.localDescription.sdp, self._stream_ids())
             self._send(rtc.SignalResponse(answer=self._description("answer", answer, offer_id)))
+            self._trickle(self.publisher, answer, rtc.PUBLISHER)
             if self.subscriber is None and self._unplaced():
                 self._request_sections()
+
+    def _trickle(self, peer: RoomPeer, sdp: str, target: int) -> None:
+        """Trickle the server's candidates too (they are also in its SDP: aiortc gathers
+        before it describes), once per connection, as LiveKit's server trickles its own."""
+        if peer in self._trickled:
+            return
+        self._trickled.add(peer)
+        mid = sdp_edit.bundle_mid(sdp) or "0"
+        for candidate in sdp_edit.candidates(sdp):
+            init = json.dumps({"candidate": candidate, "sdpMid": mid, "sdpMLineIndex": 0})
+            request = rtc.TrickleRequest(candidateInit=init, target=target)  # type: ignore[arg-type]
+            self._send(rtc.SignalResponse(trickle=request))
 
     def _request_sections(self) -> None:
         """(v1) Ask the client to offer again, with more receive-only sections if needed."""
@@ -214,10 +245,12 @@ class Negotiator:
 
 
 def _codecs(track: PublishedTrack) -> list[Any]:
-    """The codec preferences of a sender of ``track``: H.264 or VP8 (+ RTX), or Opus."""
+    """The codec preferences of a sender of ``track``: Opus; VP8 (+ RTX); H.264 then VP8
+    (+ RTX): an H.264 track yields raw frames, which aiortc can encode as VP8 for a client
+    without H.264, while a VP8 track may yield VP8 packets."""
     codecs = RTCRtpSender.getCapabilities(track.kind).codecs
     if track.kind == "audio":
         return [c for c in codecs if c.mimeType.lower() == "audio/opus"]
-    wanted = f"video/{track.codec}"
-    chosen = [c for c in codecs if c.mimeType.lower() == wanted]
+    order = ["video/h264", "video/vp8"] if track.codec == "h264" else ["video/vp8"]
+    chosen = [c for mime in order for c in codecs if c.mimeType.lower() == mime]
     return chosen + [c for c in codecs if c.mimeType.lower() == "video/rtx"]

@@ -17,7 +17,7 @@ from .media import TrackFanout
 if TYPE_CHECKING:
     from .room import Room
 
-__all__ = ["Codec", "Kind", "PublishedTrack", "ServerParticipant"]
+__all__ = ["Codec", "Kind", "Member", "PublishedTrack", "ServerParticipant"]
 
 Kind = Literal["audio", "video"]
 Codec = Literal["h264", "vp8"]
@@ -62,46 +62,64 @@ class PublishedTrack:
         )
 
 
-class ServerParticipant:
-    """A participant the server itself runs in a room: it publishes tracks and sends data
-    to the room's clients. Made by `Room.add_participant`."""
+class Member:
+    """A participant as the room announces it (`info`): a server participant or a client."""
 
-    def __init__(self, room: Room, identity: str, *, name: str = "", metadata: str = "") -> None:
-        self.room = room
+    def __init__(self, identity: str, *, name: str = "", metadata: str = "") -> None:
         self.identity = identity
         self.name = name
         self.metadata = metadata
         self.sid = new_id("PA_")
         self.joined_at = time.time()
-        self.tracks: list[PublishedTrack] = []
-        self.removed = False
+        self.attributes: dict[str, str] = {}
+        self.permission = models.ParticipantPermission(
+            can_subscribe=True, can_publish=True, can_publish_data=True
+        )
         self._version = 0
-        self._sequencer = Sequencer()
 
-    def __repr__(self) -> str:
-        return f"ServerParticipant({self.identity!r}, sid={self.sid!r}, tracks={len(self.tracks)})"
+    def tracks_info(self) -> list[models.TrackInfo]:
+        """The tracks it publishes, as announced."""
+        return []
 
     def info(
         self, *, state: int = models.ParticipantInfo.ACTIVE, reason: int = 0
     ) -> models.ParticipantInfo:
-        """The participant's ``ParticipantInfo`` (a new ``version`` each call)."""
+        """The ``ParticipantInfo`` (a new ``version`` each call: clients drop older ones)."""
         self._version += 1
+        tracks = self.tracks_info()
         return models.ParticipantInfo(
             sid=self.sid,
             identity=self.identity,
             name=self.name,
             metadata=self.metadata,
+            attributes=self.attributes,
             state=state,  # type: ignore[arg-type]
-            tracks=[track.info() for track in self.tracks],
+            tracks=tracks,
             joined_at=int(self.joined_at),
             joined_at_ms=int(self.joined_at * 1000),
             version=self._version,
-            is_publisher=bool(self.tracks),
-            permission=models.ParticipantPermission(
-                can_subscribe=True, can_publish=True, can_publish_data=True
-            ),
+            is_publisher=bool(tracks),
+            permission=self.permission,
             disconnect_reason=reason,  # type: ignore[arg-type]
         )
+
+
+class ServerParticipant(Member):
+    """A participant the server itself runs in a room: it publishes tracks and sends data
+    to the room's clients. Made by `Room.add_participant`."""
+
+    def __init__(self, room: Room, identity: str, *, name: str = "", metadata: str = "") -> None:
+        super().__init__(identity, name=name, metadata=metadata)
+        self.room = room
+        self.tracks: list[PublishedTrack] = []
+        self.removed = False
+        self._sequencer = Sequencer()
+
+    def __repr__(self) -> str:
+        return f"ServerParticipant({self.identity!r}, sid={self.sid!r}, tracks={len(self.tracks)})"
+
+    def tracks_info(self) -> list[models.TrackInfo]:
+        return [track.info() for track in self.tracks]
 
     def publish(
         self,

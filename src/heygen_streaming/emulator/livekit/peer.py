@@ -17,17 +17,19 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from ..v1.offer import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates
-from ..v1.peer import parse_candidate
+from ..sdp import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates, parse_candidate
 from . import sdp as sdp_edit
 from .wire import parse_candidate_init
 
-__all__ = ["MAX_UNSENT_PACKETS", "RoomPeer"]
+__all__ = ["MAX_SECTIONS", "MAX_UNSENT_PACKETS", "RoomPeer"]
 
 logger = logging.getLogger("heygen_streaming.emulator.livekit")
 
 CLOSE_TIMEOUT = 5.0
 MAX_UNSENT_PACKETS = 64
+MAX_SECTIONS = 64
+"""Most m-sections accepted in a client's description (aiortc makes a transceiver for each;
+the official clients use about ten)."""
 RELIABLE, LOSSY = "_reliable", "_lossy"
 
 
@@ -104,7 +106,11 @@ class RoomPeer:
     async def set_remote(self, sdp: str, kind: str) -> None:
         """Apply the client's offer or answer (candidates and ``a=ssrc`` lines capped, as
         aioice and aiortc match those in quadratic time), then the queued candidates.
-        ValueError when aiortc refuses it."""
+        ValueError when it is not SDP with an m-section, or aiortc refuses it."""
+        if not sdp.lstrip().startswith("v=") or not sdp_edit.sections(sdp):
+            raise ValueError(f"not an SDP {kind}")
+        if len(sdp_edit.sections(sdp)) > MAX_SECTIONS:
+            raise ValueError(f"SDP {kind} with more than {MAX_SECTIONS} m-sections")
         sdp, dropped = cap_candidates(sdp, MAX_REMOTE_CANDIDATES)
         if dropped:
             logger.info("%s: ignored %d candidates beyond %d", kind, dropped, MAX_REMOTE_CANDIDATES)

@@ -182,6 +182,10 @@ class Room:
             session.send_data(packet, reliable)
 
     def _attach(self, session: ClientSession) -> None:
+        previous = self.sessions.get(session.identity)
+        if previous is not None and previous is not session:  # joined twice at once
+            self._detach(previous, "DUPLICATE_IDENTITY")
+            previous.replaced()
         self.sessions[session.identity] = session
         self._broadcast([session.info()], exclude=session.identity)
         self._notify("participant_joined", session.identity)

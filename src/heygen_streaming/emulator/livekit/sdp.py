@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..sdp import join_sections, split_sections
+
 __all__ = [
     "Section",
     "bundle_mid",
+    "candidates",
     "keep_codec",
     "msid_track_ids",
     "sections",
@@ -43,26 +46,13 @@ class Section:
     direction: str
 
 
-def _split(sdp: str) -> tuple[list[str], list[list[str]]]:
-    lines = [line for line in sdp.replace("\r\n", "\n").split("\n") if line]
-    starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
-    if not starts:
-        return lines, []
-    ends = [*starts[1:], len(lines)]
-    return lines[: starts[0]], [lines[a:b] for a, b in zip(starts, ends, strict=True)]
-
-
-def _join(session: list[str], body: list[list[str]]) -> str:
-    return "\r\n".join([*session, *(line for section in body for line in section)]) + "\r\n"
-
-
 def _mid(section: list[str]) -> str:
     return next((line[6:].strip() for line in section if line.startswith("a=mid:")), "")
 
 
 def sections(sdp: str) -> list[Section]:
     """The m-sections of ``sdp`` in order."""
-    _, body = _split(sdp)
+    _, body = split_sections(sdp)
     out = []
     for index, section in enumerate(body):
         kind = section[0][2:].split(" ", 1)[0]
@@ -73,7 +63,7 @@ def sections(sdp: str) -> list[Section]:
 
 def bundle_mid(sdp: str) -> str | None:
     """The first mid of the BUNDLE group (the transport every candidate belongs to)."""
-    session, body = _split(sdp)
+    session, body = split_sections(sdp)
     for line in session:
         if line.startswith("a=group:BUNDLE"):
             mids = line.split()[1:]
@@ -81,9 +71,18 @@ def bundle_mid(sdp: str) -> str | None:
     return _mid(body[0]) if body else None
 
 
+def candidates(sdp: str) -> list[str]:
+    """The distinct ``candidate:...`` lines of ``sdp`` (without ``a=``), in order."""
+    found: list[str] = []
+    for line in sdp.replace("\r\n", "\n").split("\n"):
+        if line.startswith("a=candidate:") and line[2:] not in found:
+            found.append(line[2:])
+    return found
+
+
 def msid_track_ids(sdp: str) -> dict[str, str]:
     """``{mid: track id}`` from each section's ``a=msid:<stream> <track>`` line."""
-    _, body = _split(sdp)
+    _, body = split_sections(sdp)
     found: dict[str, str] = {}
     for section in body:
         for line in section:
@@ -97,7 +96,7 @@ def msid_track_ids(sdp: str) -> dict[str, str]:
 
 def set_stream_ids(sdp: str, ids: dict[str, tuple[str, str]]) -> str:
     """Give each section whose mid is in ``ids`` the msid ``<stream id> <track id>``."""
-    session, body = _split(sdp)
+    session, body = split_sections(sdp)
     for section in body:
         wanted = ids.get(_mid(section))
         if wanted is None:
@@ -112,7 +111,7 @@ def set_stream_ids(sdp: str, ids: dict[str, tuple[str, str]]) -> str:
             else line
             for line in kept
         ]
-    return _join(session, body)
+    return join_sections(session, body)
 
 
 def keep_codec(sdp: str, mids: set[str], codec: str) -> tuple[str, set[str]]:
@@ -121,7 +120,7 @@ def keep_codec(sdp: str, mids: set[str], codec: str) -> tuple[str, set[str]]:
     Returns the SDP and the mids that do not offer the codec at all (left unchanged).
     """
     name = _CODEC_NAMES[codec.lower()]
-    session, body = _split(sdp)
+    session, body = split_sections(sdp)
     missing: set[str] = set()
     for section in body:
         mid = _mid(section)
@@ -145,4 +144,4 @@ def keep_codec(sdp: str, mids: set[str], codec: str) -> tuple[str, set[str]]:
             for line in section[1:]
             if not ((m := _PT_LINE.match(line)) and m.group(1) not in wanted)
         ]
-    return _join(session, body), missing
+    return join_sections(session, body), missing

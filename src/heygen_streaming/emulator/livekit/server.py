@@ -32,7 +32,14 @@ from aiohttp import web
 from .room import Room, RoomObserver
 from .session import ClientSession
 from .tokens import MAX_NAME_LENGTH, Grant, JoinRefused, TokenAuthority
-from .wire import MAX_SIGNAL_BYTES, ConnectOptions, decode_join_request, leave, v0_options
+from .wire import (
+    MAX_SIGNAL_BYTES,
+    PING_TIMEOUT,
+    ConnectOptions,
+    decode_join_request,
+    leave,
+    v0_options,
+)
 
 __all__ = ["RoomServer"]
 
@@ -54,6 +61,8 @@ class RoomServer:
     Args:
         api_key, api_secret: the key pair tokens are signed with (random when ``None``).
         max_clients_per_room, max_clients: concurrent client connections admitted.
+        ping_timeout: seconds a client may stay silent before it is dropped (its join
+            response asks for a ping at least every third of it; LiveKit: 15).
     """
 
     def __init__(
@@ -63,8 +72,12 @@ class RoomServer:
         *,
         max_clients_per_room: int = MAX_CLIENTS_PER_ROOM,
         max_clients: int = MAX_CLIENTS,
+        ping_timeout: int = PING_TIMEOUT,
     ) -> None:
+        if ping_timeout < 1:
+            raise ValueError("ping_timeout is at least 1 second")
         self.tokens = TokenAuthority(api_key, api_secret)
+        self.ping_timeout = ping_timeout
         self.max_clients_per_room = max_clients_per_room
         self.max_clients = max_clients
         self.rooms: dict[str, Room] = {}
@@ -94,8 +107,19 @@ class RoomServer:
             app.router.add_route("OPTIONS", path, self._preflight)
 
     def livekit_url(self, request: web.Request) -> str:
-        """``ws://<Host header>`` (``wss`` behind TLS): the server as the caller reaches it."""
-        return f"{'wss' if request.secure else 'ws'}://{request.host}"
+        """``ws://<Host header>`` (``wss`` behind TLS): the server as the caller reaches it
+        (without a Host header: the address the request came in on)."""
+        host = request.headers.get("Host", "")
+        if not host:
+            sockname = request.transport.get_extra_info("sockname") if request.transport else None
+            if sockname:
+                address = str(sockname[0])
+                host = (
+                    f"[{address}]:{sockname[1]}" if ":" in address else f"{address}:{sockname[1]}"
+                )
+            else:
+                host = request.host
+        return f"{'wss' if request.secure else 'ws'}://{host}"
 
     def token(
         self,
@@ -206,7 +230,7 @@ class RoomServer:
             if room.closed:
                 await ws.close()
                 return ws
-            await ClientSession(room, grant, options, ws).run()
+            await ClientSession(room, grant, options, ws, ping_timeout=self.ping_timeout).run()
         finally:
             count = self._admitted.get(room.name, 1) - 1
             if count:

@@ -31,7 +31,7 @@ from .data import decode_packet, user_message
 from .ids import new_id
 from .media import BufferedTrack
 from .negotiation import Negotiator
-from .participant import PublishedTrack
+from .participant import Member, PublishedTrack
 from .peer import RoomPeer
 from .tokens import MAX_NAME_LENGTH, Grant
 from .wire import (
@@ -57,7 +57,7 @@ MAX_CLIENT_TRACKS = 16
 KICK_TIMEOUT = 5.0
 
 
-class ClientSession:
+class ClientSession(Member):
     """A connected client (made by the `RoomServer` once its join is admitted)."""
 
     def __init__(
@@ -67,21 +67,24 @@ class ClientSession:
         options: ConnectOptions,
         ws: web.WebSocketResponse,
         *,
-        ping_timeout: float = PING_TIMEOUT,
+        ping_timeout: int = PING_TIMEOUT,
     ) -> None:
+        super().__init__(grant.identity, name=grant.name, metadata=grant.metadata)
+        self.attributes = grant.attributes
+        self.permission = models.ParticipantPermission(
+            can_subscribe=grant.can_subscribe,
+            can_publish=grant.can_publish,
+            can_publish_data=grant.can_publish_data,
+        )
         self.room = room
         self.grant = grant
         self.options = options
         self.ws = ws
-        self.identity = grant.identity
-        self.sid = new_id("PA_")
-        self.joined_at = time.time()
         self.reason: str | None = None
         self.bad_messages = 0
         self.bad_packets = 0
         self.as_json = False
         self._ping_timeout = ping_timeout
-        self._version = 0
         self._outbox: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue(MAX_OUTBOX)
         self._closing = False
         self._done = asyncio.Event()
@@ -102,29 +105,6 @@ class ClientSession:
     def subscribes(self) -> bool:
         """Whether the server sends this client the server participants' tracks."""
         return self.grant.can_subscribe and self.options.auto_subscribe
-
-    def info(
-        self, *, state: int = models.ParticipantInfo.ACTIVE, reason: int = 0
-    ) -> models.ParticipantInfo:
-        """The client's ``ParticipantInfo`` (a new ``version`` each call)."""
-        self._version += 1
-        return models.ParticipantInfo(
-            sid=self.sid,
-            identity=self.identity,
-            name=self.grant.name,
-            metadata=self.grant.metadata,
-            attributes=self.grant.attributes,
-            state=state,  # type: ignore[arg-type]
-            joined_at=int(self.joined_at),
-            joined_at_ms=int(self.joined_at * 1000),
-            version=self._version,
-            permission=models.ParticipantPermission(
-                can_subscribe=self.grant.can_subscribe,
-                can_publish=self.grant.can_publish,
-                can_publish_data=self.grant.can_publish_data,
-            ),
-            disconnect_reason=reason,  # type: ignore[arg-type]
-        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -151,6 +131,10 @@ class ClientSession:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), KICK_TIMEOUT)
 
+    def replaced(self) -> None:
+        """Another connection took this identity: ``leave`` DUPLICATE_IDENTITY, close."""
+        self._spawn(self.kick("DUPLICATE_IDENTITY"))
+
     def _join_response(self) -> rtc.SignalResponse:
         return rtc.SignalResponse(
             join=rtc.JoinResponse(
@@ -166,8 +150,8 @@ class ClientSession:
                     region="local",
                 ),
                 subscriber_primary=not self.options.single_pc,
-                ping_interval=PING_INTERVAL,
-                ping_timeout=PING_TIMEOUT,
+                ping_interval=min(PING_INTERVAL, max(1, self._ping_timeout // 3)),
+                ping_timeout=self._ping_timeout,
                 # No resume (ICE restart on a kept session): a client that loses its
                 # connection joins again instead.
                 client_configuration=models.ClientConfiguration(

@@ -5,18 +5,19 @@ identity in ``sub``, the API key in ``iss``), verification the official ``TokenV
 (signature, ``exp`` required, 60 s leeway as LiveKit's). Refusals carry the HTTP status and
 text LiveKit's server answers (``pkg/service/auth.go``, ``utils.go``):
 
-=====================================================  ======  ===============================
-token                                                  status  text
-=====================================================  ======  ===============================
-none                                                   401     permissions denied
-``Authorization`` not ``Bearer ...``                   401     invalid authorization header...
-malformed, bad signature, expired (> 60 s), no ``exp``  401     invalid authorization token
-signed for another API key (``iss``)                   401     invalid API key
-no ``roomJoin`` grant                                  401     permissions denied
-empty identity / no room                               400     identity cannot be empty / no
-                                                               room name
-identity or room name over 256 characters              400     ... length exceeds limits
-=====================================================  ======  ===============================
+=============================================  ======  =============================================
+token                                          status  text
+=============================================  ======  =============================================
+none                                           401     permissions denied
+``Authorization`` not ``Bearer ...``           401     invalid authorization header...
+malformed, bad signature, no ``exp``           401     invalid authorization token
+expired (more than 60 s ago)                   401     invalid authorization token: token is expired
+signed for another API key (``iss``)           401     invalid API key
+no ``roomJoin`` grant                          401     permissions denied
+empty identity / no room                       400     identity cannot be empty / no room name
+identity or room name over 256 characters      400     ... length exceeds limits
+metadata over 512 KiB, attributes over 64 KiB  400     ... size exceeds limits
+=============================================  ======  =============================================
 
 A token for a room this server does not have is answered 404 (LiveKit without room
 auto-creation) by the server, not here. No message ever contains the token.
@@ -37,6 +38,8 @@ MAX_NAME_LENGTH = 256
 """Longest identity, participant name and room name (LiveKit's defaults)."""
 MAX_METADATA_BYTES = 512 * 1024
 """Longest metadata a token may carry (LiveKit's default)."""
+MAX_ATTRIBUTES_BYTES = 64 * 1024
+"""Largest attributes a token may carry, keys and values together (LiveKit's default)."""
 
 
 class JoinRefused(Exception):
@@ -132,7 +135,13 @@ class TokenAuthority:
         metadata = _text(claims.metadata)
         if len(metadata.encode()) > MAX_METADATA_BYTES:
             raise JoinRefused(400, "metadata size exceeds limits")
-        attributes = claims.attributes if isinstance(claims.attributes, dict) else {}
+        raw = claims.attributes if isinstance(claims.attributes, dict) else {}
+        attributes = {str(k): str(v) for k, v in raw.items()}
+        if (
+            sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
+            > MAX_ATTRIBUTES_BYTES
+        ):
+            raise JoinRefused(400, "attribute size exceeds limits")
         return Grant(
             identity=identity,
             room=room,
@@ -141,7 +150,7 @@ class TokenAuthority:
             can_publish=video.can_publish is not False,
             can_subscribe=video.can_subscribe is not False,
             can_publish_data=video.can_publish_data is not False,
-            attributes={str(k): str(v) for k, v in attributes.items()},
+            attributes=attributes,
         )
 
 

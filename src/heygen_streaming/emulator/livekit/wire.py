@@ -93,7 +93,7 @@ def decode_join_request(param: str) -> ConnectOptions:
     if len(param) > 2 * MAX_JOIN_REQUEST_BYTES:
         raise JoinRefused(400, "join request too large")
     try:
-        raw = base64.urlsafe_b64decode(param + "=" * (-len(param) % 4))
+        raw = base64.b64decode(param + "=" * (-len(param) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise JoinRefused(400, "cannot base64 decode wrapped join request") from None
     wrapped = rtc.WrappedJoinRequest()

@@ -13,37 +13,29 @@ The offer is changed as text after aiortc set it as its local description. That 
 because aiortc negotiates what the *answer* carries: the client answers with payload types
 96/111 and without feedback, and aiortc's sender then uses exactly those.
 
-`cap_candidates` bounds the candidates of a remote description (aioice matches candidates
-in quadratic time: thousands of them stall the event loop for seconds), and its ``a=ssrc``
-lines (aiortc's SDP parser matches those quadratically too).
+`cap_candidates` (from `heygen_streaming.emulator.sdp`, re-exported) bounds the candidates and
+``a=ssrc`` lines of a remote description.
 """
 
 from __future__ import annotations
 
 import re
 
+from ..sdp import (
+    MAX_REMOTE_CANDIDATES,
+    MAX_REMOTE_SSRC_LINES,
+    cap_candidates,
+    join_sections,
+    split_sections,
+)
+
 __all__ = ["MAX_REMOTE_CANDIDATES", "MAX_REMOTE_SSRC_LINES", "cap_candidates", "pion_offer"]
 
-MAX_REMOTE_CANDIDATES = 64
-MAX_REMOTE_SSRC_LINES = 64
 VP8_PT = 96
 OPUS_PT = 111
 OPUS_FMTP = "minptime=10;useinbandfec=1"
 
 _PT_ATTRS = re.compile(r"^a=(rtpmap|fmtp|rtcp-fb):(\d+)(.*)$")
-
-
-def _sections(sdp: str) -> tuple[list[str], list[list[str]]]:
-    lines = [line for line in sdp.replace("\r\n", "\n").split("\n") if line]
-    starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
-    if not starts:
-        return lines, []
-    ends = [*starts[1:], len(lines)]
-    return lines[: starts[0]], [lines[a:b] for a, b in zip(starts, ends, strict=True)]
-
-
-def _join(session: list[str], sections: list[list[str]]) -> str:
-    return "\r\n".join([*session, *(line for section in sections for line in section)]) + "\r\n"
 
 
 def _renumber(section: list[str], mapping: dict[int, int]) -> list[str]:
@@ -77,7 +69,7 @@ def _payload_types(section: list[str], codec: str) -> list[int]:
 
 def pion_offer(sdp: str, *, rtcp_feedback: bool = False) -> str:
     """Rewrite aiortc's (max-bundle) offer into the captured pion shape (module docs)."""
-    session, sections = _sections(sdp)
+    session, sections = split_sections(sdp)
     candidates: list[str] = []
     shaped: list[list[str]] = []
     for section in sections:
@@ -120,23 +112,4 @@ def pion_offer(sdp: str, *, rtcp_feedback: bool = False) -> str:
         shaped.append(out)
     if shaped:
         shaped[0] += [*candidates, "a=end-of-candidates"]
-    return _join(session, shaped)
-
-
-def cap_candidates(
-    sdp: str, limit: int = MAX_REMOTE_CANDIDATES, *, prefix: str = "a=candidate:"
-) -> tuple[str, int]:
-    """Keep the first ``limit`` lines of ``sdp`` starting with ``prefix``; (sdp, dropped)."""
-    kept = 0
-    dropped = 0
-    out = []
-    for line in sdp.replace("\r\n", "\n").split("\n"):
-        if line.startswith(prefix):
-            if kept >= limit:
-                dropped += 1
-                continue
-            kept += 1
-        out.append(line)
-    if not dropped:
-        return sdp, 0
-    return "\r\n".join(out), dropped
+    return join_sections(session, shaped)

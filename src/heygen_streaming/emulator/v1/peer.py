@@ -31,10 +31,10 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.sdp import candidate_from_sdp
 
 from ..avatar import FPS, AvatarAudioTrack, AvatarState, AvatarVideoTrack
 from ..rtc_private import ignore_nacks, watch_keyframe_requests
+from ..sdp import parse_candidate
 from .offer import MAX_REMOTE_CANDIDATES, MAX_REMOTE_SSRC_LINES, cap_candidates, pion_offer
 
 __all__ = ["EmulatorPeer", "parse_candidate"]
@@ -81,21 +81,6 @@ def accept_rejected_application(sdp: str) -> tuple[str, bool]:
     ]
     out = [line for line in session if line] + [line for sec in sections for line in sec if line]
     return "\r\n".join(out) + "\r\n", True
-
-
-def parse_candidate(text: str) -> RTCIceCandidate:
-    """Parse ``candidate:...`` (browser style) or a bare candidate line; ValueError if bad."""
-    line = text.strip()
-    line = line.removeprefix("a=").removeprefix("candidate:")
-    try:
-        candidate = candidate_from_sdp(line)
-    except (AssertionError, ValueError, IndexError) as exc:
-        raise ValueError("malformed ICE candidate") from exc
-    if candidate.protocol.lower() not in ("udp", "tcp") or not candidate.ip:
-        raise ValueError("malformed ICE candidate")
-    if not 0 < candidate.port < 65536 or candidate.component not in (1, 2):
-        raise ValueError("malformed ICE candidate")
-    return candidate
 
 
 class EmulatorPeer:
