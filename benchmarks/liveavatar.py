@@ -29,6 +29,7 @@ import psutil
 from heygen_streaming.emulator.process import EmulatorProcess
 
 from ._measure import summary
+from ._runner import _progress
 
 API_KEY = "bench-key"
 ROOT = Path(__file__).resolve().parent
@@ -37,10 +38,6 @@ EMULATOR_ARGS = (
     "--la-rate-limit", "0", "--la-max-sessions", "200",
     "--max-sessions", "200", "--max-total-sessions", "400",
 )  # fmt: skip
-
-
-def _progress(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _cpu(proc: psutil.Process) -> float:

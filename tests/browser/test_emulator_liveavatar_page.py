@@ -13,7 +13,8 @@ import pytest
 
 from browser._netns_chromium import netns_page
 from heygen_streaming.emulator import Emulator
-from liveavatar_e2e.conftest import KEY, emulator, net, server_loop
+from liveavatar_e2e._rest import KEY
+from liveavatar_e2e.conftest import emulator, net, server_loop
 from netns import NetnsLoop, VethPair
 
 __all__ = ["emulator", "net", "server_loop"]  # fixtures shared with liveavatar_e2e

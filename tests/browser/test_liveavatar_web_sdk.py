@@ -12,20 +12,18 @@ call, as a user's backend would make it. The SDK's own ``start()``, ``repeat()``
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from browser._netns_chromium import netns_page
+from browser._npm import bundle
 from heygen_streaming.emulator import Emulator
-from heygen_streaming.emulator.liveavatar.catalog import AVATARS
-from liveavatar_e2e.conftest import KEY, backend, emulator, net, server_loop
+from liveavatar_e2e._rest import KEY, session_token
+from liveavatar_e2e.conftest import backend, emulator, net, server_loop
 from netns import NetnsLoop, VethPair
 
 __all__ = ["backend", "emulator", "net", "server_loop"]  # fixtures shared with liveavatar_e2e
@@ -43,27 +41,10 @@ SDK_PACKAGE = "@heygen/liveavatar-web-sdk"
 SDK_VERSION = "0.0.18"
 
 
-def _run(args: list[str]) -> None:
-    result = subprocess.run(args, cwd=SDK_DIR, capture_output=True, text=True, timeout=150)
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}"
-        )
-
-
 @pytest.fixture(scope="module")
 def sdk_bundle() -> str:
     """The SDK bundled as an IIFE that sets ``window.LiveAvatarSDK``; npm installs it once."""
-    npm = shutil.which("npm")
-    assert npm is not None  # the requires_tool mark skips without it
-    installed = SDK_DIR / "node_modules" / SDK_PACKAGE / "package.json"
-    if not installed.exists() or f'"version": "{SDK_VERSION}"' not in installed.read_text():
-        _run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"])
-    bundle = SDK_DIR / "bundle.js"
-    esbuild = SDK_DIR / "node_modules" / ".bin" / "esbuild"
-    _run([str(esbuild), "entry.js", "--bundle", "--format=iife", "--platform=browser",
-          f"--outfile={bundle.name}", "--log-level=warning"])  # fmt: skip
-    return bundle.read_text()
+    return bundle(SDK_DIR, SDK_PACKAGE, SDK_VERSION)
 
 
 @pytest.fixture
@@ -75,20 +56,6 @@ async def page(
         await page.goto(emulator.base_url + "/")
         await page.add_script_tag(content=sdk_bundle)
         yield page
-
-
-async def session_token(base_url: str, mode: str) -> str:
-    body: dict[str, Any] = {
-        "avatar_id": AVATARS[0].id,
-        "mode": mode,
-        "video_settings": {"quality": "low"},
-    }
-    if mode == "FULL":
-        body["avatar_persona"] = {"language": "en"}
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        answer = await http.post("/v1/sessions/token", headers={"X-API-KEY": KEY}, json=body)
-    token: str = answer.json()["data"]["session_token"]
-    return token
 
 
 SETUP = """

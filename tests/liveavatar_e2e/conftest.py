@@ -11,22 +11,14 @@ from pathlib import Path
 import pytest
 
 from heygen_streaming.emulator import Emulator
-from netns import JsonLinesProcess, NetnsLoop, VethPair, netns_pair
+from netns import JsonLinesProcess, NetnsLoop, VethPair
+from rooms.conftest import net, server_loop
+
+__all__ = ["net", "server_loop"]  # the room tests' namespace pair and ns_a loop
+
+from ._rest import KEY
 
 CLIENT = Path(__file__).with_name("la_client.py")
-KEY = "la-key"
-
-
-@pytest.fixture(scope="module")
-def net() -> Iterator[VethPair]:
-    with netns_pair() as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def server_loop(net: VethPair) -> Iterator[NetnsLoop]:
-    with NetnsLoop(net.ns_a, name="la-emulator") as loop:
-        yield loop
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,15 @@ import json
 from typing import Any
 
 import aiohttp
-import httpx
 import numpy as np
 import pytest
 
 from heygen_streaming.emulator import Emulator
 from heygen_streaming.emulator.avatar import FPS
-from heygen_streaming.emulator.liveavatar.catalog import AVATARS
 from heygen_streaming.emulator.liveavatar.full import NO_SPEECH_RECOGNITION
 from netns import JsonLinesProcess, NetnsLoop
 
-from .conftest import KEY
+from ._rest import start_session, stop_session
 
 pytestmark = [
     pytest.mark.netns,
@@ -34,32 +32,6 @@ pytestmark = [
 PATHS = [pytest.param(True, id="rtc-v1"), pytest.param(False, id="rtc-v0")]
 MIN_FPS = 0.8 * FPS  # 25 fps nominal: allow for a loaded 2-core machine
 RATE = 48_000
-
-
-async def start_session(base_url: str, mode: str) -> tuple[str, dict[str, Any]]:
-    """token + start, as a user's backend does it: (session token, start data)."""
-    body: dict[str, Any] = {
-        "avatar_id": AVATARS[0].id,
-        "mode": mode,
-        "video_settings": {"quality": "low"},
-    }
-    if mode == "FULL":
-        body["avatar_persona"] = {"language": "en"}
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        answer = await http.post("/v1/sessions/token", headers={"X-API-KEY": KEY}, json=body)
-        token = answer.json()["data"]["session_token"]
-        started = await http.post(
-            "/v1/sessions/start", headers={"Authorization": f"Bearer {token}"}
-        )
-        assert started.status_code == 201, started.text
-        data: dict[str, Any] = started.json()["data"]
-        return token, data
-
-
-async def stop_session(base_url: str, token: str) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        answer = await http.post("/v1/sessions/stop", headers={"Authorization": f"Bearer {token}"})
-        assert answer.json()["code"] == 1000
 
 
 def join(client: JsonLinesProcess, data: dict[str, Any], single_pc: bool) -> None:

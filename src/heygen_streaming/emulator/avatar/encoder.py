@@ -30,7 +30,31 @@ spends spare CBR bits re-coding the static backdrop every frame (2-2.7x the bits
 encode time for an unstamped picture, with no gain in fidelity)."""
 
 
-class FastVp8Encoder:
+class _Keyframes:
+    """When an encoder makes a keyframe (see the module docstring)."""
+
+    keyframe_interval = 0
+    _since_keyframe: int | None = None  # frames since the last keyframe
+    _codec: Any
+
+    def encode(self, frame: av.VideoFrame, keyframe: bool = False) -> bytes:
+        """Encode one frame; returns the encoded frame (empty if the encoder held it back).
+
+        The frame is a keyframe when ``keyframe`` is true, when it is the first, or when
+        ``keyframe_interval`` (> 0) frames have passed since the last one.
+        """
+        since = self._since_keyframe
+        every = self.keyframe_interval
+        if keyframe or since is None or (every and since + 1 >= every):
+            frame.pict_type = av.video.frame.PictureType.I
+            self._since_keyframe = 0
+        else:
+            frame.pict_type = av.video.frame.PictureType.NONE
+            self._since_keyframe = since + 1
+        return b"".join(bytes(packet) for packet in self._codec.encode(frame))
+
+
+class FastVp8Encoder(_Keyframes):
     """A libvpx VP8 encoder for one track (call `encode` from one thread at a time)."""
 
     def __init__(
@@ -44,7 +68,6 @@ class FastVp8Encoder:
         if keyframe_interval < 0:
             raise ValueError("keyframe_interval must be 0 (off) or a number of frames")
         self.keyframe_interval = keyframe_interval
-        self._since_keyframe: int | None = None  # frames since the last keyframe
         codec: Any = av.CodecContext.create("libvpx", "w")
         codec.width = width
         codec.height = height
@@ -69,27 +92,11 @@ class FastVp8Encoder:
         }
         self._codec = codec
 
-    def encode(self, frame: av.VideoFrame, keyframe: bool = False) -> bytes:
-        """Encode one frame; returns the VP8 frame (empty if the encoder held it back).
-
-        The frame is a keyframe when ``keyframe`` is true, when it is the first, or when
-        ``keyframe_interval`` (> 0) frames have passed since the last one.
-        """
-        since = self._since_keyframe
-        every = self.keyframe_interval
-        if keyframe or since is None or (every and since + 1 >= every):
-            frame.pict_type = av.video.frame.PictureType.I
-            self._since_keyframe = 0
-        else:
-            frame.pict_type = av.video.frame.PictureType.NONE
-            self._since_keyframe = since + 1
-        return b"".join(bytes(packet) for packet in self._codec.encode(frame))
-
 
 H264_BITRATE = 1_000_000  # aiortc's default H.264 target
 
 
-class FastH264Encoder:
+class FastH264Encoder(_Keyframes):
     """A libx264 encoder for one track: aiortc's settings (Baseline, level 3.1, zero
     latency) at the ``ultrafast`` preset instead of x264's default ``medium``.
 
@@ -105,7 +112,6 @@ class FastH264Encoder:
         if keyframe_interval < 0:
             raise ValueError("keyframe_interval must be 0 (off) or a number of frames")
         self.keyframe_interval = keyframe_interval
-        self._since_keyframe: int | None = None
         codec: Any = av.CodecContext.create("libx264", "w")
         codec.width = width
         codec.height = height
@@ -121,15 +127,3 @@ class FastH264Encoder:
         }
         codec.profile = "Baseline"
         self._codec = codec
-
-    def encode(self, frame: av.VideoFrame, keyframe: bool = False) -> bytes:
-        """Encode one frame (Annex B); a keyframe as `FastVp8Encoder.encode` decides."""
-        since = self._since_keyframe
-        every = self.keyframe_interval
-        if keyframe or since is None or (every and since + 1 >= every):
-            frame.pict_type = av.video.frame.PictureType.I
-            self._since_keyframe = 0
-        else:
-            frame.pict_type = av.video.frame.PictureType.NONE
-            self._since_keyframe = since + 1
-        return b"".join(bytes(packet) for packet in self._codec.encode(frame))

@@ -198,25 +198,19 @@ class AvatarVideoTrack(_PacedTrack):
         a receiver that cannot ask for one, e.g. without RTCP feedback, recovers from
         loss), besides the first frame and those asked for (`request_keyframe`).
         """
-        width, height = self._state.width, self._state.height
-        self._encoder = FastVp8Encoder(
-            width,
-            height,
-            bitrate=1_000_000 if width >= 1280 else 500_000,
-            keyframe_interval=keyframe_interval,
-        )
-        self._keyframe = True
+        self._encode_with(FastVp8Encoder, keyframe_interval)
 
     def encode_h264(self, keyframe_interval: int = 0) -> None:
         """Encode H.264 in the track (`FastH264Encoder`, far cheaper than aiortc's own) and
         hand aiortc packets; keyframes as in `encode_vp8`."""
+        self._encode_with(FastH264Encoder, keyframe_interval)
+
+    def _encode_with(
+        self, encoder: type[FastVp8Encoder | FastH264Encoder], keyframe_interval: int
+    ) -> None:
         width, height = self._state.width, self._state.height
-        self._encoder = FastH264Encoder(
-            width,
-            height,
-            bitrate=1_000_000 if width >= 1280 else 500_000,
-            keyframe_interval=keyframe_interval,
-        )
+        bitrate = 1_000_000 if width >= 1280 else 500_000
+        self._encoder = encoder(width, height, bitrate=bitrate, keyframe_interval=keyframe_interval)
         self._keyframe = True
 
     def request_keyframe(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import math
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..sessions import watch_deadline
 from .catalog import Avatar
 from .options import LiveAvatarOptions
 from .wire import TokenRequest
@@ -311,12 +311,8 @@ class LaRegistry:
 
     async def _watch(self, session: LaSession) -> None:
         grace = self.options.disconnect_grace
-        while session.status != "closed":
-            end, reason = session.deadline(grace)
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                await self.close(session, reason)
-                return
-            session._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session._wake.wait(), remaining)
+        await watch_deadline(
+            lambda: None if session.status == "closed" else session.deadline(grace),
+            session._wake,
+            lambda reason: self.close(session, reason),
+        )
