@@ -204,3 +204,23 @@ def test_lite_audio_comes_back_in_the_room(
     assert float(np.median(scores)) > 0.9 and min(scores) > 0.5, np.round(scores, 2)
     backend.run(stop_session(emulator.base_url, token))
     assert la_client.expect("disconnected", 10)["reason"] == "ROOM_DELETED"
+
+
+def test_room_faults_drop_the_media_and_close_the_room(
+    emulator: Emulator, backend: NetnsLoop, server_loop: NetnsLoop, la_client: JsonLinesProcess
+) -> None:
+    token, data = backend.run(start_session(emulator.base_url, "FULL"))
+    session_id = data["session_id"]
+    join(la_client, data, True)
+    assert server_loop.call(emulator.faults.drop_room_media, session_id, 2.0) == 1
+    la_client.send(cmd="measure", seconds=1.0)
+    assert la_client.expect("media", 10)["video_frames"] <= 5  # the avatar's video stopped
+    la_client.send(cmd="measure", seconds=3.0)  # ... and comes back after 2 s
+    assert la_client.expect("media", 10)["video_frames"] >= 25
+    closed = server_loop.run(emulator.faults.close_room(session_id, "SERVER_SHUTDOWN"))
+    assert closed == 1
+    assert la_client.expect("disconnected", 10)["reason"] == "SERVER_SHUTDOWN"
+    session = server_loop.call(emulator.liveavatar.registry.find, session_id)
+    assert session.live  # until the viewer has been gone for the grace period
+    backend.run(stop_session(emulator.base_url, token))
+    assert server_loop.run(session.wait_closed(), 5) == "USER_CLOSED"
