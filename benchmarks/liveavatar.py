@@ -93,7 +93,9 @@ def measure(
             worker.kill()
 
 
-def run_liveavatar(quick: bool, reps: int = 0) -> dict[str, Any]:
+def run_liveavatar(
+    quick: bool, reps: int = 0, ns: list[int] | None = None, window: float = 0.0
+) -> dict[str, Any]:
     """Both figures; ``{"skipped": reason}`` without network namespaces."""
     try:
         from tests.reliability._netns import VethPair, unavailable_reason
@@ -103,8 +105,8 @@ def run_liveavatar(quick: bool, reps: int = 0) -> dict[str, Any]:
     if reason is not None:
         return {"skipped": reason}
     reps = reps or (1 if quick else 3)
-    window = 3.0 if quick else 10.0
-    ns = [1, 2] if quick else [1, 5, 10, 15, 20, 25, 30]
+    window = window or (3.0 if quick else 10.0)
+    ns = ns or ([1, 2] if quick else [1, 5, 10, 15, 20, 25, 30])
     out: dict[str, Any] = {"config": {"reps": reps, "window_s": window, "ns": ns}}
     net = VethPair()
     try:
@@ -183,13 +185,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks liveavatar", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 and 2 sessions, 3 s windows")
     parser.add_argument("--reps", type=int, default=0, help="720p CPU runs")
+    parser.add_argument("--ns", help="scale steps, e.g. 1,5,10 (default 1,5,...,30)")
+    parser.add_argument("--window", type=float, default=0.0, help="seconds measured per step")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
+    steps = [int(n) for n in args.ns.split(",")] if args.ns else None
     from ._report import render_table
     from ._runner import machine
 
     started = time.perf_counter()
-    results = run_liveavatar(args.quick, args.reps)
+    results = run_liveavatar(args.quick, args.reps, steps, args.window)
     table = {
         "rows": rows(results),
         "machine": machine(),

@@ -4,9 +4,10 @@ unmodified, in headless Chromium, against the emulator.
 The package is installed from npm into ``tests/browser/liveavatar_sdk/node_modules`` (once per
 checkout) and bundled with esbuild. libwebrtc ignores loopback, so the emulator runs in
 namespace ``ns_a`` and Chromium in ``ns_b`` (Playwright stays outside and drives it over a
-pipe). The page is served by the emulator itself; the session token comes from a plain HTTP
-call, as a user's backend would make it. The SDK's own ``start()``, ``repeat()``,
-``interrupt()``, ``stop()`` and ``repeatAudio()`` run, and its own events must fire.
+pipe). The page has an app's own origin (every SDK call is cross-origin, with credentials);
+the session token comes from a plain HTTP call, as a user's backend would make it. The SDK's
+own ``start()``, ``repeat()``, ``interrupt()``, ``stop()`` and ``repeatAudio()`` run, and its
+own events must fire.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aiohttp import web
 
 from browser._netns_chromium import netns_page
 from browser._npm import bundle
@@ -39,6 +41,7 @@ pytestmark = [
 SDK_DIR = Path(__file__).parent / "liveavatar_sdk"
 SDK_PACKAGE = "@heygen/liveavatar-web-sdk"
 SDK_VERSION = "0.0.18"
+APP_PAGE = "<!doctype html><html><body><p>An app using the LiveAvatar web SDK</p></body></html>"
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +50,35 @@ def sdk_bundle() -> str:
     return bundle(SDK_DIR, SDK_PACKAGE, SDK_VERSION)
 
 
+async def _app_server(host: str) -> tuple[str, web.AppRunner]:
+    """An app's own web server (another port: another origin) serving a blank page."""
+
+    async def index(_: web.Request) -> web.Response:
+        return web.Response(text=APP_PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    return f"http://{host}:{runner.addresses[0][1]}", runner
+
+
 @pytest.fixture
 async def page(
-    net: VethPair, tmp_path: Path, emulator: Emulator, sdk_bundle: str
+    net: VethPair, tmp_path: Path, emulator: Emulator, server_loop: NetnsLoop, sdk_bundle: str
 ) -> AsyncIterator[Any]:
-    """A page of the emulator's origin in Chromium inside ``ns_b``, with the SDK loaded."""
-    async with netns_page(net.ns_b, tmp_path) as page:
-        await page.goto(emulator.base_url + "/")
-        await page.add_script_tag(content=sdk_bundle)
-        yield page
+    """A page of an app's own origin in Chromium inside ``ns_b``, with the SDK loaded: every
+    SDK call is cross-origin, with credentials, as from an app to api.liveavatar.com."""
+    url, runner = await server_loop.arun(_app_server(net.server_ip))
+    try:
+        async with netns_page(net.ns_b, tmp_path) as page:
+            await page.goto(url + "/")
+            await page.add_script_tag(content=sdk_bundle)
+            yield page
+    finally:
+        await server_loop.arun(runner.cleanup())
 
 
 SETUP = """

@@ -395,3 +395,21 @@ def test_an_unknown_fault_name_raises_with_the_valid_names() -> None:
         emu.faults.delay("liveavatar_typo", 1.0)
     emu.faults.fail("streaming.new", 500)  # v1's full name still works
     emu.faults.fail("*", 500)
+
+
+async def test_cross_origin_calls_may_carry_credentials(http: httpx.AsyncClient) -> None:
+    """The web SDK fetches with ``credentials: "include"``: the origin is named, not ``*``."""
+    origin = {"Origin": "http://app.example:3000"}
+    preflight = await http.options(
+        "/v1/sessions/start",
+        headers={**origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"},
+    )  # fmt: skip
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin["Origin"]
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    answer = await http.get("/v1/avatars/public", headers={**origin, **key()})
+    assert answer.headers["Access-Control-Allow-Origin"] == origin["Origin"]
+    assert answer.headers["Access-Control-Allow-Credentials"] == "true"
+    v1 = await http.get("/v1/streaming.list", headers={**origin, **key()})
+    assert v1.headers["Access-Control-Allow-Origin"] == "*"  # v1 unchanged

@@ -98,6 +98,7 @@ class EmulatorApp:
         self.rooms = RoomServer()
         self.rooms.add_routes(self.app)
         self.versions: list[ApiVersion] = []
+        self._credentialed: set[str] = set()
         for factory in versions:
             self.mount(factory(self))
         self.faults.endpoints = frozenset(
@@ -108,6 +109,8 @@ class EmulatorApp:
         """Add ``version``'s route table (its first mounted version renders stray errors)."""
         self.versions.append(version)
         for route in version.routes():
+            if version.cors_credentials:
+                self._credentialed.add(route.path)
             handler = self._wrap(version, route)
             for method in route.methods:
                 self.app.router.add_route(method, route.path, handler)
@@ -198,9 +201,20 @@ class EmulatorApp:
         return body
 
     def _cors(self, request: web.Request) -> dict[str, str]:
-        """Any origin when a key is required; loopback origins only in any-key mode."""
+        """Any origin when a key is required; loopback origins only in any-key mode. Routes
+        of a version with `ApiVersion.cors_credentials` name the origin and allow credentials
+        (a browser's ``fetch(..., {credentials: "include"})`` needs both)."""
         origin = request.headers.get("Origin")
+        resource = request.match_info.route.resource
+        credentialed = resource is not None and resource.canonical in self._credentialed
         if self.api_keys is not None:
+            if credentialed and origin is not None:
+                return {
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Credentials": "true",
+                    "Vary": "Origin",
+                    **CORS_BASE,
+                }
             return {"Access-Control-Allow-Origin": "*", **CORS_BASE}
         if origin is None:
             return {}
@@ -210,7 +224,10 @@ class EmulatorApp:
             host = None
         if host not in LOOPBACK_HOSTS:
             return {}
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **CORS_BASE}
+        allowed = {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **CORS_BASE}
+        if credentialed:
+            allowed["Access-Control-Allow-Credentials"] = "true"
+        return allowed
 
     async def _preflight(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=204)

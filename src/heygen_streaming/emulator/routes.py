@@ -103,6 +103,9 @@ class ApiVersion:
     """Base class of an API version: its routes and how its bodies look."""
 
     name = "base"
+    cors_credentials = False
+    """Answer cross-origin requests with the caller's origin and ``Allow-Credentials``
+    (its official browser SDK fetches with ``credentials: "include"``)."""
 
     def __init__(self, app: EmulatorApp) -> None:
         self.app = app

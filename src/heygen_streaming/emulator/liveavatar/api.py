@@ -87,6 +87,7 @@ class LiveAvatarApi(ApiVersion):
     """LiveAvatar as published (see the module docstring and docs/emulator-liveavatar.md)."""
 
     name = "liveavatar"
+    cors_credentials = True  # the web SDK fetches with credentials: "include"
 
     def __init__(self, app: EmulatorApp) -> None:
         super().__init__(app)
