@@ -5,8 +5,8 @@
    API, the client, the CLI or the emulator.
 3. Each API package (``_v1/``, ``_realtime/``, and any later one such as ``_liveavatar/``:
    every top-level ``_`` folder but ``_http`` and ``_media``) imports ``_http``, ``_media``,
-   ``_sessions``, ``_errors`` and itself, never another API package, and sees the client
-   only under ``TYPE_CHECKING``.
+   ``_sessions``, ``_errors``, ``_version`` (a leaf: a client's User-Agent) and itself, never
+   another API package, and sees the client only under ``TYPE_CHECKING``.
 4. Only ``_client.py`` and ``__init__.py`` know several APIs; ``cli/`` uses the public names
    and ``_client``; nothing imports ``cli/`` (but ``__main__``, the command itself).
 5. ``emulator/`` imports nothing of the SDK.
@@ -133,7 +133,7 @@ def violations(imports: list[Import], apis: set[str]) -> Iterator[str]:
         elif source in apis:
             if target == "_client" and imp.type_checking:
                 continue
-            if target not in ("_http", "_media", "_sessions", "_errors"):
+            if target not in ("_http", "_media", "_sessions", "_errors", "_version"):
                 yield f"rule 3: {imp}"
         elif source == "cli" and target not in ("", "_client", "emulator"):
             yield f"rule 4 (cli/ uses the public names and _client): {imp}"

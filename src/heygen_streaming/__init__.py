@@ -1,9 +1,11 @@
 """heygen-streaming: async Python SDK for HeyGen's streaming avatars, with an offline emulator.
 
-One `StreamingClient` speaks Avatar Realtime (v3, ``/v3/avatar-realtime``: streams played
-over HLS, `RealtimeSession`) and Streaming API v1 (raw WebRTC, `Session`; retired by HeyGen
-in 2026 and served by the emulator). LiveAvatar, HeyGen's interactive avatar today, comes
-next with its own client. docs/architecture.md describes the package's layout.
+`LiveAvatarClient` drives LiveAvatar, HeyGen's interactive avatar today (its own key; FULL
+and LITE sessions over the official ``livekit`` client: the ``liveavatar`` extra; its events
+and models are in ``heygen_streaming.liveavatar``). One `StreamingClient` speaks Avatar
+Realtime (v3, ``/v3/avatar-realtime``: streams played over HLS, `RealtimeSession`) and
+Streaming API v1 (raw WebRTC, `Session`; retired by HeyGen in 2026 and served by the
+emulator). docs/architecture.md describes the package's layout.
 
 ``import heygen_streaming`` is cheap: the exceptions are imported at once, everything else
 (httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY`.
@@ -32,11 +34,13 @@ from ._errors import (
     HeyGenError,
     HlsError,
     InternalServerError,
+    MissingDependencyError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     RealtimeInputClosedError,
     RealtimeStreamError,
+    RequestValidationError,
     ResponseTooLargeError,
     ResponseValidationError,
     SessionClosed,
@@ -49,6 +53,11 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import StreamingClient
+    from ._liveavatar.client import LiveAvatarClient
+    from ._liveavatar.events import LiveAvatarEvent
+    from ._liveavatar.options import LiveAvatarMode
+    from ._liveavatar.session import LiveAvatarSession
+    from ._liveavatar.state import LiveAvatarEndReason, LiveAvatarState
     from ._media.recording import Recorder, RecordingInfo
     from ._media.streams import FrameStream
     from ._realtime.models import (
@@ -87,6 +96,12 @@ if TYPE_CHECKING:
 # Public name -> private module that defines it, imported on first access.
 _LAZY: dict[str, str] = {
     "StreamingClient": "._client",
+    "LiveAvatarClient": "._liveavatar.client",
+    "LiveAvatarEndReason": "._liveavatar.state",
+    "LiveAvatarEvent": "._liveavatar.events",
+    "LiveAvatarMode": "._liveavatar.options",
+    "LiveAvatarSession": "._liveavatar.session",
+    "LiveAvatarState": "._liveavatar.state",
     "ConnectionStateChanged": "._v1.events",
     "EventStream": "._v1.events",
     "MediaStarted": "._v1.events",
@@ -164,7 +179,14 @@ __all__ = [
     "IceServer",
     "InboundStats",
     "InternalServerError",
+    "LiveAvatarClient",
+    "LiveAvatarEndReason",
+    "LiveAvatarEvent",
+    "LiveAvatarMode",
+    "LiveAvatarSession",
+    "LiveAvatarState",
     "MediaStarted",
+    "MissingDependencyError",
     "NewSessionInfo",
     "NotFoundError",
     "PermissionDeniedError",
@@ -180,6 +202,7 @@ __all__ = [
     "RealtimeStreamError",
     "Recorder",
     "RecordingInfo",
+    "RequestValidationError",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerMessage",

@@ -5,9 +5,11 @@ The tree:
     HeyGenError
      ├─ ConfigurationError           bad arguments, raised before any request (also ValueError)
      ├─ ClientClosedError            the client (or session) was closed and cannot be reused
+     ├─ MissingDependencyError       an optional extra is not installed (also ImportError)
      ├─ APIError                     the service answered with an error
      │   ├─ BadRequestError          400 / 422, invalid parameters, avatar not found (10013)
-     │   │   └─ SessionStateError    "session state wrong: ..." (10001-10004)
+     │   │   ├─ SessionStateError    "session state wrong: ..." (10001-10004)
+     │   │   └─ RequestValidationError  422 listing each invalid field (also ConfigurationError)
      │   ├─ AuthenticationError      401, code 400112
      │   ├─ PermissionDeniedError    403, code 400599 (no API access), 400562
      │   ├─ NotFoundError            404, unknown (10006) or closed (10005) session
@@ -26,7 +28,7 @@ The tree:
          ├─ ConnectionFailed         ICE / DTLS failed (carries the state history)
          ├─ SessionClosed            the session ended abnormally (or was used after close)
          │   └─ RealtimeStreamError  a v3 stream ended in ``error`` (``error_message``)
-         ├─ SessionNotStopped        streaming.stop was not confirmed: the session may be billed
+         ├─ SessionNotStopped        the stop was not confirmed: the session may be billed
          └─ UnsupportedSessionError  the service returned a non-v1 (LiveKit) session
 
 Messages never contain the API key or an access token; server text in them is passed
@@ -54,11 +56,13 @@ __all__ = [
     "HeyGenError",
     "HlsError",
     "InternalServerError",
+    "MissingDependencyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RealtimeInputClosedError",
     "RealtimeStreamError",
+    "RequestValidationError",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "SessionClosed",
@@ -147,6 +151,11 @@ class ClientClosedError(HeyGenError, RuntimeError):
     """A closed client or session was used again."""
 
 
+class MissingDependencyError(HeyGenError, ImportError):
+    """An optional part of the package needs an extra that is not installed (the message
+    names the ``pip install`` command)."""
+
+
 class APIError(HeyGenError):
     """The service answered with an error.
 
@@ -203,6 +212,17 @@ class BadRequestError(APIError):
 
 class SessionStateError(BadRequestError):
     """The session is in the wrong state for this call ("session state wrong: new", ...)."""
+
+
+class RequestValidationError(BadRequestError, ConfigurationError):
+    """HTTP 422: the service refused the request's fields (LiveAvatar's validation errors).
+
+    Attributes:
+        fields: ``(field, message)`` for each invalid field, as the service named them
+            (e.g. ``("body.avatar_id", "Input should be a valid UUID")``).
+    """
+
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 class AuthenticationError(APIError):
@@ -309,18 +329,25 @@ class SessionClosed(SessionError):
 
 
 class SessionNotStopped(SessionError):
-    """``streaming.stop`` could not be confirmed: the session may still be open and billed.
+    """The session's stop could not be confirmed: it may still be open and billed.
 
     Attributes:
         session_id: the session that may still be open.
         command: the shell command that stops it.
     """
 
-    def __init__(self, session_id: str, cause: str) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        cause: str,
+        *,
+        command: str | None = None,
+        call: str = "streaming.stop",
+    ) -> None:
         self.session_id = session_id
-        self.command = f"heygen-streaming sessions stop {session_id}"
+        self.command = command or f"heygen-streaming sessions stop {session_id}"
         super().__init__(
-            f"streaming.stop was not confirmed for session {session_id} ({cause}); "
+            f"{call} was not confirmed for session {session_id} ({cause}); "
             f"it may still be open and billed: stop it with `{self.command}`"
         )
 

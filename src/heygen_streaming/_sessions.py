@@ -10,6 +10,13 @@ flight, under one bound: the longest ``close_bound`` of them plus `CLOSE_MARGIN`
 To plug a new kind in: implement `TrackedSession` (three members), keep a `Lifecycle`, and
 have its client ``add`` each session it makes to its registry. This module imports only
 `_errors` and `_media.ring` (the capacity rule), never an API package.
+
+A stop that cannot fail: `stop_until_confirmed` sends an API's stop call again when the
+task sending it is cancelled (a second Ctrl-C: ``asyncio.run`` cancels every task) until
+it is confirmed or its budget has passed, and `finish` waits for cleanup through any
+number of cancellations (also anyio's level-triggered cancel scopes), reporting them so
+the caller re-raises once done. (LiveAvatar uses these; v1's ``_v1/stop.py`` has its own
+copy of the same two functions, to be merged here.)
 """
 
 from __future__ import annotations
@@ -17,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, NotFoundError, SessionNotStopped
 from ._media.ring import check_capacity
 
 __all__ = [
@@ -30,6 +37,8 @@ __all__ = [
     "SessionRegistry",
     "TrackedSession",
     "check_options",
+    "finish",
+    "stop_until_confirmed",
 ]
 
 logger = logging.getLogger("heygen_streaming")
@@ -193,3 +202,63 @@ def check_options(
             raise ConfigurationError(f"{name} must be positive{off}")
     for name, value in (capacities or {}).items():
         check_capacity(value, name)
+
+
+async def stop_until_confirmed(
+    stop: Callable[[float], Awaitable[object]],
+    session_id: str,
+    timeout: float,  # noqa: ASYNC109 - a budget, not a deadline
+    *,
+    call: str,
+    command: str,
+) -> SessionNotStopped | None:
+    """Run ``stop(seconds_left)`` until it returns (None) or ``timeout`` passed (the error).
+
+    `NotFoundError` counts as stopped; ``stop`` retries what its transport can. Cancelling
+    the running task aborts the call in flight, which is then sent again (the cancellation
+    is absorbed: this is cleanup). The error names ``call`` and the shell ``command`` that
+    stops the session.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    task = asyncio.current_task()
+    cause = f"no answer within stop_timeout={timeout:g} s"
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            async with asyncio.timeout(remaining):
+                await stop(remaining)
+            return None
+        except NotFoundError:
+            logger.debug("%s: session %s was already gone", call, session_id)
+            return None
+        except asyncio.CancelledError:
+            if task is None:
+                raise
+            task.uncancel()
+            cause = "cancelled"
+            logger.info("%s for session %s was cancelled: sending it again", call, session_id)
+        except TimeoutError:
+            break
+        except Exception as exc:  # the transport already retried what it could
+            cause = f"{type(exc).__name__}: {exc}"
+            break
+    error = SessionNotStopped(session_id, cause, command=command, call=call)
+    logger.warning("%s failed: %s", call, error)
+    return error
+
+
+async def finish(awaitable: Awaitable[Any]) -> bool:
+    """Wait for ``awaitable`` even if the running task is cancelled meanwhile, any number
+    of times; True if a cancellation was absorbed (the caller re-raises it when done)."""
+    future = asyncio.ensure_future(awaitable)
+    task = asyncio.current_task()
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if task is None or not task.cancelling():
+                raise
+            task.uncancel()
+            cancelled = True
+    return cancelled
