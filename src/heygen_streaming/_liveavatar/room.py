@@ -93,6 +93,7 @@ class Room:
         """Join; the task keeps running if the caller is cancelled (`close` reaps it)."""
         options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=attempt_timeout)
         self._connect = asyncio.ensure_future(self.room.connect(url, token, options))
+        self._connect.add_done_callback(_retrieve)
         try:
             await asyncio.shield(self._connect)
         except rtc.ConnectError as exc:
@@ -204,3 +205,9 @@ class Room:
             with contextlib.suppress(Exception):
                 await self._mic.aclose()
         await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Mark a connect's failure as seen: a connect given up may fail after nobody waits."""
+    if not task.cancelled():
+        task.exception()
