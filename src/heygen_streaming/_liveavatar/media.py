@@ -3,7 +3,7 @@
 The room (`.room`) pumps the avatar's tracks into the two `FrameFanout` objects here, each
 frame converted once (`.frames`); every ``video()`` / ``audio()`` is a bounded
 `FrameStream` on them and every recorder subscribes to both, as in v1 and v3. Events go
-through one `EventHub`. The watchdog ends a session whose media stopped for
+through one `EventHub`. The watchdog ends a session whose video stopped for
 ``watchdog_timeout`` seconds (a room that stays up with nothing in it).
 """
 
@@ -47,9 +47,10 @@ class MediaHub:
         self.events.emit(event)
 
     def last_media(self) -> float | None:
-        """``time.monotonic()`` of the latest frame of any kind (None before any)."""
-        times = [f.last_frame_at for f in self.fanouts.values() if f.last_frame_at is not None]
-        return max(times) if times else None
+        """``time.monotonic()`` of the latest video frame (None before any). Audio does
+        not count: the client's audio playout makes frames (silence, concealment) even
+        when no packet arrives."""
+        return self.fanouts["video"].last_frame_at
 
     def start_watchdog(self, timeout: float, on_stall: Callable[[float], None]) -> None:
         """Call ``on_stall(idle_seconds)`` once no media arrived for ``timeout`` seconds."""

@@ -4,8 +4,8 @@ user's microphone, and a disconnect that cannot leak a room.
 
 Only public ``livekit.rtc`` names are used. The client's ``Room.connect`` keeps going in
 the native runtime when the awaiting task is cancelled and would leave a connected room
-nobody disconnects, so the connect runs as its own task: `close` waits for it (bounded)
-and disconnects what it made.
+nobody disconnects, so the connect runs as its own task, and `close` leaves the room it
+makes once made (in the background: a session's close does not wait for a hung connect).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ VIDEO_QUEUE = 2
 MIC_RATE = 48_000
 MIC_FRAME = 960  # 20 ms
 CLOSE_TIMEOUT = 5.0
+LATE_CONNECT = 60.0
+"""Seconds a connect given up may still take before its room is left in the background."""
+_REAPERS: set[asyncio.Task[None]] = set()
 
 
 def describe_reason(reason: Any) -> str:
@@ -190,13 +193,23 @@ class Room:
     # -- close ---------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop the pumps and leave (bounded); a connect still running is awaited first, so
-        the room it makes is left too."""
+        """Stop the pumps and leave (bounded). A connect still running is not waited for
+        here: a background task leaves the room it makes, once made (`LATE_CONNECT`)."""
         self._closing = True
         connect = self._connect
         if connect is not None and not connect.done():
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(connect), CLOSE_TIMEOUT)
+            reaper = asyncio.ensure_future(self._leave_when_connected(connect))
+            _REAPERS.add(reaper)
+            reaper.add_done_callback(_REAPERS.discard)
+            return
+        await self._leave()
+
+    async def _leave_when_connected(self, connect: asyncio.Future[None]) -> None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(connect), LATE_CONNECT)
+        await self._leave()
+
+    async def _leave(self) -> None:
         for task in list(self._pumps):
             task.cancel()
         with contextlib.suppress(Exception):
