@@ -282,7 +282,7 @@ class LiveAvatarAPI:
         sent = await transport.send(
             method, path, endpoint=endpoint, json=json, idempotent=idempotent, timeout=timeout
         )
-        return decode(sent.response, endpoint)
+        return decode(sent.response, endpoint, _credentials(transport))
 
     async def _call(
         self,
@@ -300,6 +300,13 @@ class LiveAvatarAPI:
             transport, method, path, endpoint, json=json, idempotent=idempotent, timeout=timeout
         )
         return parse(model, data, endpoint)
+
+
+def _credentials(transport: Transport) -> list[str]:
+    """The credentials a transport sends (blanked from error messages)."""
+    key = transport.headers.get("X-API-KEY", "")
+    bearer = transport.headers.get("Authorization", "").removeprefix("Bearer ")
+    return [secret for secret in (key, bearer) if secret]
 
 
 def _results(data: Any, endpoint: str) -> list[Any]:

@@ -11,6 +11,7 @@ and bounded; response values (tokens) never do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -54,17 +55,23 @@ def _is_success(payload: dict[str, Any]) -> bool:
     return _code(raw) in SUCCESS_CODES
 
 
-def _message(payload: Any) -> str:
-    """The service's message of an error body (``message``, ``detail`` text, ``error``)."""
-    if not isinstance(payload, dict):
-        return ""
-    for key in ("message", "detail", "error", "msg"):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return str(value["message"])
-    return ""
+def _message(payload: Any, secrets: Sequence[str] = ()) -> str:
+    """The service's message of an error body (``message``, ``detail`` text, ``error``),
+    with any credential it echoes blanked."""
+    text = ""
+    if isinstance(payload, dict):
+        for key in ("message", "detail", "error", "msg"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                text = value
+                break
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                text = str(value["message"])
+                break
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _fields(detail: Any) -> tuple[tuple[str, str], ...]:
@@ -84,7 +91,9 @@ def _fields(detail: Any) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def la_error(response: httpx.Response, endpoint: str, payload: Any = None) -> APIError:
+def la_error(
+    response: httpx.Response, endpoint: str, payload: Any = None, secrets: Sequence[str] = ()
+) -> APIError:
     """The exception for a failed LiveAvatar answer (any status, any body shape)."""
     if payload is None:
         payload = load_json(response, endpoint)
@@ -93,7 +102,7 @@ def la_error(response: httpx.Response, endpoint: str, payload: Any = None) -> AP
     code = _code(body.get("code")) if body is not None else None
     if code is not None and code in SUCCESS_CODES:
         code = None
-    message = status_message(response, _message(body), json_body=payload is not NOT_JSON)
+    message = status_message(response, _message(body, secrets), json_body=payload is not NOT_JSON)
     fields = _fields(body.get("detail") if body is not None else None)
     if not fields and body is not None and status == 422:
         fields = _fields(body.get("data"))
@@ -125,12 +134,13 @@ def la_error(response: httpx.Response, endpoint: str, payload: Any = None) -> AP
     return error
 
 
-def decode(response: httpx.Response, endpoint: str) -> Any:
-    """Check status and envelope; return ``data`` (may be None) or raise."""
+def decode(response: httpx.Response, endpoint: str, secrets: Sequence[str] = ()) -> Any:
+    """Check status and envelope; return ``data`` (may be None) or raise. ``secrets``: the
+    credentials of the call, blanked from any message the service sends back."""
     payload = load_json(response, endpoint)
     status = response.status_code
     if not 200 <= status < 300:
-        raise la_error(response, endpoint, payload)
+        raise la_error(response, endpoint, payload, secrets)
     if payload is NOT_JSON or not isinstance(payload, dict):
         ctype = response.headers.get("content-type", "").split(";")[0] or "no content type"
         kind = "a non-JSON body" if payload is NOT_JSON else f"JSON {type(payload).__name__}"
@@ -145,7 +155,7 @@ def decode(response: httpx.Response, endpoint: str) -> Any:
         raise error_for(
             effective,
             code=code,
-            message=_message(payload) or "the service reported an error",
+            message=_message(payload, secrets) or "the service reported an error",
             endpoint=endpoint,
             request_id=request_id(response),
             body=payload,
