@@ -1,8 +1,8 @@
 """The ``heygen-streaming`` command (also ``python -m heygen_streaming``).
 
-Subcommands: ``demo``, ``speak``, ``record``, ``chat``, ``realtime``, ``emulator`` and
-``sessions``; each lives in ``commands`` (v1), ``realtime`` (v3) and ``run`` (what they
-share), with ``args`` and ``progress``.
+Subcommands: ``demo``, ``speak``, ``record``, ``chat``, ``realtime``, ``live``, ``emulator``
+and ``sessions``; each lives in ``commands`` (v1), ``realtime`` (v3), ``live`` (LiveAvatar)
+and ``run`` (what they share), with ``args`` and ``progress``.
 Configuration comes from flags, then the ``HEYGEN_API_KEY`` / ``HEYGEN_BASE_URL``
 environment variables; with neither, the session commands start an embedded emulator.
 
@@ -36,6 +36,7 @@ from .. import (
     __version__,
 )
 from .args import positive_float
+from .live import add_live_parser, usage_error
 from .realtime import add_realtime_parser
 
 if TYPE_CHECKING:
@@ -247,6 +248,7 @@ def build_parser() -> _DefaultsParser:
     )
 
     add_realtime_parser(sub, common)
+    add_live_parser(sub, common)
 
     sub.add_parser(
         "emulator",
@@ -327,9 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "live" and (problem := usage_error(args)) is not None:
+        print(f"heygen-streaming live: error: {problem}", file=sys.stderr)
+        return 2
 
     try:  # the media stack loads here: a Ctrl-C now is a plain interrupt too
         from .commands import COMMANDS, CLIError, finish_interrupted
+        from .live import cmd_live
         from .progress import clean_text
         from .realtime import cmd_realtime
         from .run import quiet_teardown
@@ -339,7 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = _config(args)
     _setup_logging(config.log_level)
-    command = cmd_realtime if args.command == "realtime" else COMMANDS[args.command]
+    special = {"realtime": cmd_realtime, "live": cmd_live}
+    command = special.get(args.command) or COMMANDS[args.command]
     try:
         return asyncio.run(quiet_teardown(command(config, args)))
     except KeyboardInterrupt:
