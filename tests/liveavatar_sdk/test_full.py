@@ -130,3 +130,63 @@ def test_commands_in_the_wrong_mode_or_state(sdk: Sdk, emu: Emu) -> None:
                 await s.connect()
 
     sdk.run(scenario(), 50)
+
+
+@pytest.mark.timeout(60)
+def test_no_secret_in_logs_reprs_or_errors(
+    sdk: Sdk, emu: Emu, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A FULL and a LITE session at DEBUG (every logger, livekit's included), a token
+    client, and failing calls: the key, the session tokens, the room tokens and the LITE
+    socket URL appear nowhere."""
+    import logging
+
+    from heygen_streaming import HeyGenError
+
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        secrets, texts = [KEY], []
+        async with LiveAvatarClient(api_key=KEY, base_url=emu.base_url) as client:
+            texts.append(repr(client))
+            for mode in ("full", "lite"):
+                s = client.session(avatar_id=AVATAR, mode=mode, quality="low")
+                async with s:
+                    info = s.info
+                    secrets += [
+                        str(x)
+                        for x in (info.livekit_client_token, info.livekit_agent_token, info.ws_url)
+                        if x
+                    ]
+                    secrets.append(s._core.connector.session_token or "")
+                    if info.ws_url:  # the LITE socket's own credential, in its query
+                        secrets.append(info.ws_url.split("token=", 1)[1])
+                    texts += [repr(s), repr(info), str(info), repr(s._core.connector.socket)]
+                    if mode == "full":
+                        await s.speak("Nothing secret.", wait=True)
+                    else:
+                        await s.speak_audio(b"\0\1" * 12000, sample_rate=24000, wait=True)
+            made = await client.create_session_token(AVATAR, "full")
+            secrets.append(made.session_token)
+            texts += [repr(made), str(made)]
+            async with LiveAvatarClient(token=made.session_token, base_url=emu.base_url) as tok:
+                texts.append(repr(tok))
+                await tok.stop_session()
+                try:
+                    await tok.start_session()
+                except HeyGenError as exc:
+                    texts += [str(exc), repr(exc)]
+            async with LiveAvatarClient(api_key=KEY[::-1], base_url=emu.base_url) as bad:
+                secrets.append(KEY[::-1])
+                try:
+                    await bad.credits()
+                except HeyGenError as exc:
+                    texts += [str(exc), repr(exc)]
+        return [x for x in secrets if x], texts
+
+    secrets, texts = sdk.run(scenario(), 50)
+    assert len(secrets) >= 8 and any("LiveAvatar session" in r.message for r in caplog.records)
+    logs = caplog.text
+    for secret in secrets:
+        assert secret not in logs
+        assert all(secret not in text for text in texts)

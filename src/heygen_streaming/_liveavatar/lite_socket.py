@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -81,6 +82,7 @@ class LiteSocket:
                 ping_interval=20,
                 ping_timeout=20,
                 user_agent_header=None,
+                logger=_RedactedLogger(self._url),
             )
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise ConnectionError(f"the LITE socket did not open ({_describe(exc)})") from None
@@ -162,6 +164,25 @@ class LiteSocket:
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader
+
+
+class _RedactedLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """``websockets.client``'s logger with the socket's credential blanked: at DEBUG the
+    library logs the request line, whose query carries it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(logging.getLogger("websockets.client"), {})
+        query = urlsplit(url).query
+        self._secrets = [v for part in query.split("&") if (v := part.partition("=")[2])]
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, "%s", text, **kwargs)
 
 
 def _describe(exc: BaseException) -> str:
