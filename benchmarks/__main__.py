@@ -9,6 +9,10 @@ if __name__ == "__main__":
         from .realtime import main as realtime_main
 
         realtime_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["liveavatar-sdk"]:  # LiveAvatar SDK vs raw: liveavatar_sdk.py
+        from .liveavatar_sdk import main as liveavatar_sdk_main
+
+        liveavatar_sdk_main(sys.argv[2:])
     elif sys.argv[1:2] == ["liveavatar"]:  # LiveAvatar: benchmarks/liveavatar.py
         from .liveavatar import main as liveavatar_main
 

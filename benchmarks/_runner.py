@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scale_window": 4.0 if quick else 10.0,
     }
     results: dict[str, Any] = {"config": cfg, "machine": machine(), "quick": quick}
-    every = ["cold", "ttff", "speak", "latency", "cpu", "memory", "scale", "liveavatar"]
+    every = ["cold", "ttff", "speak", "latency", "cpu", "memory", "scale", "liveavatar",
+             "liveavatar_sdk"]  # fmt: skip
     only = set(args.only or every)
     started = time.perf_counter()
     with EmulatorProcess(API_KEY, stamp=True, extra_args=tuple(args.emulator_arg or ())) as emu:
@@ -171,6 +172,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from .liveavatar import run_liveavatar
 
         results["liveavatar"] = run_liveavatar(quick)
+    if "liveavatar_sdk" in only:
+        from .liveavatar_sdk import run_liveavatar_sdk
+
+        _progress("LiveAvatar: the SDK against the raw livekit flow")
+        results["liveavatar_sdk"] = run_liveavatar_sdk(reps=2 if quick else 5)
     results["elapsed_s"] = time.perf_counter() - started
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
@@ -304,6 +310,10 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
         from .liveavatar import rows as liveavatar_rows
 
         rows.extend(liveavatar_rows(results["liveavatar"]))
+    if "liveavatar_sdk" in results:
+        from .liveavatar_sdk import rows as liveavatar_sdk_rows
+
+        rows.extend(liveavatar_sdk_rows(results["liveavatar_sdk"]))
     return rows
 
 
@@ -314,7 +324,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["cold", "ttff", "speak", "latency", "cpu", "memory", "scale", "liveavatar"],
+        choices=[
+            "cold",
+            "ttff",
+            "speak",
+            "latency",
+            "cpu",
+            "memory",
+            "scale",
+            "liveavatar",
+            "liveavatar_sdk",
+        ],
         help="run only these scenarios (repeatable)",
     )
     parser.add_argument(

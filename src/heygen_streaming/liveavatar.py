@@ -31,9 +31,6 @@ if TYPE_CHECKING:
         Avatar,
         Credits,
         SessionInfo,
-        SessionStop,
-        SessionToken,
-        StartedSession,
         Transcript,
         TranscriptEntry,
         Voice,
@@ -41,6 +38,7 @@ if TYPE_CHECKING:
     from ._liveavatar.options import LiveAvatarMode
     from ._liveavatar.session import LiveAvatarSession
     from ._liveavatar.state import LiveAvatarEndReason, LiveAvatarState
+    from ._liveavatar.wire import SessionStop, SessionToken, StartedSession
 
 _MODULES = {
     "._liveavatar.client": ["LiveAvatarClient"],
@@ -65,13 +63,11 @@ _MODULES = {
         "Avatar",
         "Credits",
         "SessionInfo",
-        "SessionStop",
-        "SessionToken",
-        "StartedSession",
         "Transcript",
         "TranscriptEntry",
         "Voice",
     ],
+    "._liveavatar.wire": ["SessionStop", "SessionToken", "StartedSession"],
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 

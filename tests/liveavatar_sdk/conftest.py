@@ -106,6 +106,13 @@ def sdk() -> Iterator[Sdk]:
         )
         yield Sdk(net, loop)
 
+        async def settle() -> None:  # no room may still connect when the process exits
+            from heygen_streaming._liveavatar.room import rooms_left
+
+            assert await rooms_left(30.0), "a room connect given up never ended"
+
+        loop.run(settle(), 40)
+
 
 @pytest.fixture(scope="module")
 def emu(request: pytest.FixtureRequest, sdk: Sdk) -> Iterator[Emu]:

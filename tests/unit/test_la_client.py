@@ -348,3 +348,36 @@ async def test_secrets_never_in_errors_reprs_or_logs(
         assert secret not in caplog.text
         assert all(secret not in t for t in texts)
     assert KEY not in caplog.text and all(KEY not in t for t in texts)
+
+
+def test_the_calls_on_a_sessions_way_load_no_pydantic() -> None:
+    """token, start and stop are read by hand: a fresh process's connect does not wait for
+    pydantic's import (~70 ms); the other calls load the models on first use."""
+    import subprocess
+
+    code = f"""
+import asyncio, sys, respx
+from heygen_streaming import LiveAvatarClient
+async def main():
+    with respx.mock(base_url="{BASE}") as api:
+        api.post("/v1/sessions/token").respond(200, json={{"code": 1000, "data": {{
+            "session_id": "s", "session_token": "t"}}}})
+        api.post("/v1/sessions/start").respond(201, json={{"code": 1000, "data": {{
+            "session_id": "s", "livekit_url": "wss://x", "livekit_client_token": "c",
+            "max_session_duration": 60}}}})
+        api.post("/v1/sessions/stop").respond(200, json={{"code": 1000, "data": None}})
+        api.get("/v1/users/credits").respond(200, json={{"code": 1000, "data": {{}}}})
+        async with LiveAvatarClient(api_key="k", base_url="{BASE}") as client:
+            made = await client.create_session_token("{AVATAR}")
+            started = await client.start_session(made.session_token)
+            await client.stop_session(token=made.session_token)
+            print("pydantic" in sys.modules, started.max_session_duration, repr(made))
+            await client.credits()
+            print("pydantic" in sys.modules)
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "False 60.0 SessionToken(session_id='s')"
+    assert second == "True"

@@ -22,20 +22,12 @@ from .._http.decode import parse
 from .._http.transport import Transport
 from .envelope import decode
 from .options import ModeName, QualityName, token_body
+from .wire import SessionStop, SessionToken, StartedSession, read_started, read_stop, read_token
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .models import (
-        Avatar,
-        Credits,
-        SessionInfo,
-        SessionStop,
-        SessionToken,
-        StartedSession,
-        Transcript,
-        Voice,
-    )
+    from .models import Avatar, Credits, SessionInfo, Transcript, Voice
 
 __all__ = ["MAX_PAGES", "LiveAvatarAPI"]
 
@@ -89,8 +81,6 @@ class LiveAvatarAPI:
         Options are checked before any request (`ConfigurationError`); a 422 names each
         field the service refused (`RequestValidationError`). Never retried once sent.
         """
-        from .models import SessionToken
-
         body = token_body(
             avatar_id=avatar_id,
             mode=mode,
@@ -102,23 +92,23 @@ class LiveAvatarAPI:
             max_session_duration=max_session_duration,
             extra_body=extra_body,
         )
-        return await self._call(
-            self._keyed(), "POST", "/v1/sessions/token", "sessions.token", SessionToken,
+        data = await self._send(
+            self._keyed(), "POST", "/v1/sessions/token", "sessions.token",
             json=body, idempotent=False, timeout=timeout,
         )  # fmt: skip
+        return read_token(data)
 
     async def start_session(
         self, session_token: str | None = None, *, timeout: float | None = None
     ) -> StartedSession:
         """``POST /v1/sessions/start`` with the session token: the session starts (and is
         billed) and its room opens. Never retried once sent."""
-        from .models import StartedSession
-
         transport = self._bearer(session_token)
-        return await self._call(
-            transport, "POST", "/v1/sessions/start", "sessions.start", StartedSession,
+        data = await self._send(
+            transport, "POST", "/v1/sessions/start", "sessions.start",
             idempotent=False, timeout=timeout,
         )  # fmt: skip
+        return read_started(data)
 
     async def stop_session(
         self,
@@ -132,8 +122,6 @@ class LiveAvatarAPI:
         With ``token`` (or a client made with ``token=``) the session token says which;
         otherwise the API key and ``session_id``.
         """
-        from .models import SessionStop
-
         if token is not None or (session_id is None and self._token is not None):
             transport = self._bearer(token)
             body: dict[str, Any] | None = {"session_id": session_id} if session_id else None
@@ -146,7 +134,7 @@ class LiveAvatarAPI:
             transport, "POST", "/v1/sessions/stop", "sessions.stop",
             json=body, idempotent=True, timeout=timeout,
         )  # fmt: skip
-        return SessionStop.model_validate(data) if isinstance(data, dict) else SessionStop()
+        return read_stop(data)
 
     async def keep_alive(
         self, session_token: str | None = None, *, timeout: float | None = None

@@ -10,9 +10,11 @@ extra (``pip install 'heygen-streaming[liveavatar]'``); the REST calls need only
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import platform
 import ssl
+import sys
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -43,9 +45,13 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
+ROOM = "heygen_streaming._liveavatar.room"
+ROOMS_LEFT = 5.0
+"""Seconds `LiveAvatarClient.aclose` waits for rooms whose connect was given up."""
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
 BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 EXTRA = "pip install 'heygen-streaming[liveavatar]'"
+logger = logging.getLogger("heygen_streaming")
 
 _A = TypeVar("_A")
 _P = ParamSpec("_P")
@@ -166,6 +172,7 @@ class LiveAvatarClient:
         self._secrets = secrets
         self._api = LiveAvatarAPI(self._transport, plain, token)
         self._sessions = SessionRegistry()
+        self._reapers: set[Any] = set()  # rooms its sessions left in the background
         self._entered = False
         self._closed = False
 
@@ -204,6 +211,9 @@ class LiveAvatarClient:
         if self._closed:
             return
         await self._sessions.aclose()
+        room = sys.modules.get(ROOM)  # loaded once a session joined a room
+        if room is not None and not await room.rooms_left(ROOMS_LEFT, self._reapers):
+            logger.warning("a room whose connect was given up is still connecting")
         self._closed = True
         await self._transport.aclose()
 
@@ -311,6 +321,7 @@ class LiveAvatarClient:
             session_token=self._token,
             can_look_up=self._token is None,
             secrets=self._secrets,
+            reapers=self._reapers,
             connect_timeout=connect_timeout,
             stop_timeout=stop_timeout,
             keep_alive_interval=keep_alive_interval,

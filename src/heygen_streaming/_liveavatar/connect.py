@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .api import LiveAvatarAPI
     from .lite_socket import LiteSocket
     from .media import MediaHub
-    from .models import SessionToken, StartedSession
     from .room import Room
+    from .wire import SessionToken, StartedSession
 
 __all__ = ["Connector"]
 
@@ -61,8 +61,11 @@ class Connector:
         on_room_gone: Callable[[str], None],
         on_socket_lost: Callable[[bool], None],
         redact: Callable[[str], str],
+        reapers: set[Any],
     ) -> None:
         self.api = api
+        self.deadline: float | None = None  # loop time the connect must be done by
+        self._reapers = reapers
         self.mode = mode
         self._token_args = token_args
         self.session_token = session_token
@@ -86,12 +89,14 @@ class Connector:
             assert self._token_args is not None
             call = self.api.create_session_token(**self._token_args)
             task, loading = preload.send_then_load(call, preload.token_loader())
+            task.add_done_callback(_retrieve)  # it may fail after the connect gave up
             self.token_task = task
             await loading
             created = await asyncio.shield(task)
             self.session_token, self.session_id = created.session_token, created.session_id
         call_start = self.api.start_session(self.session_token)
         start, loading = preload.send_then_load(call_start, preload.start_loader(lite))
+        start.add_done_callback(_retrieve)
         self.start_task = start
         await loading
         started = self.started = await asyncio.shield(start)
@@ -116,10 +121,14 @@ class Connector:
             on_data=self._on_full_data,
             on_disconnected=self._on_room_gone,
             redact=self._redact,
+            reapers=self._reapers,
         )
         assert started.livekit_url is not None and started.livekit_client_token is not None
-        joins = [self.room.connect(started.livekit_url, started.livekit_client_token,
-                                   attempt_timeout=ROOM_ATTEMPT)]  # fmt: skip
+        attempt = ROOM_ATTEMPT  # the client gives up when the session does
+        if self.deadline is not None:
+            attempt = min(attempt, max(1.0, self.deadline - asyncio.get_running_loop().time()))
+        url, token = started.livekit_url, started.livekit_client_token
+        joins = [self.room.connect(url, token, attempt_timeout=attempt)]
         if lite:
             from .lite_socket import LiteSocket
 
@@ -143,3 +152,9 @@ async def _all(steps: list[Any]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a call's failure as seen: a connect given up no longer awaits it."""
+    if not task.cancelled():
+        task.exception()

@@ -73,6 +73,7 @@ class SessionCore:
         session_token: str | None,
         can_look_up: bool,
         secrets: list[str],
+        reapers: set[Any],
     ) -> None:
         self.api = api
         self.mode = mode
@@ -92,6 +93,7 @@ class SessionCore:
             on_room_gone=self._on_room_gone,
             on_socket_lost=self._on_socket_lost,
             redact=self.redact,
+            reapers=reapers,
         )
         self._can_look_up = can_look_up
         self._keep_alive_task: asyncio.Task[None] | None = None
@@ -128,6 +130,7 @@ class SessionCore:
                 reason=self.life.end_reason or "reused",
             )
         deadline = asyncio.timeout(self.options.connect_timeout)
+        self.connector.deadline = asyncio.get_running_loop().time() + self.options.connect_timeout
         try:
             async with deadline:
                 await self._run_until_ended()

@@ -1,7 +1,8 @@
 """LiveAvatar's answers as pydantic models (unknown fields kept, every field optional but ids).
 
-Tokens and URLs that carry them (``session_token``, ``livekit_*_token``, ``ws_url``) are
-left out of every repr. Loaded on the first REST call, not by ``import heygen_streaming``.
+The answers on a session's way (token, start, stop) are plain dataclasses of `.wire`, read
+by hand: a connect loads no pydantic. These load on the first other call, not by
+``import heygen_streaming``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from .wire import SessionStop, SessionToken, StartedSession
 
 __all__ = [
     "Avatar",
@@ -25,35 +28,6 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
-
-
-class SessionToken(_Model):
-    """``POST /v1/sessions/token``: the created session and the token that starts it."""
-
-    session_id: str
-    session_token: str = Field(repr=False)
-
-
-class StartedSession(_Model):
-    """``POST /v1/sessions/start``: where the session's room is, and the LITE socket.
-
-    ``livekit_url`` and the tokens may be null for a LITE session in your own room; in
-    LITE mode ``ws_url`` is the control socket (it carries a credential: never logged).
-    """
-
-    session_id: str
-    livekit_url: str | None = None
-    livekit_client_token: str | None = Field(default=None, repr=False)
-    livekit_agent_token: str | None = Field(default=None, repr=False)
-    max_session_duration: float | None = None
-    ws_url: str | None = Field(default=None, repr=False)
-
-
-class SessionStop(_Model):
-    """``POST /v1/sessions/stop``: the stopped session and its stop reason, when told."""
-
-    session_id: str | None = None
-    stop_reason: str | None = None
 
 
 class SessionInfo(_Model):

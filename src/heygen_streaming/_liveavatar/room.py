@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterable, Callable
+from importlib import import_module
 from typing import Any
 
 from livekit import rtc
 
 from .._errors import sanitize
 from .._media.streams import FrameFanout
-from .frames import AudioClock, audio_frame, video_frame
 
 __all__ = [
     "AUDIO_CHANNELS",
@@ -30,6 +31,7 @@ __all__ = [
     "MIC_RATE",
     "Room",
     "describe_reason",
+    "rooms_left",
 ]
 
 logger = logging.getLogger("heygen_streaming")
@@ -39,11 +41,14 @@ EVENT_TOPIC = "agent-response"
 AUDIO_RATE = 48_000
 AUDIO_CHANNELS = 1
 AUDIO_FRAME_MS = 20
+"""Audio frames of 20 ms (the client's default is 10 ms): half the frames to convert and
+hand over, for at most 10 ms later sight of the first voiced sample (as v1's frames)."""
 VIDEO_QUEUE = 2
 """Frames the client's own stream may hold before the pump takes them (drop-oldest)."""
 MIC_RATE = 48_000
 MIC_FRAME = 960  # 20 ms
 CLOSE_TIMEOUT = 5.0
+FRAMES = "heygen_streaming._liveavatar.frames"
 LATE_CONNECT = 60.0
 """Seconds a connect given up may still take before its room is left in the background."""
 _REAPERS: set[asyncio.Task[None]] = set()
@@ -65,6 +70,7 @@ class Room:
         on_data: called with each payload on the ``agent-response`` topic.
         on_disconnected: called once with the reason's name when the room goes away.
         redact: removes credentials from text that may quote them (client errors).
+        reapers: where a room left in the background is tracked (its client's set).
     """
 
     def __init__(
@@ -74,8 +80,10 @@ class Room:
         on_data: Callable[[bytes], None],
         on_disconnected: Callable[[str], None],
         redact: Callable[[str], str],
+        reapers: set[asyncio.Task[None]] | None = None,
     ) -> None:
         self.fanouts = fanouts
+        self._reapers = reapers if reapers is not None else set()
         self._on_data = on_data
         self._on_disconnected = on_disconnected
         self._redact = redact
@@ -97,6 +105,9 @@ class Room:
         options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=attempt_timeout)
         self._connect = asyncio.ensure_future(self.room.connect(url, token, options))
         self._connect.add_done_callback(_retrieve)
+        if FRAMES not in sys.modules:  # PyAV loads while the client's threads connect
+            await asyncio.sleep(0)  # the connect request is made
+            import_module(FRAMES)
         try:
             await asyncio.shield(self._connect)
         except rtc.ConnectError as exc:
@@ -120,6 +131,8 @@ class Room:
         task.add_done_callback(self._pumps.discard)
 
     async def _pump_video(self, track: rtc.Track) -> None:
+        from .frames import video_frame
+
         fanout = self.fanouts["video"]
         stream = rtc.VideoStream(track, capacity=VIDEO_QUEUE)
         try:
@@ -130,6 +143,8 @@ class Room:
                 await stream.aclose()
 
     async def _pump_audio(self, track: rtc.Track) -> None:
+        from .frames import AudioClock, audio_frame
+
         fanout = self.fanouts["audio"]
         clock = AudioClock()
         stream = rtc.AudioStream(
@@ -199,8 +214,9 @@ class Room:
         connect = self._connect
         if connect is not None and not connect.done():
             reaper = asyncio.ensure_future(self._leave_when_connected(connect))
-            _REAPERS.add(reaper)
-            reaper.add_done_callback(_REAPERS.discard)
+            for tracked in (_REAPERS, self._reapers):
+                tracked.add(reaper)
+                reaper.add_done_callback(tracked.discard)
             return
         await self._leave()
 
@@ -218,6 +234,21 @@ class Room:
             with contextlib.suppress(Exception):
                 await self._mic.aclose()
         await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+async def rooms_left(
+    timeout: float,  # noqa: ASYNC109 - a bound, not a deadline
+    reapers: set[asyncio.Task[None]] | None = None,
+) -> bool:
+    """Wait (at most ``timeout`` seconds) until every room whose connect was given up has
+    been left (those of ``reapers``, else all); True when none is left behind. A program
+    that exits while the client's native runtime still connects a room may be aborted by
+    it: a client's ``aclose()`` waits here for its own, bounded."""
+    pending = [task for task in (_REAPERS if reapers is None else reapers) if not task.done()]
+    if not pending:
+        return True
+    _, late = await asyncio.wait(pending, timeout=timeout)
+    return not late
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .._media.recording import Recorder, RecordingInfo
     from .api import LiveAvatarAPI
     from .audio_input import AudioSource
-    from .models import StartedSession, Transcript
+    from .models import Transcript
+    from .wire import StartedSession
 
 __all__ = ["LiveAvatarSession"]
 
@@ -67,6 +68,7 @@ class LiveAvatarSession:
         session_token: str | None,
         can_look_up: bool,
         secrets: list[str],
+        reapers: set[Any],
         connect_timeout: float,
         stop_timeout: float,
         keep_alive_interval: float | None,
@@ -92,6 +94,7 @@ class LiveAvatarSession:
             session_token=session_token,
             can_look_up=can_look_up,
             secrets=secrets,
+            reapers=reapers,
         )
         self._senders: set[asyncio.Task[float]] = set()
 
