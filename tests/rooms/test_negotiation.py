@@ -71,10 +71,11 @@ def _video(sdp: str) -> tuple[str, list[str]]:
     [
         ("h264", ["video/vp8", "video/h264", "video/rtx"], "sendonly", "H264"),
         ("vp8", ["video/h264", "video/vp8"], "sendonly", "VP8"),
-        ("h264", ["video/vp8"], "sendonly", "VP8"),  # raw frames: aiortc encodes VP8
-        ("vp8", ["video/h264"], "inactive", None),  # VP8 packets: not sent at all
+        # Packets of one codec cannot be sent as another: no track for such a client.
+        ("h264", ["video/vp8"], "inactive", None),
+        ("vp8", ["video/h264"], "inactive", None),
     ],
-    ids=["h264", "vp8", "h264-to-vp8-client", "vp8-to-h264-only-client"],
+    ids=["h264", "vp8", "h264-to-vp8-only-client", "vp8-to-h264-only-client"],
 )
 def test_the_video_codec_is_chosen_by_editing_the_clients_offer(
     server_loop: NetnsLoop, codec: str, offered: list[str], direction: str, sent: Any

@@ -6,9 +6,10 @@ receive-only section of the client's offer (the video codec chosen by editing th
 `sdp.keep_codec`). Every sent section carries the msid ``"PA_xxx|TR_yyy"`` and is named in
 ``mid_to_track_id``.
 
-A client that cannot receive H.264 gets an H.264 track as VP8 (the track yields raw frames,
-aiortc encodes them); a VP8 track is not sent to a client without VP8 (it may yield VP8
-packets, which nothing here re-encodes).
+A track is sent in its codec only (it may yield packets already encoded in it, which nothing
+here re-encodes): on ``/rtc/v1`` a client whose offer lacks the codec does not get the track
+(and is not asked for it again); on ``/rtc`` such a client fails to answer the offer (not
+handled: every official client decodes H.264 and VP8).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Negotiator:
         self._awaiting_answer = False
         self._renegotiate = False
         self._trickled: set[RoomPeer] = set()
-        self._unsendable: set[str] = set()  # VP8 tracks for a client without VP8
+        self._unsendable: set[str] = set()  # tracks in a codec the client lacks
         self.closed = False
 
     def close(self) -> None:
@@ -100,7 +101,10 @@ class Negotiator:
     def _feed(self, transceiver: Any, track: PublishedTrack) -> Any:
         feed = track.fanout.subscribe()
         self._feeds.append(feed)
-        if track.codec == "vp8" and track.kind == "video":
+        if track.kind == "video" and callable(
+            getattr(track.fanout.source, "request_keyframe", None)
+        ):
+            # A source that encodes its own video makes the key frame a PLI asks for.
             watch_keyframe_requests(transceiver.sender, track.fanout.request_keyframe)
         return feed
 
@@ -179,7 +183,7 @@ class Negotiator:
                     }
                     if mids:
                         sdp, missing = sdp_edit.keep_codec(sdp, mids, codec)
-                        if missing and codec == "vp8":  # VP8 packets cannot be re-encoded
+                        if missing:  # packets cannot be re-encoded: not for this client
                             skipped = {k for k, v in placing.items() if v[1] in missing}
                             self._unsendable |= skipped
                             placing = {k: v for k, v in placing.items() if k not in skipped}
@@ -245,12 +249,9 @@ class Negotiator:
 
 
 def _codecs(track: PublishedTrack) -> list[Any]:
-    """The codec preferences of a sender of ``track``: Opus; VP8 (+ RTX); H.264 then VP8
-    (+ RTX): an H.264 track yields raw frames, which aiortc can encode as VP8 for a client
-    without H.264, while a VP8 track may yield VP8 packets."""
+    """The codec preferences of a sender of ``track``: Opus, or its video codec (+ RTX)."""
     codecs = RTCRtpSender.getCapabilities(track.kind).codecs
     if track.kind == "audio":
         return [c for c in codecs if c.mimeType.lower() == "audio/opus"]
-    order = ["video/h264", "video/vp8"] if track.codec == "h264" else ["video/vp8"]
-    chosen = [c for mime in order for c in codecs if c.mimeType.lower() == mime]
+    chosen = [c for c in codecs if c.mimeType.lower() == f"video/{track.codec}"]
     return chosen + [c for c in codecs if c.mimeType.lower() == "video/rtx"]

@@ -134,12 +134,13 @@ class ServerParticipant(Member):
     ) -> PublishedTrack:
         """Publish ``track`` to every subscribed client, present and future.
 
-        ``codec`` picks the video codec (H.264 by default, VP8); a VP8 track may yield
-        pre-encoded ``av.Packet`` objects (forwarded as they are; its ``request_keyframe()``
-        is called when a client starts receiving, on a PLI and after `Room.drop_media`).
-        Audio is Opus at 48 kHz. ``source``: camera/microphone (default by kind),
-        screen_share, screen_share_audio. The room announces the track (participant update)
-        before any client receives it.
+        ``codec`` is the video codec (H.264 by default, or VP8). The track yields raw frames
+        (aiortc encodes them, for each client) or ``av.Packet`` objects already encoded in
+        ``codec`` (forwarded as they are: one encoding for every client); a source with a
+        ``request_keyframe()`` gets it called when a client starts receiving, on a PLI and
+        after `Room.drop_media`. Audio is Opus at 48 kHz (raw frames or Opus packets).
+        ``source``: camera/microphone (default by kind), screen_share, screen_share_audio.
+        The room announces the track (participant update) before any client receives it.
         """
         if self.removed:
             raise RuntimeError(f"participant {self.identity!r} was removed")
