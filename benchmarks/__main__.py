@@ -9,5 +9,9 @@ if __name__ == "__main__":
         from .realtime import main as realtime_main
 
         realtime_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["liveavatar"]:  # LiveAvatar: benchmarks/liveavatar.py
+        from .liveavatar import main as liveavatar_main
+
+        liveavatar_main(sys.argv[2:])
     else:
         main()

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scale_window": 4.0 if quick else 10.0,
     }
     results: dict[str, Any] = {"config": cfg, "machine": machine(), "quick": quick}
-    only = set(args.only or ["cold", "ttff", "speak", "latency", "cpu", "memory", "scale"])
+    every = ["cold", "ttff", "speak", "latency", "cpu", "memory", "scale", "liveavatar"]
+    only = set(args.only or every)
     started = time.perf_counter()
     with EmulatorProcess(API_KEY, stamp=True, extra_args=tuple(args.emulator_arg or ())) as emu:
         base = {"base_url": emu.base_url, "api_key": API_KEY}
@@ -166,6 +167,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["scale"] = steps
     if "ttff" in only and args.rtt_ms > 0:
         results["ttff_rtt"] = ttff_over_link(args.rtt_ms, reps)
+    if "liveavatar" in only:
+        from .liveavatar import run_liveavatar
+
+        results["liveavatar"] = run_liveavatar(quick)
     results["elapsed_s"] = time.perf_counter() - started
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
@@ -295,6 +300,10 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
             "goal": f"tried {', '.join(str(s['n']) for s in steps)}; "
                     f"last step {last.get('delivered', 0) * 100:.0f} % delivered",
         })  # fmt: skip
+    if "liveavatar" in results:
+        from .liveavatar import rows as liveavatar_rows
+
+        rows.extend(liveavatar_rows(results["liveavatar"]))
     return rows
 
 
@@ -305,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["cold", "ttff", "speak", "latency", "cpu", "memory", "scale"],
+        choices=["cold", "ttff", "speak", "latency", "cpu", "memory", "scale", "liveavatar"],
         help="run only these scenarios (repeatable)",
     )
     parser.add_argument(

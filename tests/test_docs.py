@@ -163,3 +163,16 @@ def test_emulator_page_documents_every_emulator_option() -> None:
         for option in action.option_strings:
             if option.startswith("--") and option != "--help":
                 assert f"`{option}" in doc, option
+
+
+def test_testing_page_lists_every_fault_endpoint_name() -> None:
+    pytest.importorskip("aiohttp")
+    from heygen_streaming.emulator import Emulator
+
+    doc = (ROOT / "docs" / "testing.md").read_text()
+    table = doc.split("### Fault names", 1)[1].split("Media and connection faults", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    listed = {name for row in rows for name in re.findall(r"`([a-z_.]+)`", row.split("|")[2])}
+    endpoints = Emulator().faults.endpoints
+    assert endpoints is not None
+    assert listed - {"streaming.new"} == set(endpoints)

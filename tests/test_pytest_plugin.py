@@ -81,6 +81,12 @@ async def test_faults_were_cleared_and_the_server_is_shared(heygen_emulator):
         assert await client.list_sessions() == []
     PORTS.append(heygen_emulator.base_url)
     assert len(set(PORTS)) == 1
+
+
+def test_a_fault_name_typo_raises_with_the_valid_names(heygen_emulator):
+    with pytest.raises(ValueError, match="unknown endpoint 'speak'; valid names: .*task"):
+        heygen_emulator.faults.fail("speak", 500)
+    heygen_emulator.faults.fail("liveavatar_start", kind="disconnect")  # no status needed
 """
 
 
@@ -90,7 +96,7 @@ def test_session_scope_from_ini_any_loop_scope_and_faults_cleared(tmp_path: Path
         "pytest.ini": "[pytest]\nheygen_emulator_scope = session\n",
         "test_shared.py": SHARED,
     }
-    assert "3 passed" in run_pytest(tmp_path, files)
+    assert "4 passed" in run_pytest(tmp_path, files)
 
 
 LEAKS = """

@@ -10,14 +10,13 @@ authenticates with a ``streaming.create_token`` Bearer token.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from browser._npm import bundle
 from heygen_streaming.emulator import Emulator
 
 pytestmark = [
@@ -31,38 +30,10 @@ SDK_PACKAGE = "@heygen/streaming-avatar"
 SDK_VERSION = "1.0.16"
 
 
-def _run(args: list[str]) -> None:
-    result = subprocess.run(
-        args, cwd=JSSDK_DIR, capture_output=True, text=True, timeout=150, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}"
-        )
-
-
 @pytest.fixture(scope="module")
 def jssdk_bundle() -> str:
     """The SDK bundled as an IIFE that sets ``window.HeyGenSDK``; npm installs it on first use."""
-    npm = shutil.which("npm")
-    assert npm is not None  # the requires_tool mark skips without it
-    installed = JSSDK_DIR / "node_modules" / SDK_PACKAGE / "package.json"
-    if not installed.exists() or f'"version": "{SDK_VERSION}"' not in installed.read_text():
-        _run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"])
-    bundle = JSSDK_DIR / "bundle.js"
-    esbuild = JSSDK_DIR / "node_modules" / ".bin" / "esbuild"
-    _run(
-        [
-            str(esbuild),
-            "entry.js",
-            "--bundle",
-            "--format=iife",
-            "--platform=browser",
-            f"--outfile={bundle.name}",
-            "--log-level=warning",
-        ]
-    )
-    return bundle.read_text()
+    return bundle(JSSDK_DIR, SDK_PACKAGE, SDK_VERSION)
 
 
 START = """

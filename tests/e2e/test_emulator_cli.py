@@ -57,3 +57,11 @@ def test_bad_arguments_exit_with_usage(capsys: pytest.CaptureFixture[str]) -> No
         main(["--fault", "nonsense"])
     assert exc.value.code == 2
     assert "bad fault spec" in capsys.readouterr().err
+
+
+def test_a_fault_on_an_unknown_endpoint_exits_2_naming_the_valid_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--port", "0", "--fault", "speak=500"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown endpoint 'speak'" in err and "liveavatar_start" in err and "task" in err

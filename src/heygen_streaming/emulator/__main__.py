@@ -11,6 +11,8 @@ import signal
 import sys
 
 from .faults import Faults, parse_fault_spec
+from .liveavatar import add_cli_arguments as add_la_arguments
+from .liveavatar import options_from_args as la_options_from_args
 from .server import Emulator
 from .v3 import add_cli_arguments, options_from_args
 
@@ -92,9 +94,11 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         action="append",
         default=[],
         metavar="SPEC",
-        help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3' (repeatable)",
+        help="inject a fault, e.g. new=500x1, task=garbage, '*=delay:2x3', "
+        "liveavatar_start=503 (repeatable; docs/testing.md lists the endpoint names)",
     )
     add_cli_arguments(parser)
+    add_la_arguments(parser)
     parser.add_argument(
         "--stamp",
         action="store_true",
@@ -124,10 +128,15 @@ async def _serve(args: argparse.Namespace) -> int:
         token_ttl=args.token_ttl,
         tts_latency=args.tts_latency,
         realtime=args.realtime,
+        liveavatar=la_options_from_args(args),
         stamp=args.stamp,
     )
     for spec in args.fault:
-        parse_fault_spec(spec, emulator.faults)
+        try:
+            parse_fault_spec(spec, emulator.faults)  # checks the endpoint names too
+        except ValueError as exc:
+            print(f"error: --fault: {exc}", file=sys.stderr)
+            return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

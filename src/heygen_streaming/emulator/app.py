@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .faults import Faults
+from .liveavatar.options import LiveAvatarOptions
 from .livekit import RoomServer
 from .routes import ApiVersion, Call, EmulatorError, Principal, Route
 from .sessions import SessionRegistry, TokenStore
@@ -68,6 +69,7 @@ class EmulatorOptions:
     retired: bool = False
     avatars: frozenset[str] | None = None
     realtime: RealtimeOptions = field(default_factory=RealtimeOptions)
+    liveavatar: LiveAvatarOptions = field(default_factory=LiveAvatarOptions)
     stamp: bool = False
 
 
@@ -124,13 +126,19 @@ class EmulatorApp:
         self.rooms = RoomServer()
         self.rooms.add_routes(self.app)
         self.versions: list[ApiVersion] = []
+        self._credentialed: set[str] = set()
         for factory in versions:
             self.mount(factory(self))
+        self.faults.endpoints = frozenset(
+            route.endpoint for version in self.versions for route in version.routes()
+        )
 
     def mount(self, version: ApiVersion) -> None:
         """Add ``version``'s route table (its first mounted version renders stray errors)."""
         self.versions.append(version)
         for route in version.routes():
+            if version.cors_credentials:
+                self._credentialed.add(route.path)
             handler = self._wrap(version, route)
             for method in route.methods:
                 self.app.router.add_route(method, route.path, handler)
@@ -221,9 +229,20 @@ class EmulatorApp:
         return body
 
     def _cors(self, request: web.Request) -> dict[str, str]:
-        """Any origin when a key is required; loopback origins only in any-key mode."""
+        """Any origin when a key is required; loopback origins only in any-key mode. Routes
+        of a version with `ApiVersion.cors_credentials` name the origin and allow credentials
+        (a browser's ``fetch(..., {credentials: "include"})`` needs both)."""
         origin = request.headers.get("Origin")
+        resource = request.match_info.route.resource
+        credentialed = resource is not None and resource.canonical in self._credentialed
         if self.api_keys is not None:
+            if credentialed and origin is not None:
+                return {
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Credentials": "true",
+                    "Vary": "Origin",
+                    **CORS_BASE,
+                }
             return {"Access-Control-Allow-Origin": "*", **CORS_BASE}
         if origin is None:
             return {}
@@ -233,7 +252,10 @@ class EmulatorApp:
             host = None
         if host not in LOOPBACK_HOSTS:
             return {}
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **CORS_BASE}
+        allowed = {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **CORS_BASE}
+        if credentialed:
+            allowed["Access-Control-Allow-Credentials"] = "true"
+        return allowed
 
     async def _preflight(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=204)
@@ -288,7 +310,7 @@ class EmulatorApp:
 
     # -- faults -----------------------------------------------------------------------------
     def _freeze(self, session_id: str | None, frozen: bool) -> int:
-        count = 0
+        count = sum(version.freeze_media(session_id, frozen) for version in self.versions)
         for session in list(self.registry.sessions.values()):
             if session_id is None or session.session_id == session_id:
                 if frozen:
@@ -299,7 +321,10 @@ class EmulatorApp:
         return count
 
     async def _drop_all(self) -> int:
-        return await self.registry.close_all("dropped", abrupt=True)
+        count = await self.registry.close_all("dropped", abrupt=True)
+        for version in self.versions:
+            count += await version.drop_all()
+        return count
 
     # -- the emulator's own page ------------------------------------------------------------
     async def _index(self, request: web.Request) -> web.StreamResponse:

@@ -1,7 +1,10 @@
-"""Fault injection for reliability tests: failing or slow endpoints, frozen or dropped media.
+"""Fault injection for reliability tests: failing or slow endpoints, frozen or dropped media,
+LiveAvatar rooms and LITE sockets.
 
-Endpoint names are the part after ``streaming.`` (``"new"``, ``"task"``, ...); ``"*"``
-matches every endpoint. Faults are consumed in the order they were added.
+Endpoint names: v1's are the part after ``streaming.`` (``"new"``, ``"task"``, ...), v3's
+``"realtime_*"`` and LiveAvatar's ``"liveavatar_*"`` (docs/testing.md has the table);
+``"*"`` matches every endpoint. On an emulator's `Faults` an unknown name raises
+``ValueError`` listing the valid ones. Faults are consumed in the order they were added.
 
 Kinds of failure (`Faults.fail`):
 
@@ -14,7 +17,10 @@ Kinds of failure (`Faults.fail`):
 ``"error_code"``
     HTTP 200 whose envelope carries a non-100 ``code``;
 ``"disconnect"``
-    the connection is closed without an answer.
+    the connection is closed without an answer (no status needed).
+
+Without a ``status``, ``"error"`` and ``"garbage"`` answer 500, ``"bad_envelope"`` and
+``"error_code"`` 200.
 
 With ``after=True`` the request is handled first (its side effects happen: a session is
 created, a task is queued) and only the answer is replaced.
@@ -25,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 __all__ = ["DelayRule", "FailRule", "FaultKind", "Faults", "parse_fault_spec"]
 
@@ -33,8 +39,23 @@ FaultKind = Literal["error", "garbage", "bad_envelope", "error_code", "disconnec
 _KINDS = ("error", "garbage", "bad_envelope", "error_code", "disconnect")
 
 
+_DEFAULT_STATUS = {"error": 500, "garbage": 500, "bad_envelope": 200, "error_code": 200}
+
+
 def _norm(endpoint: str) -> str:
     return endpoint.removeprefix("/v1/").removeprefix("streaming.")
+
+
+class RoomFaults(Protocol):
+    """What the LiveAvatar side offers `Faults` (its rooms and LITE sockets)."""
+
+    def drop_media(self, session_id: str | None, seconds: float) -> int: ...
+
+    async def close_rooms(self, session_id: str | None, reason: str) -> int: ...
+
+    def refuse_joins(self, session_id: str | None, status: int | None) -> None: ...
+
+    async def drop_sockets(self, session_id: str | None) -> int: ...
 
 
 @dataclass
@@ -64,13 +85,23 @@ class Faults:
 
     fail_rules: list[FailRule] = field(default_factory=list)
     delay_rules: list[DelayRule] = field(default_factory=list)
+    endpoints: frozenset[str] | None = None
+    """The valid endpoint names (set by the emulator); ``None`` accepts any name."""
     _freeze: Callable[[str | None, bool], int] | None = field(default=None, repr=False)
     _drop: Callable[[], Awaitable[int]] | None = field(default=None, repr=False)
+    _rooms: RoomFaults | None = field(default=None, repr=False)
+
+    def _check(self, endpoint: str) -> str:
+        name = _norm(endpoint)
+        if self.endpoints is not None and name != "*" and name not in self.endpoints:
+            valid = ", ".join(sorted(self.endpoints))
+            raise ValueError(f"unknown endpoint {endpoint!r}; valid names: *, {valid}")
+        return name
 
     def fail(
         self,
         endpoint: str,
-        status: int = 500,
+        status: int | None = None,
         *,
         times: int = 1,
         kind: FaultKind = "error",
@@ -79,20 +110,52 @@ class Faults:
     ) -> None:
         """Make the next ``times`` calls of ``endpoint`` fail (see the module docs)."""
         if kind not in _KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}")
+            raise ValueError(f"unknown fault kind {kind!r}; kinds: {', '.join(_KINDS)}")
+        name = self._check(endpoint)
+        code = status if status is not None else _DEFAULT_STATUS.get(kind, 500)
         self.fail_rules.append(
-            FailRule(_norm(endpoint), status, kind, times, retry_after=retry_after, after=after)
+            FailRule(name, code, kind, times, retry_after=retry_after, after=after)
         )
 
     def delay(self, endpoint: str, seconds: float, *, times: int | None = None) -> None:
         """Delay the next ``times`` calls (all when ``None``) of ``endpoint`` by ``seconds``."""
-        self.delay_rules.append(DelayRule(_norm(endpoint), seconds, times))
+        self.delay_rules.append(DelayRule(self._check(endpoint), seconds, times))
 
     def clear(self) -> None:
-        """Remove every pending failure and delay and unfreeze media."""
+        """Remove every pending failure and delay, unfreeze media, allow room joins."""
         self.fail_rules.clear()
         self.delay_rules.clear()
         self.unfreeze_media()
+        if self._rooms is not None:
+            self._rooms.refuse_joins(None, None)
+
+    # -- LiveAvatar rooms and LITE sockets ------------------------------------------------------
+    def drop_room_media(self, session_id: str | None = None, seconds: float = 5.0) -> int:
+        """Stop the avatar's media in a LiveAvatar session's room (all when ``None``) for
+        ``seconds``; the peer connections stay up. Returns how many rooms."""
+        return self._rooms.drop_media(session_id, seconds) if self._rooms else 0
+
+    async def close_room(
+        self, session_id: str | None = None, reason: str = "SERVER_SHUTDOWN"
+    ) -> int:
+        """Server-initiated leave: close a LiveAvatar session's room (all when ``None``);
+        each viewer gets ``leave`` with ``reason`` (a LiveKit ``DisconnectReason`` name)."""
+        return await self._rooms.close_rooms(session_id, reason) if self._rooms else 0
+
+    def refuse_room_joins(self, session_id: str | None = None, status: int = 503) -> None:
+        """Refuse joins to a LiveAvatar session's room (every room when ``None``) with HTTP
+        ``status`` until `allow_room_joins` (or `clear`)."""
+        if self._rooms is not None:
+            self._rooms.refuse_joins(session_id, status)
+
+    def allow_room_joins(self, session_id: str | None = None) -> None:
+        """Undo `refuse_room_joins` for ``session_id`` (``None``: every refusal)."""
+        if self._rooms is not None:
+            self._rooms.refuse_joins(session_id, None)
+
+    async def drop_lite_socket(self, session_id: str | None = None) -> int:
+        """Close LITE control sockets abruptly (no close frame); the session lives on."""
+        return await self._rooms.drop_sockets(session_id) if self._rooms else 0
 
     def freeze_media(self, session_id: str | None = None) -> int:
         """Stop sending RTP for one session (or all) without closing: a vanished peer.
@@ -161,7 +224,6 @@ def parse_fault_spec(spec: str, faults: Faults) -> None:
             retry_after=1.0 if status == 429 else None,
         )
     elif what in _KINDS:
-        status = 500 if what == "garbage" else 200
-        faults.fail(endpoint, status, times=times or 1, kind=what)  # type: ignore[arg-type]
+        faults.fail(endpoint, times=times or 1, kind=what)  # type: ignore[arg-type]
     else:
         raise ValueError(f"bad fault spec {spec!r}")

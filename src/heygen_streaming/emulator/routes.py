@@ -105,6 +105,9 @@ class ApiVersion:
     """Base class of an API version: its routes and how its bodies look."""
 
     name = "base"
+    cors_credentials = False
+    """Answer cross-origin requests with the caller's origin and ``Allow-Credentials``
+    (its official browser SDK fetches with ``credentials: "include"``)."""
 
     def __init__(self, app: EmulatorApp) -> None:
         self.app = app
@@ -146,3 +149,12 @@ class ApiVersion:
     def describe(self) -> dict[str, Any]:
         """This version's entry in ``GET /emulator`` (JSON-serialisable). Default: ``{}``."""
         return {}
+
+    def freeze_media(self, session_id: str | None, frozen: bool) -> int:
+        """Stop (or resume) the media of this version's own sessions (``Faults.freeze_media``);
+        how many. Default: none (the core freezes the shared registry's sessions itself)."""
+        return 0
+
+    async def drop_all(self) -> int:
+        """End this version's own sessions abruptly (``Faults.drop_all``); how many."""
+        return 0

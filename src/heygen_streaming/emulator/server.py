@@ -13,6 +13,7 @@ from .app import MAX_TEXT_LENGTH, EmulatorApp, EmulatorOptions
 from .avatar import RESOLUTIONS, face_layers, idle_packets
 from .faults import Faults
 from .listener import DEFAULT_HEADER_TIMEOUT, HeaderDeadlineSite
+from .liveavatar import LiveAvatarApi, LiveAvatarOptions
 from .livekit import RoomServer
 from .sessions import EmulatedSession
 from .stun import StunResponder
@@ -63,6 +64,8 @@ class Emulator:
         keyframe_interval: seconds between forced VP8 key frames: the only loss recovery
             when ``rtcp_feedback`` is off, a bound on a freeze when it is on.
         realtime: Avatar Realtime (``/v3/avatar-realtime``) limits and segment length.
+        liveavatar: LiveAvatar (``/v1/sessions/*``, its rooms and LITE socket) limits and
+            lifecycle (`LiveAvatarOptions`).
         stamp: write the frame stamp (`read_stamp`) into every video frame, for loss and
             latency measurements in tests and benchmarks; off by default (a clean picture).
     """
@@ -91,6 +94,7 @@ class Emulator:
         retransmit: bool = True,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         realtime: RealtimeOptions | None = None,
+        liveavatar: LiveAvatarOptions | None = None,
         stamp: bool = False,
     ) -> None:
         keys = None if api_key is None else [api_key, *extra_keys]
@@ -107,6 +111,7 @@ class Emulator:
             retransmit=retransmit,
             avatars=None if avatars is None else frozenset(avatars),
             realtime=realtime or RealtimeOptions(),
+            liveavatar=liveavatar or LiveAvatarOptions(),
             stamp=stamp,
         )
         self._app = EmulatorApp(
@@ -143,6 +148,12 @@ class Emulator:
     def realtime(self) -> V3Api:
         """The Avatar Realtime (v3) side: ``realtime.registry.streams`` by id."""
         return next(v for v in self._app.versions if isinstance(v, V3Api))
+
+    @property
+    def liveavatar(self) -> LiveAvatarApi:
+        """The LiveAvatar side: ``liveavatar.registry.sessions`` by id, ``liveavatar.media``
+        (each started session's room and avatar)."""
+        return next(v for v in self._app.versions if isinstance(v, LiveAvatarApi))
 
     @property
     def rooms(self) -> RoomServer:
@@ -215,6 +226,7 @@ class Emulator:
     async def close(self) -> None:
         """Close every session (and peer), then stop serving."""
         await self._app.registry.close_all("emulator shutdown")
+        await self.liveavatar.registry.close_all("SERVER_ERROR")  # viewers hear session.stopped
         await self._app.rooms.aclose()
         if self.stun is not None:
             self.stun.close()

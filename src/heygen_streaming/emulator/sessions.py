@@ -8,7 +8,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ __all__ = [
     "SessionRegistry",
     "TokenStore",
     "UnknownSession",
+    "watch_deadline",
 ]
 
 
@@ -297,12 +298,25 @@ class SessionRegistry:
         return len(sessions)
 
     async def _watch(self, session: EmulatedSession) -> None:
-        while not session.closed:
-            end, reason = session.deadline()
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                await self.close(session, reason)
-                return
-            session._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session._wake.wait(), remaining)
+        await watch_deadline(
+            lambda: None if session.closed else session.deadline(),
+            session._wake,
+            lambda reason: self.close(session, reason),
+        )
+
+
+async def watch_deadline(
+    deadline: Callable[[], tuple[float, str] | None],
+    wake: asyncio.Event,
+    expire: Callable[[str], Awaitable[None]],
+) -> None:
+    """Wait for ``deadline()`` (a monotonic time and a reason; None: stop watching), again
+    each time ``wake`` is set (the deadline moved); when it has passed, ``expire(reason)``."""
+    while (due := deadline()) is not None:
+        remaining = due[0] - time.monotonic()
+        if remaining <= 0:
+            await expire(due[1])
+            return
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), remaining)

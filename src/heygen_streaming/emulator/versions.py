@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .liveavatar import LiveAvatarApi
 from .routes import ApiVersion
 from .v1 import V1Api
 from .v3 import V3Api
@@ -18,4 +19,4 @@ if TYPE_CHECKING:
 
 __all__ = ["API_VERSIONS"]
 
-API_VERSIONS: tuple[Callable[[EmulatorApp], ApiVersion], ...] = (V1Api, V3Api)
+API_VERSIONS: tuple[Callable[[EmulatorApp], ApiVersion], ...] = (V1Api, V3Api, LiveAvatarApi)

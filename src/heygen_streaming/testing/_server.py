@@ -155,7 +155,7 @@ class RemoteFaults:
     def fail(
         self,
         endpoint: str,
-        status: int = 500,
+        status: int | None = None,
         *,
         times: int = 1,
         kind: FaultKind = "error",
@@ -163,7 +163,9 @@ class RemoteFaults:
         after: bool = False,
     ) -> None:
         """Make the next ``times`` calls of ``endpoint`` fail (``kind``: ``"error"``,
-        ``"garbage"``, ``"bad_envelope"``, ``"error_code"``, ``"disconnect"``)."""
+        ``"garbage"``, ``"bad_envelope"``, ``"error_code"``, ``"disconnect"``; without a
+        ``status``: 500, or 200 for the envelope kinds). An unknown endpoint name raises
+        ``ValueError`` listing the valid ones (docs/testing.md has the table)."""
         self._server.call(
             lambda emu: emu.faults.fail(
                 endpoint, status, times=times, kind=kind, retry_after=retry_after, after=after
@@ -186,6 +188,26 @@ class RemoteFaults:
         """Close every peer abruptly and forget every session; returns how many."""
         return int(self._server.call(lambda emu: emu.faults.drop_all()))
 
+    def drop_room_media(self, session_id: str | None = None, seconds: float = 5.0) -> int:
+        """Stop the avatar's media in a LiveAvatar session's room (all when ``None``)."""
+        return int(self._server.call(lambda emu: emu.faults.drop_room_media(session_id, seconds)))
+
+    def close_room(self, session_id: str | None = None, reason: str = "SERVER_SHUTDOWN") -> int:
+        """Server-initiated leave: close a LiveAvatar session's room (all when ``None``)."""
+        return int(self._server.call(lambda emu: emu.faults.close_room(session_id, reason)))
+
+    def refuse_room_joins(self, session_id: str | None = None, status: int = 503) -> None:
+        """Refuse joins to a LiveAvatar session's room (every room when ``None``)."""
+        self._server.call(lambda emu: emu.faults.refuse_room_joins(session_id, status))
+
+    def allow_room_joins(self, session_id: str | None = None) -> None:
+        """Undo `refuse_room_joins` (``None``: every refusal)."""
+        self._server.call(lambda emu: emu.faults.allow_room_joins(session_id))
+
+    def drop_lite_socket(self, session_id: str | None = None) -> int:
+        """Close LiveAvatar LITE sockets abruptly; the sessions live on."""
+        return int(self._server.call(lambda emu: emu.faults.drop_lite_socket(session_id)))
+
     def clear(self) -> None:
-        """Remove pending failures and delays and unfreeze media."""
+        """Remove pending failures and delays, unfreeze media, allow room joins."""
         self._server.call(lambda emu: emu.faults.clear())

@@ -2,8 +2,9 @@
 
 Modules: `renderer` (frames from a pose), `face` / `drawing` / `features` / `geometry` /
 `canvas` (the drawing), `speech` (the voice and the mouth it drives), `stamp` (the optional
-frame stamp), `encoder` (the emulator's VP8 encoder) and `tracks` (`AvatarState` and the
-aiortc tracks a WebRTC session sends). The offline rendering API is re-exported here:
+frame stamp), `encoder` (the emulator's VP8 and H.264 encoders), `pcm` (raw PCM the avatar
+plays, for LiveAvatar LITE) and `tracks` (`AvatarState` and the aiortc tracks a WebRTC
+session sends). The offline rendering API is re-exported here:
 ``from heygen_streaming.emulator.avatar import AvatarRenderer, synthesize`` (see `tracks`).
 """
 

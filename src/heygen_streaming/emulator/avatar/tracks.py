@@ -60,8 +60,9 @@ import numpy.typing as npt
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from .encoder import FastVp8Encoder
+from .encoder import FastH264Encoder, FastVp8Encoder
 from .face import FaceLayers, face_layers
+from .pcm import PcmPlayer, VoiceSource
 from .renderer import AvatarRenderer, Pose, frame_planes
 from .speech import (
     CLOSED,
@@ -118,10 +119,18 @@ class AvatarState:
         self.voice_rate = 1.0
         self.voice_pitch = 1.0
         self.speech = SpeechQueue(seed)
+        self.pcm: PcmPlayer | None = None
+        """Raw PCM the avatar plays (LiveAvatar LITE), read instead of `speech` while it
+        has speech (see `voice`)."""
         self.unfrozen = asyncio.Event()
         self.unfrozen.set()
         self.frames_sent = 0
         self.audio_frames_sent = 0
+
+    def voice(self) -> VoiceSource:
+        """What the tracks play now: the PCM player while it has speech, else the queue."""
+        pcm = self.pcm
+        return pcm if pcm is not None and pcm.talking else self.speech
 
     def freeze(self) -> None:
         """Stop producing media (RTP stops; the peer stays open)."""
@@ -166,8 +175,8 @@ class AvatarVideoTrack(_PacedTrack):
     """The avatar's video at 25 fps (stamped when the session's `AvatarState.stamp` is set).
 
     By default the track yields yuv420p frames (aiortc encodes them). After
-    `encode_vp8` it yields VP8 ``av.Packet`` objects from its own cheaper encoder
-    (see `.encoder`).
+    `encode_vp8` (or `encode_h264`) it yields VP8 (H.264) ``av.Packet`` objects from its own
+    cheaper encoder (see `.encoder`).
     """
 
     kind = "video"
@@ -177,7 +186,7 @@ class AvatarVideoTrack(_PacedTrack):
         self._renderer = AvatarRenderer(
             state.width, state.height, avatar=state.avatar, seed=state.seed
         )
-        self._encoder: FastVp8Encoder | None = None
+        self._encoder: FastVp8Encoder | FastH264Encoder | None = None
         self._keyframe = True
         self._lean = 0.0
         self.last_pose = Pose()
@@ -189,13 +198,19 @@ class AvatarVideoTrack(_PacedTrack):
         a receiver that cannot ask for one, e.g. without RTCP feedback, recovers from
         loss), besides the first frame and those asked for (`request_keyframe`).
         """
+        self._encode_with(FastVp8Encoder, keyframe_interval)
+
+    def encode_h264(self, keyframe_interval: int = 0) -> None:
+        """Encode H.264 in the track (`FastH264Encoder`, far cheaper than aiortc's own) and
+        hand aiortc packets; keyframes as in `encode_vp8`."""
+        self._encode_with(FastH264Encoder, keyframe_interval)
+
+    def _encode_with(
+        self, encoder: type[FastVp8Encoder | FastH264Encoder], keyframe_interval: int
+    ) -> None:
         width, height = self._state.width, self._state.height
-        self._encoder = FastVp8Encoder(
-            width,
-            height,
-            bitrate=1_000_000 if width >= 1280 else 500_000,
-            keyframe_interval=keyframe_interval,
-        )
+        bitrate = 1_000_000 if width >= 1280 else 500_000
+        self._encoder = encoder(width, height, bitrate=bitrate, keyframe_interval=keyframe_interval)
         self._keyframe = True
 
     def request_keyframe(self) -> None:
@@ -204,7 +219,7 @@ class AvatarVideoTrack(_PacedTrack):
 
     def pose(self, index: int) -> Pose:
         """The pose of frame ``index``: the mouth follows the speech playing now."""
-        speech = self._state.speech
+        speech = self._state.voice()
         mouth: MouthPose = speech.mouth if speech.talking else CLOSED
         self._lean += (mouth.open - self._lean) * 0.08  # about half a second to settle
         return self._renderer.pose(index / FPS, mouth, lean=self._lean)
@@ -306,7 +321,7 @@ class AvatarAudioTrack(_PacedTrack):
     async def recv(self) -> av.Packet[Any]:
         """The next 20 ms of audio: speech when queued, else comfort noise."""
         index = await self._pace()
-        speech = self._state.speech
+        speech = self._state.voice()
         data: bytes | None = None
         if speech.talking:
             frame = _stereo_frame(speech.next_chunk(self._samples), index * self._samples)
