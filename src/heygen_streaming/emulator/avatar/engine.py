@@ -85,6 +85,8 @@ class SpeechEngine:
             return Part(text, int(pcm.size), pcm, words, mouth)
         raw = self._espeak.render(text, voice, end_pause=end_pause)
         pcm = _resample(raw.pcm, raw.rate, rate)
+        if not end_pause:  # eSpeak ends with ~0.1 s of near-silence: end with the voice
+            pcm = pcm[: _voice_end(pcm, rate)]
         phonemes = [(_at(ms, rate), name) for ms, name in raw.phonemes]
         words = _word_spans(tokenize(text), raw, rate, int(pcm.size))
         floats = pcm.astype(np.float32) / 32768.0
@@ -154,6 +156,17 @@ def _load() -> EspeakNG | None:
 
 def _at(ms: int, rate: int) -> int:
     return max(0, round(ms * rate / 1000))
+
+
+def _voice_end(pcm: npt.NDArray[np.int16], rate: int) -> int:
+    """Where the voice ends: after the last 10 ms louder than -40 dBFS (RMS 0.01)."""
+    hop = rate // 100
+    count = pcm.size // hop
+    if not count:
+        return int(pcm.size)
+    frames = pcm[: count * hop].reshape(count, hop).astype(np.float64)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) > 328.0)
+    return int(pcm.size) if not loud.size else min(int(pcm.size), (int(loud[-1]) + 1) * hop)
 
 
 def _resample(pcm: npt.NDArray[np.int16], source: int, rate: int) -> npt.NDArray[np.int16]:

@@ -2,7 +2,7 @@
 
 `MouthTrack` holds one rendered part's phonemes (where each starts, the viseme it asks for)
 and its energy envelope (RMS per 10 ms). The pose at a sample is the loudness there (RMS
-over `FULL_LEVEL`) scaled by the viseme: ``loud * (0.6 + 0.4 * openness)``, the openness
+over `FULL_LEVEL`) scaled by the viseme: ``loud * (0.8 + 0.2 * openness)``, the openness
 eased toward the next phoneme's during the last third of the current one (lips anticipate
 the next sound); the shape is the current phoneme's. So the lips close on p/b/m even while
 the voice sounds, open widest on "a", round on "o"/"u"/"w", and follow the loudness within
@@ -21,10 +21,10 @@ import numpy.typing as npt
 __all__ = ["CLOSED", "ENVELOPE_HOP_MS", "MouthPose", "MouthShape", "MouthTrack", "viseme"]
 
 ENVELOPE_HOP_MS = 10
-FULL_LEVEL = 0.2
+FULL_LEVEL = 0.3
 """Speech RMS (in -1..1) at which the envelope counts as fully loud."""
 _EASE = 0.35
-_BASE = 0.6
+_BASE = 0.8
 
 
 class MouthShape(IntEnum):

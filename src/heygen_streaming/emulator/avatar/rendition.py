@@ -187,6 +187,12 @@ class Speech:
             offset, part = self._offsets[i], self._parts[i]
         return part.mouth.pose_at(position - offset)
 
+    def pose_over(self, start: int, count: int) -> MouthPose:
+        """The mouth over samples [start, start + count): the mean openness of four
+        instants, the shape of the middle one (what a video frame of them shows)."""
+        poses = [self.pose_at(start + count * k // 8) for k in (1, 3, 5, 7)]
+        return MouthPose(sum(p.open for p in poses) / 4, poses[2].shape)
+
     # -- audio -------------------------------------------------------------------------
     def playable(self, start: int, count: int) -> bool:
         """True when `take` can answer at once (timed far enough, audio in memory);

@@ -30,9 +30,9 @@ class AvatarRenderer:
         """Frame ``index`` (25 fps) with the mouth at ``mouth`` (speech: its viseme), else
         opened by ``level`` (the audio's RMS)."""
         shape = mouth.shape if mouth is not None and talking else MouthShape.OPEN
-        if mouth is not None:
-            target = mouth.open if talking else 0.0
+        if mouth is not None:  # visemes ease from one to the next already
+            self._mouth = mouth.open if talking else 0.0
         else:
             target = min(1.0, level / FULL_LEVEL) if talking else 0.0
-        self._mouth += (target - self._mouth) * SMOOTHING
+            self._mouth += (target - self._mouth) * SMOOTHING
         return self._renderer.render(index / FPS, MouthPose(self._mouth, shape), index=index)

@@ -111,9 +111,11 @@ class Script:
                 self._held -= len(self._pending[:end].encode())
                 self._pending = self._pending[end:]
                 text = part if tokenize(part) else ""
+            # A sentence's pause after the part, unless it is the very last thing to say.
+            pause = not (self._closed and not self._pending.strip() and not self._partial)
         if not text:
             return None
-        return Speech(text, self.voice, final_pause=True).render_all()
+        return Speech(text, self.voice, final_pause=pause).render_all()
 
     def exhausted(self) -> bool:
         """True when input is closed and everything was handed out."""

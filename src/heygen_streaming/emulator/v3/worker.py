@@ -183,7 +183,7 @@ class StreamWorker:
                     self.notify(Words(tuple(_word(w, clip_start) for w in done)))
                 level = math.sqrt(float(np.mean(audio.astype(np.float64) ** 2)))
                 level *= clip.level_gain
-                mouth = clip.pose_at(taken - CHUNK // 2) if isinstance(clip, Speech) else None
+                mouth = clip.pose_over(taken - CHUNK, CHUNK) if isinstance(clip, Speech) else None
                 frame = renderer.frame(index, talking=True, level=level, mouth=mouth)
                 if taken >= clip.total:
                     clip = None
