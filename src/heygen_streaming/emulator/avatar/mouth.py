@@ -1,8 +1,9 @@
 """The mouth: its pose (`MouthPose`), visemes from phonemes, and a part's pose over time.
 
 `MouthTrack` holds one rendered part's phonemes (where each starts, the viseme it asks for)
-and its energy envelope (RMS per 10 ms). The pose at a sample is the loudness there (RMS
-over `FULL_LEVEL`) scaled by the viseme: ``loud * (0.8 + 0.2 * openness)``, the openness
+and its energy envelope (RMS per 10 ms). The pose at a sample is the loudness there
+(``(RMS / FULL_LEVEL) ** 0.85``, at most 1) scaled by the viseme:
+``loud * (0.8 + 0.2 * openness)``, the openness
 eased toward the next phoneme's during the last third of the current one (lips anticipate
 the next sound); the shape is the current phoneme's. So the lips close on p/b/m even while
 the voice sounds, open widest on "a", round on "o"/"u"/"w", and follow the loudness within
@@ -21,10 +22,11 @@ import numpy.typing as npt
 __all__ = ["CLOSED", "ENVELOPE_HOP_MS", "MouthPose", "MouthShape", "MouthTrack", "viseme"]
 
 ENVELOPE_HOP_MS = 10
-FULL_LEVEL = 0.3
+FULL_LEVEL = 0.2
 """Speech RMS (in -1..1) at which the envelope counts as fully loud."""
 _EASE = 0.35
 _BASE = 0.8
+_EXPONENT = 0.85
 
 
 class MouthShape(IntEnum):
@@ -134,7 +136,7 @@ class MouthTrack:
             if position > ease_from:
                 mix = (position - ease_from) / max(1.0, end - ease_from)
                 target += (self._opens[i + 1] - target) * mix
-        loud = min(1.0, float(self._envelope[slot]) / FULL_LEVEL)
+        loud = min(1.0, float(self._envelope[slot]) / FULL_LEVEL) ** _EXPONENT
         if target <= 0.0:
             return MouthPose(0.0, self._shapes[i])
         return MouthPose(open=loud * (_BASE + (1.0 - _BASE) * target), shape=self._shapes[i])

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ..avatar import RESOLUTIONS, AvatarState, face_layers
+from ..avatar.engine import speech_engine
 from ..avatar.speech import Utterance, chat_reply
 from ..avatar.voices import voice_for
 from ..routes import ApiVersion, Call, EmulatorError, Principal, Route
@@ -191,6 +192,7 @@ class V1Api(ApiVersion):
         width, height = RESOLUTIONS[quality]
         loop = asyncio.get_running_loop()  # draw a new avatar off the event loop
         await loop.run_in_executor(None, face_layers, width, height, avatar)
+        await loop.run_in_executor(None, speech_engine)  # loaded once, before the first task
         state = AvatarState(quality=quality, avatar=avatar, seed=seed, stamp=self.app.options.stamp)
         rate = float(voice.rate) if voice and voice.rate else 1.0
         state.voice = voice_for(voice.voice_id if voice else None).scaled(rate)
