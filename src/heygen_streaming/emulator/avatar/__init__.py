@@ -1,9 +1,12 @@
 """The one synthetic avatar every API of the emulator shows: video, speech and live tracks.
 
 Modules: `renderer` (frames from a pose), `face` / `drawing` / `features` / `geometry` /
-`canvas` (the drawing), `speech` (the voice and the mouth it drives), `stamp` (the optional
-frame stamp), `encoder` (the emulator's VP8 encoder) and `tracks` (`AvatarState` and the
-aiortc tracks a WebRTC session sends). The offline rendering API is re-exported here:
+`canvas` (the drawing), `speech` (the speech API every emulated API uses: utterances, a
+session's queue, off-line clips), `rendition` (a text rendered part by part), `engine`
+(the one speech engine: eSpeak NG via `espeak`, or the `babble` fallback), `voices` (voice
+ids to eSpeak voices), `mouth` (visemes and loudness), `text` (tokens and parts), `stamp`
+(the optional frame stamp), `encoder` (the emulator's VP8 encoder) and `tracks`
+(`AvatarState` and the aiortc tracks a WebRTC session sends). The offline rendering API is re-exported here:
 ``from heygen_streaming.emulator.avatar import AvatarRenderer, synthesize`` (see `tracks`).
 """
 
