@@ -20,13 +20,7 @@ import heygen_streaming.emulator.avatar.engine as engine_module
 from heygen_streaming import TalkingStarted, TalkingStopped
 from heygen_streaming.emulator.avatar.espeak import EngineUnavailable, EspeakNG
 from heygen_streaming.emulator.avatar.rendition import KEEP_SECONDS
-from heygen_streaming.emulator.avatar.speech import (
-    SAMPLE_RATE,
-    MouthPose,
-    MouthTrack,
-    SpeechQueue,
-    Utterance,
-)
+from heygen_streaming.emulator.avatar.speech import SAMPLE_RATE, Utterance
 from heygen_streaming.emulator.v3 import Status
 
 from ._session_util import WAIT, make_client
@@ -246,42 +240,3 @@ async def test_a_long_v1_text_starts_at_once_and_is_timed_off_the_loop(api_key: 
     late = utterance.speech._offsets[-1]
     assert utterance.speech.take(late, 960).size == 960
     assert parts[-1].samples is not None and parts[-1].samples.size == parts[-1].length
-
-
-def test_the_queue_plays_any_playable_and_pcm_gets_a_loudness_mouth() -> None:
-    # How another API plays audio it did not synthesise (LiveAvatar LITE's PCM).
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    pcm = (0.3 * np.sin(2 * np.pi * 220 * t) * (t >= 0.5)).astype(np.float32)
-    track = MouthTrack.from_loudness(pcm, SAMPLE_RATE)
-
-    class Pcm:
-        task_id, position = "pcm", 0
-        done = property(lambda self: self.position >= pcm.size)
-        played_ms = property(lambda self: self.position / 48)
-
-        def playable(self, count: int) -> bool:
-            return True
-
-        def take(self, count: int) -> np.ndarray[Any, Any]:
-            out = np.zeros(count, np.float32)
-            part = pcm[self.position : self.position + count]
-            out[: part.size] = part
-            self.position += count
-            return out
-
-        def pose_at(self, position: int) -> MouthPose:
-            return track.pose_at(position)
-
-        def cancel(self) -> None:
-            pass
-
-    queue = SpeechQueue()
-    events: list[tuple[str, str]] = []
-    queue.listener = lambda kind, item, cut: events.append((kind, item.task_id))
-    queue.push(Pcm())
-    opens = []
-    while queue.talking:
-        queue.next_chunk(960)
-        opens.append(queue.mouth.open)
-    assert events == [("start", "pcm"), ("stop", "pcm")] and len(opens) == 50
-    assert max(opens[:24]) == 0.0 and min(opens[26:-1]) > 0.8  # shut in silence, open when loud

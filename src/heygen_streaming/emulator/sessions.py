@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .avatar import AvatarState
-from .avatar.speech import Playable, Utterance
+from .avatar.speech import Utterance
 
 if TYPE_CHECKING:
     from .v1.peer import EmulatorPeer
@@ -70,7 +70,7 @@ class EmulatedSession:
         if self.peer is not None:
             self.state.speech.listener = self._talking
 
-    def _talking(self, kind: str, utterance: Playable, interrupted: bool) -> None:
+    def _talking(self, kind: str, utterance: Utterance, interrupted: bool) -> None:
         """Send ``avatar_start_talking`` / ``avatar_stop_talking`` on the data channel.
 
         Exactly the fields of HeyGen's v1 events (``tests/wire/fixtures/v1/DATACHANNEL.md``):

@@ -121,11 +121,6 @@ class MouthTrack:
             targets.append(viseme(name))
         return cls(starts, targets, envelope(samples, rate), rate * ENVELOPE_HOP_MS // 1000)
 
-    @classmethod
-    def from_loudness(cls, samples: Samples, rate: int) -> MouthTrack:
-        """For audio without phonemes (a client's PCM): the mouth follows the loudness."""
-        return cls.build([(0, "a")], samples, rate)
-
     def pose_at(self, position: int) -> MouthPose:
         """The pose at sample ``position`` of the part (closed outside it)."""
         slot = position // self._hop if self._hop > 0 else -1

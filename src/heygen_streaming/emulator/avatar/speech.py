@@ -25,12 +25,11 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from .mouth import CLOSED, MouthPose, MouthShape, MouthTrack
+from .mouth import CLOSED, MouthPose, MouthShape
 from .rendition import Speech
 from .text import SpokenWord
 from .voices import DEFAULT_VOICE, Voice, voice_for
@@ -41,8 +40,6 @@ __all__ = [
     "SAMPLE_RATE",
     "MouthPose",
     "MouthShape",
-    "MouthTrack",
-    "Playable",
     "Speech",
     "SpeechClip",
     "SpeechQueue",
@@ -69,38 +66,7 @@ CHAT_REPLIES = (
 )
 
 Samples = npt.NDArray[np.float32]
-
-
-class Playable(Protocol):
-    """What a `SpeechQueue` plays: an `Utterance`, or other audio with the same surface
-    (for example PCM a client sent; `MouthTrack.from_loudness` gives it a mouth)."""
-
-    task_id: str
-    position: int
-    """Samples (48 kHz) played so far."""
-
-    @property
-    def done(self) -> bool:
-        """True once every sample was played."""
-
-    @property
-    def played_ms(self) -> float:
-        """Milliseconds played so far."""
-
-    def playable(self, count: int) -> bool:
-        """True when the next ``count`` samples are ready (else the queue waits)."""
-
-    def take(self, count: int) -> Samples:
-        """The next ``count`` samples (zero-padded past the end); advances `position`."""
-
-    def pose_at(self, position: int) -> MouthPose:
-        """The mouth at sample ``position``."""
-
-    def cancel(self) -> None:
-        """It was interrupted or dropped: stop any work for it."""
-
-
-TalkingListener = Callable[[str, Playable, bool], None]
+TalkingListener = Callable[[str, "Utterance", bool], None]
 """``listener(kind, utterance, interrupted)`` with kind ``"start"`` or ``"stop"``."""
 
 
@@ -211,17 +177,17 @@ class SpeechQueue:
     """Queued utterances of one session, drained 20 ms at a time by the audio track."""
 
     def __init__(self, seed: int = 0) -> None:
-        self._queue: collections.deque[Playable] = collections.deque()
+        self._queue: collections.deque[Utterance] = collections.deque()
         self._rng = np.random.default_rng(seed)
         self.level = 0.0
         """RMS level (0..1) of the last chunk."""
         self.mouth = CLOSED
         """The mouth's pose at the last sample handed out (what is playing now)."""
-        self.current: Playable | None = None
+        self.current: Utterance | None = None
         self.listener: TalkingListener | None = None
         """Told when an utterance starts and stops playing (see the module docstring)."""
 
-    def _tell(self, kind: str, utterance: Playable, interrupted: bool = False) -> None:
+    def _tell(self, kind: str, utterance: Utterance, interrupted: bool = False) -> None:
         if self.listener is not None:
             self.listener(kind, utterance, interrupted)
 
@@ -230,7 +196,7 @@ class SpeechQueue:
         """True while speech is queued or playing."""
         return bool(self._queue)
 
-    def push(self, utterance: Playable) -> None:
+    def push(self, utterance: Utterance) -> None:
         """Queue speech after whatever is playing."""
         self._queue.append(utterance)
 
