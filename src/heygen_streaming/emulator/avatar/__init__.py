@@ -6,8 +6,9 @@ session's queue, off-line clips), `rendition` (a text rendered part by part), `e
 (the one speech engine: eSpeak NG via `espeak`, or the `babble` fallback), `voices` (voice
 ids to eSpeak voices), `mouth` (visemes and loudness), `text` (tokens and parts), `stamp`
 (the optional frame stamp), `encoder` (the emulator's VP8 encoder) and `tracks`
-(`AvatarState` and the aiortc tracks a WebRTC session sends). The offline rendering API is re-exported here:
-``from heygen_streaming.emulator.avatar import AvatarRenderer, synthesize`` (see `tracks`).
+(`AvatarState` and the aiortc tracks a WebRTC session sends). The offline rendering API
+is re-exported here (see `tracks`):
+``from heygen_streaming.emulator.avatar import AvatarRenderer, synthesize``.
 """
 
 from __future__ import annotations

@@ -118,8 +118,12 @@ class AvatarState:
         self.seed = seed
         self.stamp = stamp
         """Write the frame stamp into every video frame (tests and benchmarks)."""
-        self.voice: Voice = DEFAULT_VOICE
+        self.speech_voice: Voice = DEFAULT_VOICE
         """The voice its speech is rendered in (`voice_for` of the session's voice id)."""
+        self.voice_rate = 1.0
+        """Speed factor on top of `speech_voice` (v1 ``voice.rate``)."""
+        self.voice_pitch = 1.0
+        """Pitch factor on top of `speech_voice`."""
         self.speech = SpeechQueue(seed)
         self.unfrozen = asyncio.Event()
         self.unfrozen.set()

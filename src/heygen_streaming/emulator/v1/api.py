@@ -194,8 +194,8 @@ class V1Api(ApiVersion):
         await loop.run_in_executor(None, face_layers, width, height, avatar)
         await loop.run_in_executor(None, speech_engine)  # loaded once, before the first task
         state = AvatarState(quality=quality, avatar=avatar, seed=seed, stamp=self.app.options.stamp)
-        rate = float(voice.rate) if voice and voice.rate else 1.0
-        state.voice = voice_for(voice.voice_id if voice else None).scaled(rate)
+        state.speech_voice = voice_for(voice.voice_id if voice else None)
+        state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
         peer: EmulatorPeer | None = None
         sdp: str | None = None
         if (request.version or "").lower() != "v2":
@@ -268,7 +268,8 @@ class V1Api(ApiVersion):
         spoken = text if request.task_type == "repeat" else chat_reply(text)
         task_id = secrets.token_hex(12)
         # Rendering starts now, on the speech engine's thread (never on this loop).
-        utterance = Utterance(task_id, spoken, voice=session.state.voice)
+        state = session.state
+        utterance = Utterance(task_id, spoken, voice=state.speech_voice, rate=state.voice_rate)
         prepared = session.prepare_speech(utterance, self.app.options.tts_latency)
         session.tasks += 1
         if request.task_mode != "async":  # sync (the default): answer once speech is queued
