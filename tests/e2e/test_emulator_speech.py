@@ -87,9 +87,12 @@ async def test_v1_speech_is_heard_and_its_talking_events_match_the_voiced_audio(
             done = asyncio.Event()
 
             async def listen() -> None:
+                quiet = 0  # consecutive quiet frames: after the last words, the tail is in
                 async for frame in s.audio():
                     frames.append(frame)
-                    if done.is_set():
+                    level = float(np.sqrt(np.mean(frame.to_ndarray().astype(np.float64) ** 2)))
+                    quiet = quiet + 1 if level < 0.01 * 32768 else 0
+                    if done.is_set() and quiet >= 15:
                         return
 
             events = s.events()
@@ -102,8 +105,7 @@ async def test_v1_speech_is_heard_and_its_talking_events_match_the_voiced_audio(
                         kinds.append(event)
                     if isinstance(event, TalkingStopped):
                         break
-            await asyncio.sleep(0.3)
-            done.set()
+            done.set()  # read on until 0.3 s of silence follows the speech
             await asyncio.wait_for(listening, WAIT)
     audio = _mono(frames)
     start, end = voiced_span(audio, SAMPLE_RATE)
