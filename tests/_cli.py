@@ -144,3 +144,13 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, lines
     assert lines[0].startswith("heygen-streaming: error: ")
     return lines[0]
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Exit code 2 (bad usage: nothing was sent) with one ``error:`` line; returns it."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("heygen-streaming: error: ")
+    return lines[0]
