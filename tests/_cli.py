@@ -137,6 +137,18 @@ def probe(path: Path) -> dict[str, Any]:
     return {"kinds": kinds, "duration": duration, "video_frames": frames}
 
 
+def voiced_seconds(path: Path, level: float = 0.01) -> float:
+    """Seconds of a file's audio whose frames are louder than ``level`` RMS (0..1): speech is
+    around -10 dBFS (0.1-0.3), the emulator's idle comfort noise ~0.0005."""
+    voiced = 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            pcm = frame.to_ndarray().astype("float64").ravel()
+            if pcm.size and float((pcm**2).mean()) ** 0.5 > level:
+                voiced += frame.samples / frame.sample_rate
+    return voiced
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
