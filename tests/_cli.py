@@ -149,8 +149,9 @@ def voiced_seconds(path: Path, level: float = 0.01) -> float:
     return voiced
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stderr
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """Exit code ``code`` with one ``heygen-streaming: error:`` line on stderr; returns it."""
+    assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -160,9 +161,4 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def assert_usage_error(result: subprocess.CompletedProcess[str]) -> str:
     """Exit code 2 (bad usage: nothing was sent) with one ``error:`` line; returns it."""
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("heygen-streaming: error: ")
-    return lines[0]
+    return assert_one_line_error(result, code=2)

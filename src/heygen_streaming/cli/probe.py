@@ -26,7 +26,6 @@ class EmulatorInfo:
     """What an emulator said about itself (``apis`` maps an API name to its defaults)."""
 
     version: str
-    auth: str
     apis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -55,11 +54,10 @@ async def probe_emulator(base_url: str) -> EmulatorInfo | None:
         apis = body.get("apis")
         return EmulatorInfo(
             version=str(body.get("version", version or "")),
-            auth=str(body.get("auth", "")),
             apis={k: v for k, v in apis.items() if isinstance(v, dict)}
             if isinstance(apis, dict)
             else {},
         )
     if version is not None:  # an emulator without the probe route: no defaults to read
-        return EmulatorInfo(version=version, auth="")
+        return EmulatorInfo(version=version)
     return None

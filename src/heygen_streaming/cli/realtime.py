@@ -54,9 +54,13 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help=f"record the stream to this {REMUX_SUFFIXES} file (packets copied, no re-encoding)",
     )
     p.add_argument(
-        "--avatar", default=None, help="avatar (look) id; required with HeyGen (an emulator's)"
+        "--avatar",
+        default=None,
+        help="avatar (look) id: required with HeyGen; an emulator supplies its own",
     )
-    p.add_argument("--voice", default=None, help="voice id; required with HeyGen (an emulator's)")
+    p.add_argument(
+        "--voice", default=None, help="voice id: required with HeyGen; an emulator supplies its own"
+    )
     p.add_argument(
         "--max-seconds",
         type=positive_float,
