@@ -206,8 +206,10 @@ async def test_quickstart_first_script_records_the_speech_it_makes(
         await namespace["main"]()  # type: ignore[operator]
     match = re.search(r"spoke ([\d.]+) ms", capsys.readouterr().out)
     assert match is not None
-    # The clip holds the speech, not the silence after it.
-    assert voiced_seconds(tmp_path / "clip.mp4") > 0.7 * float(match.group(1)) / 1000
+    # The clip holds the speech, not the silence after it (before: 0.1 s voiced of 1.7 s).
+    # Real speech has quiet stretches between words and in unvoiced consonants: half of its
+    # duration counts as voiced at least.
+    assert voiced_seconds(tmp_path / "clip.mp4") > 0.5 * float(match.group(1)) / 1000
 
 
 def test_a_key_holder_is_told_what_works_today() -> None:
