@@ -29,7 +29,7 @@ from ._http.retry import RetryPolicy
 from ._http.tls import DeferredSSLContext
 from ._http.transport import Transport
 from ._realtime.api import AudioInput, RealtimeAPI
-from ._sessions import SessionRegistry, check_options
+from ._sessions import SessionRegistry, check_options, outlast
 from ._v1.api import V1API
 from ._v1.enums import QualityName, VideoEncodingName
 from ._v1.options import (
@@ -245,9 +245,11 @@ class StreamingClient:
         ``http_client`` or ``hls_http_client`` stays open."""
         if self._closed:
             return
-        await self._sessions.aclose()
-        self._closed = True
-        await self._transport.aclose()
+        try:
+            await self._sessions.aclose()  # waits for closes in flight, even if cancelled
+        finally:
+            self._closed = True
+            await outlast(self._transport.aclose())
 
     def _check_open(self) -> None:
         if self._closed:

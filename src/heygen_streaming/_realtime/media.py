@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -43,6 +43,8 @@ class RealtimeMedia:
         audio_capacity: int,
         on_end: Callable[[], None],
         http: httpx.AsyncClient | None = None,
+        *,
+        hls_hosts: Collection[str] = (),
     ) -> None:
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
@@ -54,6 +56,7 @@ class RealtimeMedia:
         self._recorders: dict[HlsRemuxer, asyncio.Future[RecordingInfo]] = {}
         self._http = http
         self._owns_http = http is None
+        self._hls_hosts = tuple(hls_hosts)
 
     @property
     def url(self) -> str | None:
@@ -61,9 +64,12 @@ class RealtimeMedia:
         return self._url
 
     def set_url(self, url: str) -> None:
-        """The playlist is live at ``url`` (the first URL seen is kept)."""
+        """The playlist is live at ``url`` (the first URL seen is kept); streams asked for
+        before (a stream opened without text) start decoding now."""
         if self._url is None:
             self._url = url
+            if any(fanout.streams for fanout in self._fanouts.values()):
+                self._ensure_decoder()
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -156,13 +162,16 @@ class RealtimeMedia:
         self._over = True
         if self._decoder is not None:
             self._decoder.finish()
+        elif self._url is None:  # it ended without ever being live: nothing to play
+            self._end_fanouts()
         for recorder in self._recorders:
             recorder.finish()
 
-    def fail(self, message: str) -> None:
-        """The stream failed: readers drain their queues, then get ``SessionClosed``."""
+    def fail(self, message: str, *, reason: str = "error") -> None:
+        """The stream failed (or did not start): readers drain their queues, then get
+        ``SessionClosed(message, reason=reason)``."""
+        self._end_fanouts(reason=reason, message=message)
         self.stream_over()
-        self._end_fanouts(reason="error", message=message)
 
     async def close(self, wait: float = 5.0) -> None:
         """Stop decoding and recording (files are finished) and release the HTTP client."""
