@@ -94,6 +94,7 @@ class RealtimeCore:
         self._opening: asyncio.Task[None] | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.close_task: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[Any] | None = None
         self._close_reason = "cancelled"
 
     # -- state -----------------------------------------------------------------------------
@@ -293,7 +294,9 @@ class RealtimeCore:
                     or self.close_task is not None
                 )
             )
-            if self.stream_id is None:  # the create failed: its own error, as it is
+            if self.stream_id is None:  # the create failed: its own error, as it is,
+                if self._opening is not None:  # once the session has closed
+                    await asyncio.wait({self._opening})
                 if self.start_error is not None:
                     raise self.start_error
                 self.check_running()
@@ -327,13 +330,15 @@ class RealtimeCore:
         """Cancel the stream unless it ended and release everything (idempotent; the
         close runs in its own task, which cancelling the caller does not stop)."""
         if self.close_task is None:
+            self._closer = asyncio.current_task()  # (a failed background start waits for it)
             self.close_task = asyncio.ensure_future(self._cleanup())
             self.life.notify()  # wakes word streams and waiters
         await asyncio.shield(self.close_task)
 
     async def _cleanup(self) -> None:
         cancelled = await finish(self._stop_tasks())
-        self.text.close(SessionClosed("the realtime session is closed", reason="closed"))
+        closed = SessionClosed("the realtime session is closed", reason="closed")
+        self.text.close(self.start_error or closed)  # text given before a failed start: its error
         cancelled |= await finish(self.text.wait_closed())
         unknown = False
         create = self._create_task
@@ -363,8 +368,8 @@ class RealtimeCore:
             raise asyncio.CancelledError
 
     async def _stop_tasks(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in (*self.tasks, self._opening) if t is not None and t is not current]
+        spare = (asyncio.current_task(), self._closer)
+        tasks = [t for t in (*self.tasks, self._opening) if t is not None and t not in spare]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -387,7 +392,9 @@ class RealtimeCore:
         await self.life.wait_for(lambda: self.life.state in TERMINAL or self.close_task is not None)
         if self.life.state is S.ERROR:
             raise self.stream_error("wait_ended")
-        if self.start_error is not None:
+        if self.start_error is not None:  # a background start failed: raised once it closed
+            if self.close_task is not None:
+                await asyncio.wait({self.close_task})
             raise self.start_error
         return self.life.end_reason
 
