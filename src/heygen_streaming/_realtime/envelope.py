@@ -113,8 +113,13 @@ def decode_v3(response: httpx.Response, endpoint: str) -> Any:
 
 
 def word_batch(data: str, endpoint: str) -> WordBatch:
+    """One SSE ``data:`` frame of the word stream (a bare batch or a ``{data}`` envelope)."""
     try:
         payload = json.loads(data)
+    except RecursionError:
+        raise ResponseValidationError(
+            "a word batch is JSON nested too deeply to parse", endpoint=endpoint
+        ) from None
     except ValueError:
         raise ResponseValidationError("a word batch is not JSON", endpoint=endpoint) from None
     if isinstance(payload, dict) and "data" in payload and "words" not in payload:
