@@ -563,3 +563,28 @@ async def test_deep_json_in_a_word_batch(
         async for batch in client.realtime_words("s"):
             got.append(batch)
     assert len(got) == 1
+
+
+# -- word times the caller can use (issue 18, item 15) --------------------------------------
+
+
+async def test_word_times_that_are_not_times_are_dropped_or_clamped(
+    api: respx.MockRouter, client: StreamingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    words = (
+        '{"word": "ok", "start": 0.1, "end": 0.2}, {"word": "nan", "start": NaN, "end": 1},'
+        '{"word": "inf", "start": 1, "end": Infinity}, {"word": "-inf", "start": -Infinity,'
+        ' "end": 1}, {"word": "neg", "start": -0.5, "end": 0.3},'
+        '{"word": "back", "start": 2.0, "end": 1.5}, {"word": "both", "start": -2, "end": -3}'
+    )
+    body = b'data: {"words": [' + words.encode() + b"]}\n\nevent: end\ndata: {}\n\n"
+    api.get(f"{ROOT}/s/words").respond(200, content=body)
+    caplog.set_level("WARNING", "heygen_streaming")
+    (batch,) = [b async for b in client.realtime_words("s")]
+    assert [(w.word, w.start, w.end) for w in batch.words] == [
+        ("ok", 0.1, 0.2),
+        ("neg", 0.0, 0.3),
+        ("back", 2.0, 2.0),
+        ("both", 0.0, 0.0),
+    ]
+    assert caplog.text.count("not finite") == 3 and caplog.text.count("clamped") == 3
