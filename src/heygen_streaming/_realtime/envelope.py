@@ -136,10 +136,12 @@ def checked_times(batch: WordBatch) -> WordBatch:
     negative time counts as 0, an end before its start as the start; each with a warning
     (the server's numbers are not trusted, as v1's ``duration_ms`` is not)."""
     words: list[Word] = []
+    changed = False
     for word in batch.words:
         start, end = word.start, word.end
         if not (math.isfinite(start) and math.isfinite(end)):
             logger.warning("word stream: dropping %r: its times are not finite", word.word[:40])
+            changed = True
             continue
         if start < 0 or end < start:
             logger.warning(
@@ -148,7 +150,6 @@ def checked_times(batch: WordBatch) -> WordBatch:
             start = max(start, 0.0)
             end = max(end, start)
             word = word.model_copy(update={"start": start, "end": end})
+            changed = True
         words.append(word)
-    if len(words) == len(batch.words) and all(a is b for a, b in zip(words, batch.words)):
-        return batch
-    return batch.model_copy(update={"words": words})
+    return batch.model_copy(update={"words": words}) if changed else batch
