@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._media.recording import RecordingInfo
-from .._media.streams import FrameFanout, FrameStream, audio_resampler
+from .._media.streams import (
+    AUDIO_MAX_BYTES,
+    VIDEO_MAX_BYTES,
+    FrameFanout,
+    FrameStream,
+    audio_resampler,
+)
 from .hls.fetch import hls_http_client
 from .hls.media import HlsDecoder, HlsRemuxer
 
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["RealtimeMedia"]
 
 logger = logging.getLogger("heygen_streaming")
+
+
+def _default_budget(kind: str) -> int:
+    return VIDEO_MAX_BYTES if kind == "video" else AUDIO_MAX_BYTES
 
 
 class RealtimeMedia:
@@ -109,11 +119,27 @@ class RealtimeMedia:
                 self._end_fanouts()
             return
         self._decoder = HlsDecoder(
-            self._url, self._client(), self._publish, self._decoded_all, self._wanted
+            self._url,
+            self._client(),
+            self._publish,
+            self._decoded_all,
+            self._wanted,
+            budget=self._handoff_budget,
+            hosts=self._hls_hosts,
         )
         self._decoder.start()
         if self._over:
             self._decoder.finish()
+
+    def _handoff_budget(self) -> int:
+        """Bytes of decoded frames the decoder thread may hand over while the loop has
+        not taken them yet: the largest byte budget of each kind's streams, summed
+        (called from the decoder thread: plain reads)."""
+        total = 0
+        for kind, fanout in self._fanouts.items():
+            budgets = [getattr(s, "max_bytes", None) for s in fanout.streams]
+            total += max((b for b in budgets if b), default=_default_budget(kind))
+        return total
 
     def _wanted(self, kind: str) -> bool:
         """Whether a stream reads ``kind`` (called from the decoder thread: a plain read)."""
@@ -139,7 +165,9 @@ class RealtimeMedia:
     async def record(self, path: str | os.PathLike[str], duration: float | None) -> RecordingInfo:
         """Remux the stream into ``path`` until it ends (or ``duration`` media seconds)."""
         assert self._url is not None
-        recorder = HlsRemuxer(self._url, self._client(), path, duration=duration)
+        recorder = HlsRemuxer(
+            self._url, self._client(), path, duration=duration, hosts=self._hls_hosts
+        )
         result = recorder.start()
         self._recorders[recorder] = result
         if self._over:
