@@ -222,6 +222,10 @@ class RetryBudget:
         self.tokens = min(self.tokens + self.refund, self.most)
 
 
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else f"{count} bytes"
+
+
 def _cause(exc: BaseException) -> str:
     """The last failure of a request given up on, for `HlsError` (never its URL)."""
     cause = exc.__cause__
@@ -440,8 +444,8 @@ class HlsFetcher:
                             written += len(chunk)
                             if written > MAX_SEGMENT_BYTES:
                                 raise HlsError(
-                                    f"HLS {what} is larger than {MAX_SEGMENT_BYTES >> 20} MiB"
-                                    " (the reader's cap): refused"
+                                    f"HLS {what} is larger than the reader's cap of "
+                                    f"{_size(MAX_SEGMENT_BYTES)}: refused"
                                 )
                             timer.reschedule(None)
                             waited = loop.time()
