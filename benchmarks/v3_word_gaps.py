@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import statistics
 from typing import Any
@@ -91,7 +92,7 @@ async def _collect(audio: Any) -> tuple[np.ndarray[Any, Any], int]:
 
 def _longest_word_gap(words: list[Word]) -> float:
     spoken = [w for w in words if w.end > w.start]
-    return max((b.start - a.end for a, b in zip(spoken, spoken[1:], strict=False)), default=0)
+    return max((b.start - a.end for a, b in itertools.pairwise(spoken)), default=0)
 
 
 def _longest_silence(samples: np.ndarray[Any, Any], rate: int) -> float:
