@@ -5,7 +5,8 @@ cancels every task still running, as a real program's does) that opens
 ``async with StreamingClient() as c: async with c.realtime(...)`` and is then cancelled at
 a random moment (while creating, pending or streaming): twice or more in a row, with a
 slow cancel answer, or by one ``anyio.move_on_after`` (as Starlette and FastAPI use, which
-cancels again on every loop iteration). The emulator runs on the test's own loop; after
+cancels again on every loop iteration), or with a client the program never closes. The
+emulator runs on the test's own loop; after
 each program ended, its registry (the emulator's own state) must hold no live stream of
 that program's key, and the SDK must report ``end_reason == "cancelled"`` for the stream
 it created. Runs go four at a time, each on its own key; the emulator's segments are
@@ -76,8 +77,35 @@ async def _anyio_scope(base_url: str, run: Run) -> None:
         await _use(base_url, run)
 
 
+async def _never_closed_client(base_url: str, run: Run) -> None:
+    """A client kept for the program's life and never closed (a module-level one): only
+    the session's own close task stands between the program's exit and a billed stream."""
+    client = StreamingClient(api_key=run.key, base_url=base_url)
+
+    async def use() -> None:
+        async with client.realtime("avatar", "voice", "Hello there.", cancel_timeout=5) as rt:
+            run.sessions.append(rt)
+            await asyncio.sleep(60)
+
+    task = asyncio.ensure_future(use())
+    await asyncio.sleep(run.first)
+    task.cancel()
+    for gap in run.gaps:  # the second cancel leaves the close running in its own task
+        await asyncio.sleep(gap)
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    # the program ends with the close still running: asyncio.run cancels it
+
+
+PROGRAMS = {
+    "double": _cancelled_again_and_again,
+    "anyio": _anyio_scope,
+    "unclosed": _never_closed_client,
+}
+
+
 def _program(kind: str, base_url: str, run: Run) -> Run:
-    main = _cancelled_again_and_again if kind == "double" else _anyio_scope
+    main = PROGRAMS[kind]
     try:
         asyncio.run(main(base_url, run))
     except BaseException as exc:  # reported with the run
@@ -101,10 +129,14 @@ async def emu() -> AsyncIterator[Emulator]:
 async def _run_all(emu: Emulator, kind: str) -> list[str]:
     seed = int(os.environ.get("HEYGEN_TEST_SEED", random.randrange(1 << 30)))
     rnd = random.Random(seed)
+    # an unclosed client's stream is safe once its create answered (a create cut short by
+    # the program's exit cannot be read: that one is only warned about), so it is
+    # cancelled once live there
+    earliest = LIVE_WITHIN if kind == "unclosed" else 0.0
     runs = [
         Run(
             key=f"{kind}-{i}-{seed}",
-            first=rnd.uniform(0.0, LIVE_WITHIN + 0.3),
+            first=rnd.uniform(earliest, LIVE_WITHIN + 0.3),
             gaps=[rnd.uniform(0.0, 0.4) for _ in range(rnd.randint(1, 3))],
         )
         for i in range(RUNS)
@@ -146,4 +178,11 @@ async def test_double_cancel_with_a_slow_cancel_answer_leaves_nothing_running(
 @pytest.mark.timeout(180)
 async def test_an_anyio_cancel_scope_leaves_nothing_running(emu: Emulator) -> None:
     problems = await _run_all(emu, "anyio")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.timeout(180)
+async def test_a_client_never_closed_leaves_nothing_running(emu: Emulator) -> None:
+    emu.faults.delay("realtime_cancel", SLOW_CANCEL)
+    problems = await _run_all(emu, "unclosed")
     assert problems == [], "\n".join(problems)
