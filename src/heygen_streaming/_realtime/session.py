@@ -30,6 +30,7 @@ from .._media.recording import RecordingInfo
 from .._media.streams import FrameStream
 from .._sessions import check_options
 from .core import RealtimeCore, SessionOptions
+from .hls.hosts import check_hosts
 from .hls.media import check_remux_path
 from .media import RealtimeMedia
 from .models import SESSION_NAMES, RealtimeAppendResult, RealtimeInfo, Word, create_body
@@ -121,7 +122,7 @@ class RealtimeSession:
             audio_capacity,
             lambda: self._core.media_ended(),
             hls_http_client,
-            hls_hosts=hls_hosts,
+            hls_hosts=check_hosts(hls_hosts),
         )
         args = {"avatar_id": avatar, "voice_id": voice, "text": text, "audio": audio}
         self._core = RealtimeCore(client, mode, args, options, media)
