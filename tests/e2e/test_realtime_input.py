@@ -119,7 +119,11 @@ async def test_open_without_text_and_leave_creates_nothing(
     server: ScriptedRealtime, client: StreamingClient
 ) -> None:
     async with client.realtime("Daisy", "v1") as rt:
-        pass
+        words = asyncio.ensure_future(_words(rt))
+        video = asyncio.ensure_future(_count(rt.video()))
+        await asyncio.sleep(0)  # both are waiting for a stream that never comes
+    assert await asyncio.wait_for(words, WAIT) == []  # they end quietly with the session
+    assert await asyncio.wait_for(video, WAIT) == 0
     assert server.seen.creates == [] and server.seen.cancels == []
     assert rt.status == "cancelled"
 

@@ -306,7 +306,12 @@ class RealtimeSession:
         created (opened without text), it waits for the create.
         """
         self._check_streamable()
-        stream_id = await self._core.wait_created(running=False)
+        try:
+            stream_id = await self._core.wait_created(running=False)
+        except SessionClosed:
+            if self._core.start_error is not None:
+                raise
+            return  # closed before any text: no stream, no words
         words = follow_words(
             self._client.realtime_words(stream_id),
             closed=self._closed,
