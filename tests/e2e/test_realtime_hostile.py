@@ -267,6 +267,26 @@ async def test_deep_json_status_ends_the_stream_instead_of_hanging(ts_clip: Clip
     assert server.seen.cancels == [STREAM_ID]  # it may still run: cancelled on exit
 
 
+async def test_a_poll_failing_unexpectedly_does_not_kill_the_poller(ts_clip: Clip) -> None:
+    """Whatever a status poll raises counts as a failed poll: the poller goes on and gives
+    up after its failures, so wait_ended() raises instead of hanging (main: the poller's
+    task died on the first one and wait_ended() hung)."""
+    async for server in serve(ts_clip):
+        server.publish(1)
+        async with (
+            _client(server) as client,
+            client.realtime("Daisy", "v1", "Hi", poll_interval=0.02) as rt,
+        ):
+
+            async def broken(stream_id: str, **_: Any) -> Any:
+                raise RuntimeError("a bug in a parser")
+
+            client.get_realtime = broken  # type: ignore[method-assign]
+            with pytest.raises(RealtimeStreamError, match="status polling failed"):
+                await asyncio.wait_for(rt.wait_ended(), WAIT)
+        assert server.seen.cancels == [STREAM_ID]
+
+
 async def test_deep_json_cancel_answer_still_releases_the_media(ts_clip: Clip) -> None:
     """A cancel answered with JSON nested too deeply is not confirmed (``cancel_failed``),
     and leaving the block neither raises nor skips closing the HLS reader (item 3)."""
