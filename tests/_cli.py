@@ -137,10 +137,28 @@ def probe(path: Path) -> dict[str, Any]:
     return {"kinds": kinds, "duration": duration, "video_frames": frames}
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stderr
+def voiced_seconds(path: Path, level: float = 0.01) -> float:
+    """Seconds of a file's audio whose frames are louder than ``level`` RMS (0..1): speech is
+    around -10 dBFS (0.1-0.3), the emulator's idle comfort noise ~0.0005."""
+    voiced = 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            pcm = frame.to_ndarray().astype("float64").ravel()
+            if pcm.size and float((pcm**2).mean()) ** 0.5 > level:
+                voiced += frame.samples / frame.sample_rate
+    return voiced
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """Exit code ``code`` with one ``heygen-streaming: error:`` line on stderr; returns it."""
+    assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("heygen-streaming: error: ")
     return lines[0]
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Exit code 2 (bad usage: nothing was sent) with one ``error:`` line; returns it."""
+    return assert_one_line_error(result, code=2)

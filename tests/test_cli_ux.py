@@ -24,6 +24,7 @@ from _cli import (
     AIORTC_CONNECT_NOISE,
     KEY,
     assert_one_line_error,
+    assert_usage_error,
     cli,
     list_ids,
     read_line_matching,
@@ -208,7 +209,17 @@ def _interrupt_twice(url: str, tmp_path: Path) -> tuple[int, str, str]:
     """Run ``demo -v``, press Ctrl-C twice once the session is started; (rc, id, stderr)."""
     before = set(list_ids(url))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heygen_streaming", "demo", "-v", "--out", "d.mp4"],
+        [
+            sys.executable,
+            "-m",
+            "heygen_streaming",
+            "demo",
+            "-v",
+            "--out",
+            "d.mp4",
+            "--base-url",
+            url,
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -295,7 +306,7 @@ def test_unspeakable_text_is_rejected_before_any_session() -> None:
     server, url = start_emulator("--fault", "new=500x10")  # a session would fail loudly
     try:
         for args in (["speak", ""], ["speak", "x" * 10_001], ["demo", "--text", " "]):
-            line = assert_one_line_error(cli(*args, env=served(url)))
+            line = assert_usage_error(cli(*args, env=served(url)))
             assert "text is" in line and "HTTP 500" not in line
     finally:
         server.send_signal(signal.SIGTERM)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from _cli import voiced_seconds
 from heygen_streaming.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,3 +177,93 @@ def test_testing_page_lists_every_fault_endpoint_name() -> None:
     endpoints = Emulator().faults.endpoints
     assert endpoints is not None
     assert listed - {"streaming.new"} == set(endpoints)
+
+
+# -- issue 19: a newcomer's second hour --------------------------------------------------
+
+DOCS = ROOT / "docs"
+
+
+@pytest.mark.timeout(120)
+async def test_quickstart_first_script_records_the_speech_it_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heygen_streaming.emulator import Emulator
+
+    page = (DOCS / "quickstart.md").read_text()
+    blocks = [
+        b for lang, b in FENCE.findall(section(page, "Your first script")) if lang == "python"
+    ]
+    assert len(blocks) == 1
+    code = blocks[0].rstrip()
+    assert code.endswith("asyncio.run(main())")
+    monkeypatch.chdir(tmp_path)
+    async with Emulator(api_key="quickstart-key", port=0) as emu:
+        monkeypatch.setenv("HEYGEN_API_KEY", "quickstart-key")
+        monkeypatch.setenv("HEYGEN_BASE_URL", emu.base_url)
+        namespace: dict[str, object] = {}
+        exec(compile(code.removesuffix("asyncio.run(main())"), "quickstart.md", "exec"), namespace)
+        await namespace["main"]()  # type: ignore[operator]
+    match = re.search(r"spoke ([\d.]+) ms", capsys.readouterr().out)
+    assert match is not None
+    # The clip holds the speech, not the silence after it (before: 0.1 s voiced of 1.7 s).
+    # Real speech has quiet stretches between words and in unvoiced consonants: half of its
+    # duration counts as voiced at least.
+    assert voiced_seconds(tmp_path / "clip.mp4") > 0.5 * float(match.group(1)) / 1000
+
+
+def test_a_key_holder_is_told_what_works_today() -> None:
+    readme_key = section(README, "Using a real HeyGen key")
+    quickstart = (DOCS / "quickstart.md").read_text()
+    index = (DOCS / "index.md").read_text()
+    cli_page = (DOCS / "cli.md").read_text()
+    for name, text in [
+        ("README", readme_key),
+        ("quickstart", quickstart),
+        ("index", index),
+        ("cli", cli_page),
+    ]:
+        assert "heygen-streaming realtime" in text, name
+        assert "LiveAvatar" in text and "docs/liveavatar.md" in text, name
+    assert "against HeyGen with your own key" not in quickstart
+    assert "HTTP 410" in section(quickstart, "Your first script")
+    assert "v1 only" not in index
+    # The Quick start's demo is the offline demo, key or not.
+    assert "even if `HEYGEN_API_KEY` is set" in section(README, "Quick start")
+
+
+def test_installation_says_how_to_install_when_the_index_lacks_the_package() -> None:
+    page = (DOCS / "installation.md").read_text()
+    text = section(page, "When the package is not on your index")
+    assert "No matching distribution found" in text
+    commands = "\n".join(b for lang, b in FENCE.findall(text) if lang == "bash")
+    assert "pip install '.[emulator]'" in commands
+    assert "pip wheel --no-deps -w dist ." in commands
+
+
+def test_the_emulator_pages_link_each_other() -> None:
+    v1 = (DOCS / "emulator.md").read_text().split("\n## ", 1)[0]
+    v3 = (DOCS / "emulator-realtime.md").read_text().split("\n## ", 1)[0]
+    assert "(emulator-realtime.md)" in v1  # in the introduction, not only in a table row
+    assert "(emulator.md)" in v3
+    static = ROOT / "src" / "heygen_streaming" / "emulator" / "static"
+    assert 'href="/static/v3.html"' in (static / "index.html").read_text()
+    assert 'href="/"' in (static / "v3.html").read_text()
+
+
+def test_one_story_for_the_default_quality() -> None:
+    import inspect
+
+    from heygen_streaming import StreamingClient
+    from heygen_streaming.emulator.v1.api import DEFAULT_QUALITY
+
+    sdk = inspect.signature(StreamingClient.session).parameters["quality"].default
+    cli_default = {a.dest: a.default for a in _subcommands(build_parser())["demo"]._actions}
+    page = (ROOT / "src" / "heygen_streaming" / "emulator" / "static" / "index.html").read_text()
+    selected = re.search(r'<option value="(\w+)" selected>', page)
+    assert selected is not None
+    assert (sdk, cli_default["quality"], selected.group(1)) == ("high", "low", "low")
+    story = section((DOCS / "concepts.md").read_text(), "Default quality")
+    assert f"`{sdk}`" in story and "`low`" in story and f"`{DEFAULT_QUALITY}`" in story
+    for page_name in ("cli.md", "emulator.md", "quickstart.md"):
+        assert "concepts.md#default-quality" in (DOCS / page_name).read_text(), page_name

@@ -138,3 +138,19 @@ def test_relay_to_browser_check_mode(emulator: str, tmp_path: Path) -> None:
     video, width, height, audio = map(int, match.groups())
     assert video >= 30 and audio >= 50
     assert (width, height) == (640, 360)
+
+
+@pytest.mark.timeout(120)
+def test_realtime_record_streams_text_and_records_the_clip(emulator: str, tmp_path: Path) -> None:
+    result = run_example("realtime_record.py", "--out", "rt.mp4", cwd=tmp_path, url=emulator)
+    words = re.findall(r"^\s*([\d.]+) s  (\S+)$", result.stdout, re.M)
+    assert [w for _, w in words][:2] == ["Hello", "!"]
+    assert [w for _, w in words][-3:] == ["language", "model", "."]  # every delta was spoken
+    starts = [float(t) for t, _ in words]
+    assert starts == sorted(starts)
+    assert re.search(r"ended \(final_marker\); recorded ([\d.]+) s", result.stdout)
+    assert "wrote rt.mp4" in result.stdout
+    recorded = number(r"recorded ([\d.]+) s", result.stdout)
+    assert recorded >= starts[-1]
+    with av.open(str(tmp_path / "rt.mp4")) as container:
+        assert sorted(s.type for s in container.streams) == ["audio", "video"]

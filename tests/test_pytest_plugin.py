@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
 
-def docs_example() -> str:
-    """The Python block under "A complete test file" in docs/testing.md."""
+def docs_example() -> dict[str, str]:
+    """The files under "A complete test file" in docs/testing.md: the Python block
+    (``test_greeter.py``) and the ``pytest.ini`` block."""
     text = (ROOT / "docs" / "testing.md").read_text()
     section = text.split("## A complete test file", 1)[1].split("\n## ", 1)[0]
     blocks = [body for lang, body in FENCE.findall(section) if lang == "python"]
-    assert len(blocks) == 1
-    return blocks[0]
+    ini = [body for lang, body in FENCE.findall(section) if lang == "ini"]
+    assert len(blocks) == 1 and len(ini) == 1
+    return {"test_greeter.py": blocks[0], "pytest.ini": ini[0]}
 
 
 def run_pytest(tmp_path: Path, files: dict[str, str], *args: str) -> str:
@@ -38,16 +40,15 @@ def run_pytest(tmp_path: Path, files: dict[str, str], *args: str) -> str:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return result.stdout
+    return result.stdout + result.stderr
 
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("scope", ["function", "session"])
 def test_the_docs_example_passes(tmp_path: Path, scope: str) -> None:
-    out = run_pytest(
-        tmp_path, {"test_greeter.py": docs_example()}, f"--heygen-emulator-scope={scope}"
-    )
+    out = run_pytest(tmp_path, docs_example(), f"--heygen-emulator-scope={scope}")
     assert "3 passed" in out
+    assert "Warning" not in out, out  # e.g. pytest-asyncio's unset loop scope, every run
 
 
 SHARED = """

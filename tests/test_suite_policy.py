@@ -54,3 +54,28 @@ def test_ci_requires_every_test_and_installs_every_tool() -> None:
     packages = ("chromium", "chromium-driver", "ffmpeg", "iproute2", "nftables", "nodejs", "npm")
     for package in packages:
         assert f"missing+=({package})" in ci, package
+
+
+def test_browser_tests_run_webrtc_only_inside_network_namespaces() -> None:
+    """libwebrtc ignores loopback: a Chromium page that runs WebRTC gets ``netns_page`` (the
+    browser in a namespace the test creates), never ``browser_page`` (this machine). Only
+    pages without WebRTC may use ``browser_page``."""
+    import ast
+
+    no_webrtc = {"test_v3_page_plays_hls_with_mse_and_shows_words"}  # HLS over HTTP
+    on_host: set[str] = set()
+    in_netns: set[str] = set()
+    for path in (ROOT / "tests" / "browser").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = {a.arg for a in node.args.args}
+                if "browser_page" in args:
+                    on_host.add(node.name)
+                if "netns_page" in args:
+                    in_netns.add(node.name)
+    assert on_host == no_webrtc
+    assert {
+        "test_demo_page_plays_video_speaks_and_stops",
+        "test_vendor_v1_js_flow",
+        "test_heygen_js_sdk_plays_talks_interrupts_and_stops",
+    } <= in_netns

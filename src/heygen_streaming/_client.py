@@ -29,7 +29,7 @@ from ._http.retry import RetryPolicy
 from ._http.tls import DeferredSSLContext
 from ._http.transport import Transport
 from ._realtime.api import AudioInput, RealtimeAPI
-from ._sessions import SessionRegistry, check_options
+from ._sessions import SessionRegistry, check_options, outlast
 from ._v1.api import V1API
 from ._v1.enums import QualityName, VideoEncodingName
 from ._v1.options import (
@@ -127,6 +127,10 @@ class StreamingClient:
         hls_http_client: an ``httpx.AsyncClient`` for the HLS playlists and segments of
             realtime streams (no credentials are ever sent there); not closed by this
             client. By default each stream opens its own.
+        hls_hosts: hosts a realtime stream's HLS reader may fetch from besides the
+            playlist's own origin and where it redirects (``"cdn.example.com"``,
+            ``"cdn.example.com:8443"``, ``"*.example.com"``, ``"*"``); link-local and cloud
+            metadata addresses are refused whatever this says.
 
     Every endpoint method also takes ``timeout=`` (seconds) overriding the default for that
     call; ``None`` there means "the client's default". The key is stripped of surrounding
@@ -148,6 +152,7 @@ class StreamingClient:
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
         hls_http_client: httpx.AsyncClient | None = None,
+        hls_hosts: Sequence[str] = (),
     ) -> None:
         if token is not None and api_key is not None:
             raise ConfigurationError("pass either api_key or token, not both")
@@ -188,6 +193,11 @@ class StreamingClient:
         self._v1 = V1API(self._transport)
         self._realtime = RealtimeAPI(self._transport)
         self._hls_http = hls_http_client
+        self._hls_hosts: tuple[str, ...] = ()
+        if hls_hosts:
+            from ._realtime.hls.hosts import check_hosts
+
+            self._hls_hosts = check_hosts(hls_hosts)
         self._sessions = SessionRegistry()  # every session closes before the client does
         self._entered = False
         self._closed = False
@@ -245,9 +255,11 @@ class StreamingClient:
         ``http_client`` or ``hls_http_client`` stays open."""
         if self._closed:
             return
-        await self._sessions.aclose()
-        self._closed = True
-        await self._transport.aclose()
+        try:
+            await self._sessions.aclose()  # waits for closes in flight, even if cancelled
+        finally:
+            self._closed = True
+            await outlast(self._transport.aclose())
 
     def _check_open(self) -> None:
         if self._closed:
@@ -392,6 +404,7 @@ class StreamingClient:
             video_capacity=video_capacity,
             audio_capacity=audio_capacity,
             hls_http_client=self._hls_http,
+            hls_hosts=self._hls_hosts,
         )
         self._sessions.add(session)
         return session

@@ -255,17 +255,19 @@ class EndpointRetiredError(APIError):
     """HTTP 410 (``endpoint_sunset``): HeyGen retired this endpoint.
 
     HeyGen turned off ``/v1/streaming.*`` and ``/v2/streaming.*`` in 2026. The message says
-    what still works: the offline emulator, or HeyGen's Avatar Realtime API.
+    what works today: HeyGen's Avatar Realtime API (``client.realtime()``, the
+    ``heygen-streaming realtime`` command), or the offline emulator for v1 code.
     """
 
     def _format(self) -> str:
         said = super()._format().rstrip(".")
         return (
             f"{said}. HeyGen retired this endpoint (endpoint_sunset): the v1/v2 "
-            "streaming API no longer serves sessions. Run against the offline emulator "
+            "streaming API no longer serves sessions. With a HeyGen key, use its current "
+            "Avatar Realtime API: `client.realtime()` in code, `heygen-streaming realtime` "
+            "on the command line. v1 code still runs against the offline emulator "
             "(`heygen-streaming emulator`, or `heygen_streaming.emulator.Emulator` in code, "
-            "then pass its base URL), or use HeyGen's current Avatar Realtime API "
-            "(`client.realtime()`)."
+            "then pass its base URL)."
         )
 
 

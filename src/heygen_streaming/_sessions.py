@@ -1,22 +1,22 @@
 """What every kind of session shares: its lifecycle, its options, and the client's registry.
 
-A session kind (v1's `Session`, v3's `RealtimeSession`, LiveAvatar's next) keeps its own
+A session kind (v1's `Session`, v3's `RealtimeSession`, `LiveAvatarSession`) keeps its own
 state enum and transition table, as data, and changes state only through one
 `Lifecycle.transition`. Its client tracks it in a `SessionRegistry` from the moment the
 client's factory (``client.session()``, ``client.realtime()``) made it; the client's
 ``aclose()`` ends every session still open, including those whose close is already in
 flight, under one bound: the longest ``close_bound`` of them plus `CLOSE_MARGIN`.
 
+Ending a billed session is cleanup that cancellation must not cut short, so this module
+also holds the three tools every kind ends its sessions with: `end_on_server` (send the
+ending call, v1's ``streaming.stop``, v3's cancel or LiveAvatar's stop, again if
+cancelled, until confirmed or its budget is spent), `finish` (a close task that absorbs
+cancellations, e.g. those ``asyncio.run`` sends every task at exit) and `outlast` (a
+caller that waits for a close in flight although it is cancelled, then re-raises).
+
 To plug a new kind in: implement `TrackedSession` (three members), keep a `Lifecycle`, and
 have its client ``add`` each session it makes to its registry. This module imports only
 `_errors` and `_media.ring` (the capacity rule), never an API package.
-
-A stop that cannot fail: `stop_until_confirmed` sends an API's stop call again when the
-task sending it is cancelled (a second Ctrl-C: ``asyncio.run`` cancels every task) until
-it is confirmed or its budget has passed, and `finish` waits for cleanup through any
-number of cancellations (also anyio's level-triggered cancel scopes), reporting them so
-the caller re-raises once done. (LiveAvatar uses these; v1's ``_v1/stop.py`` has its own
-copy of the same two functions, to be merged here.)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._errors import ConfigurationError, NotFoundError, SessionNotStopped
+from ._errors import ConfigurationError, NotFoundError
 from ._media.ring import check_capacity
 
 __all__ = [
@@ -37,8 +37,9 @@ __all__ = [
     "SessionRegistry",
     "TrackedSession",
     "check_options",
+    "end_on_server",
     "finish",
-    "stop_until_confirmed",
+    "outlast",
 ]
 
 logger = logging.getLogger("heygen_streaming")
@@ -49,6 +50,7 @@ CLOSE_MARGIN = 6.0
 
 S = TypeVar("S", bound=Enum)
 R = TypeVar("R", bound=str)
+T = TypeVar("T")
 
 
 class Lifecycle(Generic[S, R]):
@@ -163,10 +165,18 @@ class SessionRegistry:
 
     async def aclose(self) -> None:
         """Close every session that needs it and wait, bounded: the longest `close_bound`
-        plus `CLOSE_MARGIN`; closes still running then are cancelled."""
+        plus `CLOSE_MARGIN`; closes still running then are cancelled.
+
+        Cancelling the caller does not cut the wait short (`outlast`): the client closes
+        its HTTP client after this returns, and a close still sending its stop or cancel
+        needs it. The cancellation is raised once the closes ended.
+        """
         sessions: list[TrackedSession] = [s for s in list(self._sessions) if s.needs_close]
-        if not sessions:
-            return
+        if sessions:
+            await outlast(self._close(sessions))
+
+    @staticmethod
+    async def _close(sessions: list[TrackedSession]) -> None:
         bound = max(s.close_bound for s in sessions) + CLOSE_MARGIN
         closes = [asyncio.ensure_future(s.aclose_quietly()) for s in sessions]
         _, late = await asyncio.wait(closes, timeout=bound)
@@ -177,6 +187,95 @@ class SessionRegistry:
         for outcome in await asyncio.gather(*closes, return_exceptions=True):
             if isinstance(outcome, Exception):
                 logger.warning("closing a session failed: %r", outcome)
+
+
+# -- ending a session on the server, whatever cancels the caller ---------------------------
+
+
+async def end_on_server(
+    call: Callable[[float], Awaitable[object]],
+    budget: float,
+    *,
+    what: str,
+    budget_name: str,
+) -> str | None:
+    """Send ``call(remaining_seconds)`` until it is confirmed (None) or ``budget`` seconds
+    have passed (the cause of the failure, for the caller's warning).
+
+    The ending call of a billed session (v1's ``streaming.stop``, v3's cancel) is
+    idempotent: "not found" counts as ended, and cancelling the running task aborts the
+    call in flight, which is then sent again (the cancellation is absorbed: this is
+    cleanup; ``asyncio.run`` cancels every task once at exit, a second Ctrl-C too).
+    Any other failure ends the attempts (the client already retried what it could).
+    ``what`` names the call in log lines, ``budget_name`` the option in the cause.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    task = asyncio.current_task()
+    cause = f"no answer within {budget_name}={budget:g} s"
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            async with asyncio.timeout(remaining):
+                await call(remaining)
+            return None
+        except NotFoundError:
+            logger.debug("%s: already gone", what)
+            return None
+        except asyncio.CancelledError:
+            if task is None:
+                raise
+            task.uncancel()
+            cause = "cancelled"
+            logger.info("%s was cancelled: sending it again", what)
+        except TimeoutError:
+            break
+        except Exception as exc:  # the client already retried what it could
+            cause = f"{type(exc).__name__}: {exc}"
+            break
+    return cause
+
+
+async def finish(awaitable: Awaitable[Any]) -> bool:
+    """Wait for ``awaitable`` even if the running task is cancelled meanwhile.
+
+    For a session's own close task: returns True if a cancellation was absorbed (the
+    caller re-raises it once its cleanup is done).
+    """
+    future = asyncio.ensure_future(awaitable)
+    task = asyncio.current_task()
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if task is None or not task.cancelling():
+                raise
+            task.uncancel()
+            cancelled = True
+    return cancelled
+
+
+async def outlast(awaitable: Awaitable[T]) -> T:
+    """``await awaitable`` to its end even if the caller is cancelled meanwhile, any number
+    of times (an ``anyio`` cancel scope cancels it again on every loop iteration); then
+    re-raise the first cancellation, unchanged.
+
+    For a caller whose cleanup must not be cut short (the client's close waits for its
+    sessions' closes before it closes its HTTP client). The cancellation is not
+    uncancelled: ``asyncio.timeout``, task groups and anyio scopes see it as theirs.
+    """
+    future = asyncio.ensure_future(awaitable)
+    caught: asyncio.CancelledError | None = None
+    while not future.done():
+        try:
+            await asyncio.wait((future,))  # cancelling the wait leaves the work running
+        except asyncio.CancelledError as exc:
+            caught = caught or exc
+    if caught is not None:
+        if not future.cancelled() and future.exception() is not None:
+            logger.debug("failed while its caller was cancelled: %r", future.exception())
+        raise caught
+    return future.result()
 
 
 def check_options(
@@ -202,63 +301,3 @@ def check_options(
             raise ConfigurationError(f"{name} must be positive{off}")
     for name, value in (capacities or {}).items():
         check_capacity(value, name)
-
-
-async def stop_until_confirmed(
-    stop: Callable[[float], Awaitable[object]],
-    session_id: str,
-    timeout: float,  # noqa: ASYNC109 - a budget, not a deadline
-    *,
-    call: str,
-    command: str,
-) -> SessionNotStopped | None:
-    """Run ``stop(seconds_left)`` until it returns (None) or ``timeout`` passed (the error).
-
-    `NotFoundError` counts as stopped; ``stop`` retries what its transport can. Cancelling
-    the running task aborts the call in flight, which is then sent again (the cancellation
-    is absorbed: this is cleanup). The error names ``call`` and the shell ``command`` that
-    stops the session.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    task = asyncio.current_task()
-    cause = f"no answer within stop_timeout={timeout:g} s"
-    while (remaining := deadline - loop.time()) > 0:
-        try:
-            async with asyncio.timeout(remaining):
-                await stop(remaining)
-            return None
-        except NotFoundError:
-            logger.debug("%s: session %s was already gone", call, session_id)
-            return None
-        except asyncio.CancelledError:
-            if task is None:
-                raise
-            task.uncancel()
-            cause = "cancelled"
-            logger.info("%s for session %s was cancelled: sending it again", call, session_id)
-        except TimeoutError:
-            break
-        except Exception as exc:  # the transport already retried what it could
-            cause = f"{type(exc).__name__}: {exc}"
-            break
-    error = SessionNotStopped(session_id, cause, command=command, call=call)
-    logger.warning("%s failed: %s", call, error)
-    return error
-
-
-async def finish(awaitable: Awaitable[Any]) -> bool:
-    """Wait for ``awaitable`` even if the running task is cancelled meanwhile, any number
-    of times; True if a cancellation was absorbed (the caller re-raises it when done)."""
-    future = asyncio.ensure_future(awaitable)
-    task = asyncio.current_task()
-    cancelled = False
-    while not future.done():
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if task is None or not task.cancelling():
-                raise
-            task.uncancel()
-            cancelled = True
-    return cancelled

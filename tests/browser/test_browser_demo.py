@@ -1,4 +1,8 @@
-"""Real Chromium against the emulator: its own demo page, and the vendor's v1 JS flow."""
+"""Real Chromium against the emulator: its own demo page, and the vendor's v1 JS flow.
+
+libwebrtc ignores loopback, so the emulator runs in a network namespace and Chromium in
+another (``netns_emulator``, ``netns_page``: see ``conftest.py``), joined by a veth pair.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,23 @@ from typing import Any
 
 import pytest
 
-from heygen_streaming.emulator import Emulator
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.netns,
+    pytest.mark.requires_tool("ip", package="iproute2"),
+    pytest.mark.timeout(90),
+]
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+def _status(emulator: Any, session_id: str) -> tuple[str, int] | None:
+    session = emulator.get_session(session_id)
+    return None if session is None else (session.status, session.tasks)
 
 
 async def test_demo_page_plays_video_speaks_and_stops(
-    emulator: Emulator, api_key: str, browser_page: Any
+    netns_emulator: Any, api_key: str, netns_page: Any
 ) -> None:
-    page = browser_page
+    emulator, page = netns_emulator, netns_page
     await page.goto(emulator.base_url + "/")
     await page.fill("#apiKey", api_key)
     await page.select_option("#quality", "low")
@@ -22,13 +34,13 @@ async def test_demo_page_plays_video_speaks_and_stops(
     await page.wait_for_function("document.querySelector('video').videoWidth > 0", timeout=30_000)
     assert await page.evaluate("document.querySelector('video').videoWidth") == 640
     session_id = await page.evaluate("window.demo.sessionId")
-    session = emulator.get_session(session_id)
-    assert session is not None and session.status == "connected"
+    status = await emulator.call(_status, session_id)
+    assert status is not None and status[0] == "connected"
 
     await page.fill("#text", "Hello from Chromium, speaking long enough to be interrupted. " * 4)
     await page.click("#speak")
     await page.wait_for_function("window.demo.tasks.length === 1", timeout=10_000)
-    assert session.tasks == 1
+    assert await emulator.call(_status, session_id) == ("connected", 1)
     # The server's data channel reports the speech starting, for this task and session.
     await page.wait_for_function(
         "window.demo.messages.some(m => m.type === 'avatar_start_talking')", timeout=10_000
@@ -47,7 +59,7 @@ async def test_demo_page_plays_video_speaks_and_stops(
     assert await page.text_content("#talking") == "silent"
     await page.click("#stop")
     await emulator.wait_closed(session_id, within=10)
-    assert emulator.sessions == []
+    assert await emulator.session_ids() == []
     assert await page.evaluate("window.demo.errors") == []
 
 
@@ -93,8 +105,8 @@ async ([base, key]) => {
 """
 
 
-async def test_vendor_v1_js_flow(emulator: Emulator, api_key: str, browser_page: Any) -> None:
-    page = browser_page
+async def test_vendor_v1_js_flow(netns_emulator: Any, api_key: str, netns_page: Any) -> None:
+    emulator, page = netns_emulator, netns_page
     # From another origin (an opaque one): every call goes through a CORS preflight.
     await page.set_content("<html><body><p>vendor flow</p></body></html>")
     session_id = await page.evaluate(VENDOR_FLOW, [emulator.base_url, api_key])
@@ -117,4 +129,4 @@ async def test_vendor_v1_js_flow(emulator: Emulator, api_key: str, browser_page:
         [emulator.base_url, api_key, session_id],
     )
     await emulator.wait_closed(session_id, within=10)
-    assert emulator.sessions == []
+    assert await emulator.session_ids() == []

@@ -6,6 +6,9 @@ checkout) and bundled with esbuild; the page then runs the SDK's own ``createSta
 emulator speaks the wire the real service spoke, not the wire our Python SDK happens to expect:
 SDK 1.0.16 only dispatches talking events that arrive as *binary* data-channel messages, and it
 authenticates with a ``streaming.create_token`` Bearer token.
+
+libwebrtc ignores loopback: the emulator runs in a network namespace and Chromium in another
+(``netns_emulator``, ``netns_page``: see ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import httpx
 import pytest
 
 from browser._npm import bundle
-from heygen_streaming.emulator import Emulator
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.netns,
     pytest.mark.timeout(180),
     pytest.mark.requires_tool("npm", package="npm"),
+    pytest.mark.requires_tool("ip", package="iproute2"),
 ]
 
 JSSDK_DIR = Path(__file__).parent / "jssdk"
@@ -78,14 +82,19 @@ LOUD = "(n) => window.t.levels.length >= n && window.t.levels.slice(-n).every(v 
 QUIET = "(n) => window.t.levels.length >= n && window.t.levels.slice(-n).every(v => v < 0.002)"
 
 
-async def test_heygen_js_sdk_plays_talks_interrupts_and_stops(
-    emulator: Emulator, api_key: str, browser_page: Any, jssdk_bundle: str
-) -> None:
-    page = browser_page
-    async with httpx.AsyncClient(base_url=emulator.base_url, timeout=10) as http:
-        reply = await http.post(
+async def _create_token(base_url: str, api_key: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        return await http.post(
             "/v1/streaming.create_token", headers={"X-Api-Key": api_key}, json={}
         )
+
+
+async def test_heygen_js_sdk_plays_talks_interrupts_and_stops(
+    netns_emulator: Any, api_key: str, netns_page: Any, jssdk_bundle: str
+) -> None:
+    emulator, page = netns_emulator, netns_page
+    # From inside the emulator's namespace (the test's own has no route to it).
+    reply = await emulator.run(_create_token(emulator.base_url, api_key))
     assert reply.status_code == 200
     body = reply.json()
     assert body["error"] is None  # the captured create_token envelope
@@ -96,11 +105,12 @@ async def test_heygen_js_sdk_plays_talks_interrupts_and_stops(
     await page.add_script_tag(content=jssdk_bundle)
     started = await page.evaluate(START, [emulator.base_url, token])
     session_id = started["sessionId"]
-    # The SDK built its RTCPeerConnection from ice_servers2: only this machine is listed.
+    # The SDK built its RTCPeerConnection from ice_servers2: only the emulator is listed.
     assert started["iceServers"], "the SDK reads ice_servers2; an empty list means public STUN"
+    server_ip = emulator.base_url.split("//", 1)[1].rsplit(":", 1)[0]
     for server in started["iceServers"]:
         urls = server["urls"] if isinstance(server["urls"], list) else [server["urls"]]
-        assert all(url.split(":")[1].startswith("127.") for url in urls), urls
+        assert all(url.split(":")[1] == server_ip for url in urls), urls
 
     # Video plays.
     await page.wait_for_function("window.t.video.videoWidth > 0", timeout=30_000)
@@ -151,4 +161,4 @@ async def test_heygen_js_sdk_plays_talks_interrupts_and_stops(
     )
     assert await page.evaluate("window.t.api.peerConnection.connectionState") == "closed"
     await emulator.wait_closed(session_id, within=10)
-    assert emulator.sessions == []
+    assert await emulator.session_ids() == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,11 @@ class ScriptedRealtime:
 
     ``pending_polls``: GETs answered ``pending`` before ``ready``; the stream reports
     ``completed`` once the playlist ended and its last segment was served; ``hold_create`` /
-    ``hold_cancel``: the handler waits until the event is set; ``fail_with``: GET reports
-    ``error`` with this message; ``words``: the SSE batches.
+    ``hold_cancel``: the handler waits until the event is set; ``create_delay``: the create
+    answers this many seconds after it made the stream (a slow service); ``append_jitter``:
+    each append is recorded after a random pause up to this long (a service handling
+    concurrent requests in any order); ``fail_with``: GET reports ``error`` with this
+    message; ``words``: the SSE batches.
     """
 
     def __init__(self, clip: Clip) -> None:
@@ -144,6 +148,8 @@ class ScriptedRealtime:
         self.cancel_done = asyncio.Event()
         self.final_seen = asyncio.Event()
         self.cancel_failures = 0
+        self.create_delay = 0.0
+        self.append_jitter = 0.0
         self.words: list[list[dict[str, Any]]] = [
             [{"word": "Hello", "start": 0.0, "end": 0.4}, {"word": "!", "start": 0.4, "end": 0.4}],
             [{"word": "Bye", "start": 1.0, "end": 1.3}],
@@ -208,6 +214,8 @@ class ScriptedRealtime:
         self.create_seen.set()
         if self.hold_create is not None:
             await self.hold_create.wait()
+        if self.create_delay:
+            await asyncio.sleep(self.create_delay)  # the service's own pace, not a sync
         return web.json_response({"data": {"stream_id": STREAM_ID}}, status=201)
 
     async def _get(self, request: web.Request) -> web.Response:
@@ -221,6 +229,8 @@ class ScriptedRealtime:
         if not self._authorised(request):
             return _error(401, "unauthorized", "Invalid API key")
         body = await request.json()
+        if self.append_jitter:
+            await asyncio.sleep(random.uniform(0, self.append_jitter))  # the service's pace
         if self.final or self.cancelled:
             return _error(410, "stream_closed", "input is closed")
         self.seen.appends.append(body)

@@ -130,7 +130,7 @@ async def test_full_flow_every_route(emulator: Emulator, http: httpx.AsyncClient
         assert ok(await http.get("/v1/streaming.list"))["sessions"] == listed
 
         repeat = ok(await call(http, "task", {"session_id": session_id, "text": "Hello there"}))
-        assert repeat["task_id"] and repeat["duration_ms"] == pytest.approx(770)
+        assert repeat["task_id"] and 500 < repeat["duration_ms"] < 1500  # the rendered speech
         body = {"session_id": session_id, "text": "Hi", "task_mode": "async", "task_type": "chat"}
         chat = ok(await call(http, "task", body))
         assert chat["task_id"] != repeat["task_id"] and chat["duration_ms"] > 1000

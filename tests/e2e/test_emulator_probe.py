@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from heygen_streaming.emulator import Emulator
+from heygen_streaming.emulator.liveavatar.catalog import AVATARS, VOICES
 from heygen_streaming.emulator.v3 import Status
 
 from ._v3util import BASE, KEY, client, create, stream_of, text_stream, tts, v3_emulator
@@ -64,6 +65,11 @@ async def test_probe_describes_the_emulator_and_its_v3_defaults() -> None:
                     "max_streams": 2,
                     "audio_urls": False,
                 },
+                "liveavatar": {
+                    "avatar_id": AVATARS[0].id,
+                    "voice_id": VOICES[0].id,
+                    "max_sessions": emu.liveavatar.registry.max_sessions,
+                },
             },
         }
         # The announced ids work as they are.
@@ -94,4 +100,24 @@ async def test_reset_ends_every_session_and_stream_of_every_key() -> None:
         for _ in range(3):
             await create(http, text_stream())
         assert await emu.reset() == 3
+        assert await emu.reset() == 0
+
+
+async def test_reset_ends_liveavatar_sessions_and_forgets_their_history() -> None:
+    async with v3_emulator() as emu, client(emu) as http:
+        body = {"avatar_id": AVATARS[0].id, "mode": "LITE"}
+        tokens = []
+        for _ in range(2):
+            made = await http.post("/v1/sessions/token", json=body)
+            assert made.status_code == 200, made.text
+            tokens.append(made.json()["data"]["session_token"])
+        started = await http.post(
+            "/v1/sessions/start", headers={"authorization": f"Bearer {tokens[0]}", "x-api-key": ""}
+        )
+        assert started.status_code == 201, started.text
+        assert await emu.reset() == 2  # one started, one waiting for its start
+        active = await http.get("/v1/sessions", params={"type": "active"})
+        historic = await http.get("/v1/sessions", params={"type": "historic"})
+        assert active.json()["data"]["results"] == []
+        assert historic.json()["data"]["results"] == []
         assert await emu.reset() == 0

@@ -123,10 +123,28 @@ async def test_words_timings_match_the_voiced_audio() -> None:
             length = word["end"] - word["start"]
             middle = span(word["start"] + 0.3 * length, word["end"] - 0.3 * length)
             assert rms(middle) > 0.05, word
-        for before, after in itertools.pairwise(spoken):  # silent between them
-            gap = span(before["end"] + 0.015, after["start"] - 0.015)
-            assert gap.size and rms(gap) < 0.01, (before, after, rms(gap))
-        assert rms(span(words[-1]["end"] + 0.02, 99)) < 0.01  # silence after the last word
+        # The pauses the punctuation asks for are silent, and the voice starts and stops
+        # where the words say, within one AAC frame (21 ms).
+        for before, after in itertools.pairwise(spoken):
+            if after["start"] - before["end"] > 0.1:
+                gap = span(before["end"] + 0.03, after["start"] - 0.03)
+                assert rms(gap) < 0.01, (before, after, rms(gap))
+                assert abs(voiced_edge(audio, after["start"], +1) - after["start"]) < 0.021
+                assert abs(voiced_edge(audio, before["end"], -1) - before["end"]) < 0.021
+        assert abs(voiced_edge(audio, 0.0, +1) - spoken[0]["start"]) < 0.021
+        assert rms(span(words[-1]["end"] + 0.03, 99)) < 0.01  # silence after the last word
+
+
+def voiced_edge(audio: np.ndarray[Any, Any], near: float, direction: int) -> float:
+    """Where the voice starts (+1: the first loud 5 ms after ``near`` - 0.1 s) or stops
+    (-1: the end of the last loud 5 ms before ``near`` + 0.1 s), in seconds."""
+    hop = RATE // 200
+    lo = max(0, int((near - 0.1) * RATE)) // hop
+    hi = int((near + 0.1) * RATE) // hop
+    frames = audio[lo * hop : hi * hop].reshape(-1, hop).astype(np.float64)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) > 0.01)
+    assert loud.size, near
+    return (lo + (loud[0] if direction > 0 else loud[-1] + 1)) * hop / RATE
 
 
 async def test_text_stream_speaks_deltas_in_order_and_idles_silently_between() -> None:

@@ -3,12 +3,11 @@ batching, partial words across deltas, playlist fix-up."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
+import pytest
 
 from heygen_streaming.emulator.v3.hls import fix_playlist, is_servable
-from heygen_streaming.emulator.v3.script import Script
+from heygen_streaming.emulator.v3.script import Script, TextBufferFull
 from heygen_streaming.emulator.v3.voice import SAMPLE_RATE, Speech, split_tokens
 from heygen_streaming.emulator.v3.words import WordLog
 from heygen_streaming.emulator.v3.worker import Word
@@ -20,22 +19,27 @@ def test_punctuation_is_its_own_token() -> None:
     ]  # fmt: skip
 
 
-def test_speech_word_spans_are_exactly_the_voiced_samples() -> None:
-    speech = Speech(split_tokens("Hello there, world."))
+def test_speech_word_spans_come_from_the_synthesiser_and_match_the_voice() -> None:
+    speech = Speech("Hello there, world.").render_all()
     audio = speech.take(0, speech.total)
     words = speech.words()
     assert [w.word for w in words] == ["Hello", "there", ",", "world", "."]
-    voiced = np.flatnonzero(np.abs(audio) > 1e-6)
     spoken = [w for w in words if w.end > w.start]
-    assert voiced[0] >= spoken[0].start and voiced[-1] < spoken[-1].end
-    for before, after in itertools.pairwise(spoken):
-        assert not np.any(np.abs(audio[before.end : after.start]) > 1e-6)  # silent gap
-        assert after.start - before.end >= 0.08 * SAMPLE_RATE
+    assert [w.word for w in spoken] == ["Hello", "there", "world"]
     for word in spoken:
         assert np.sqrt(np.mean(audio[word.start : word.end] ** 2)) > 0.05
-    # Chunked synthesis equals one-shot synthesis.
+    comma = words[2]
+    assert comma.start == words[1].end  # where "there" ends and the pause begins
+    pause = audio[words[1].end + 480 : words[3].start - 480]  # the comma's pause, inside 10 ms
+    assert pause.size > 0.05 * SAMPLE_RATE and np.sqrt(np.mean(pause**2)) < 0.01
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    assert loud[0] < spoken[0].start + 0.02 * SAMPLE_RATE  # the voice starts with "Hello"
+    assert abs(loud[-1] - spoken[-1].end) < 0.02 * SAMPLE_RATE  # and ends with "world"
+    # Chunked takes equal one-shot; the mouth is shut in the pause, open in the words.
     chunks = np.concatenate([speech.take(i, 1920) for i in range(0, speech.total, 1920)])
     assert np.array_equal(chunks[: speech.total], audio)
+    assert speech.pose_at((words[1].end + words[3].start) // 2).open == 0.0
+    assert max(speech.pose_at(p).open for p in range(0, words[0].end, 480)) > 0.5
 
 
 def test_word_batches_hold_at_most_ten_words_within_one_second() -> None:
@@ -94,6 +98,28 @@ def test_script_speaks_a_partial_word_when_no_more_text_comes() -> None:
     clips = [script.next_clip(), script.next_clip(), script.next_clip()]
     words = [[w.word for w in c.words()] if c is not None else None for c in clips]
     assert words == [["Still", "waiting", "for", "the", "rest", "of", "this"], ["wor"], None]
+
+
+def test_script_says_what_arrived_meanwhile_in_one_piece_and_caps_unspoken_text() -> None:
+    script = Script(partial_flush=3600, max_pending=100)
+    for token in ["Sure", "!", " Here", " is", " a", " short", " answer", "."]:
+        script.add_text(token)
+    clip = script.next_clip()  # the avatar was busy: everything that came is one clip
+    assert clip is not None
+    assert [w.word for w in clip.words()] == [
+        "Sure",
+        "!",
+        "Here",
+        "is",
+        "a",
+        "short",
+        "answer",
+        ".",
+    ]
+    with pytest.raises(TextBufferFull):
+        script.add_text("x " * 60)  # 120 bytes > 100 unspoken: refused, nothing appended
+    assert script.buffered_bytes == len("Sure! Here is a short answer.")
+    script.add_text("y " * 40)  # fits (the first clip's text no longer counts)
 
 
 def test_playlist_names_and_target_duration() -> None:

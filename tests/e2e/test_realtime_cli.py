@@ -85,8 +85,9 @@ async def test_heygen_needs_avatar_and_voice(
     server: ScriptedRealtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await asyncio.to_thread(main, argv(server, "Hello"))
-    assert code == 1
-    assert "--avatar and --voice" in capsys.readouterr().err
+    assert code == 2  # usage: the server is no emulator (it has no /emulator to ask)
+    err = capsys.readouterr().err
+    assert "--avatar and --voice" in err and "not a heygen-streaming emulator" in err
     assert server.seen.creates == []
 
 
@@ -96,7 +97,7 @@ async def test_bad_output_is_rejected_before_create(
     code = await asyncio.to_thread(
         main, argv(server, "Hello", "--out", "clip.gif", "--avatar", "a", "--voice", "v")
     )
-    assert code == 1
+    assert code == 2
     assert ".gif" in capsys.readouterr().err
     assert server.seen.creates == []
 
@@ -107,7 +108,7 @@ async def test_webm_is_rejected_before_create(
     code = await asyncio.to_thread(
         main, argv(server, "Hello", "--out", "clip.webm", "--avatar", "a", "--voice", "v")
     )
-    assert code == 1
+    assert code == 2
     assert ".mp4" in capsys.readouterr().err  # H.264/AAC are copied: no WebM
     assert server.seen.creates == []
 

@@ -114,6 +114,25 @@ async def test_the_client_waits_for_a_cancel_already_in_flight(emu: Emulator) ->
     assert not server_stream(emu, rt.stream_id).live
 
 
+async def test_a_text_stream_opened_without_text_speaks_every_delta(
+    emu: Emulator, client: StreamingClient
+) -> None:
+    """Issue 19, item 4: no text at the start; an LLM's deltas are said as they come (the
+    first creates the stream); every word is spoken, in order (the pauses between words
+    are measured by ``python -m benchmarks.v3_word_gaps``)."""
+    deltas = ["Well the ", "short answer ", "is that ", "it depends", " on traffic."]
+    async with client.realtime("avatar", "voice") as rt:
+        assert rt.status == "waiting"
+        for delta in deltas:
+            await rt.say(delta)
+        await rt.finish()
+        assert await asyncio.wait_for(rt.wait_ended(), WAIT) == "final_marker"
+        words = [w.word async for w in rt.words()]
+    assert words == ["Well", "the", "short", "answer", "is", "that", "it", "depends", "on",
+                     "traffic", "."]  # fmt: skip
+    assert server_stream(emu, rt.stream_id).end_reason == "final_marker"
+
+
 async def test_hls_requests_go_through_an_injected_client(emu: Emulator) -> None:
     """``hls_http_client=`` routes every playlist and segment request (without a
     credential); the client leaves it open."""

@@ -118,6 +118,27 @@ class _Unreadable(ScriptedRealtime):
         return data
 
 
+_DEEP = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+
+
+class _DeepStatus(ScriptedRealtime):
+    """Once live, answers every GET with JSON nested too deeply to parse."""
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if self.seen.gets > self.pending_polls + 1:
+            self.seen.gets += 1
+            return web.Response(text=f'{{"data": {_DEEP}}}', content_type="application/json")
+        return await super()._get(request)
+
+
+class _DeepCancel(ScriptedRealtime):
+    """Cancels, then answers with JSON nested too deeply to parse."""
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        await super()._cancel(request)
+        return web.Response(text=f'{{"data": {_DEEP}}}', content_type="application/json")
+
+
 class _Trickling(ScriptedRealtime):
     """Sends the first bytes of every segment, then an MPEG-TS null packet every 0.1 s,
     forever (each read returns in time: no read timeout ever fires)."""
@@ -226,6 +247,63 @@ async def test_a_stream_the_sdk_stopped_following_is_still_cancelled(ts_clip: Cl
     finally:
         await server.stop()
     assert server.seen.cancels == [STREAM_ID]  # it may still run: cancelled on exit
+
+
+async def test_deep_json_status_ends_the_stream_instead_of_hanging(ts_clip: Clip) -> None:
+    """A status answer nested too deeply counts as a failed poll (issue 18, item 3): the
+    poller keeps going, gives up after its failures, and wait_ended() raises."""
+    server = _DeepStatus(ts_clip)
+    await server.start()
+    try:
+        server.publish(1)
+        async with (
+            _client(server) as client,
+            client.realtime("Daisy", "v1", "Hi", poll_interval=0.02) as rt,
+        ):
+            with pytest.raises(RealtimeStreamError, match="status polling failed"):
+                await asyncio.wait_for(rt.wait_ended(), WAIT)
+    finally:
+        await server.stop()
+    assert server.seen.cancels == [STREAM_ID]  # it may still run: cancelled on exit
+
+
+async def test_a_poll_failing_unexpectedly_does_not_kill_the_poller(ts_clip: Clip) -> None:
+    """Whatever a status poll raises counts as a failed poll: the poller goes on and gives
+    up after its failures, so wait_ended() raises instead of hanging (main: the poller's
+    task died on the first one and wait_ended() hung)."""
+    async for server in serve(ts_clip):
+        server.publish(1)
+        async with (
+            _client(server) as client,
+            client.realtime("Daisy", "v1", "Hi", poll_interval=0.02) as rt,
+        ):
+
+            async def broken(stream_id: str, **_: Any) -> Any:
+                raise RuntimeError("a bug in a parser")
+
+            client.get_realtime = broken  # type: ignore[method-assign]
+            with pytest.raises(RealtimeStreamError, match="status polling failed"):
+                await asyncio.wait_for(rt.wait_ended(), WAIT)
+        assert server.seen.cancels == [STREAM_ID]
+
+
+async def test_deep_json_cancel_answer_still_releases_the_media(ts_clip: Clip) -> None:
+    """A cancel answered with JSON nested too deeply is not confirmed (``cancel_failed``),
+    and leaving the block neither raises nor skips closing the HLS reader (item 3)."""
+    server = _DeepCancel(ts_clip)
+    await server.start()
+    try:
+        server.publish(1)
+        async with _client(server) as client:
+            async with client.realtime("Daisy", "v1", "Hi") as rt:
+                await asyncio.wait_for(anext(rt.video()), WAIT)
+                media = rt._core.media
+            assert rt.end_reason == "cancel_failed"
+            assert media._http is not None and media._http.is_closed
+            assert media._decoder is not None and not media._decoder._thread.thread.is_alive()
+    finally:
+        await server.stop()
+    assert server.seen.cancels == [STREAM_ID]
 
 
 async def test_record_across_a_discontinuity(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ async def test_only_wanted_media_is_decoded(
         video = rt.video(capacity=1000)  # joins late: starts at the next key frame
         server.publish(end=True)
         frames = [f async for f in video]
-        decoder = rt._media._decoder
+        decoder = rt._core.media._decoder
         assert decoder is not None
     assert frames and frames[0].key_frame
     assert len(frames) < server.clip.video_frames
@@ -349,7 +349,7 @@ async def test_a_failed_guard_cancel_is_retried_on_exit(server: ScriptedRealtime
         StreamingClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
         client.realtime(avatar="Daisy", voice="v1", text="Hi", max_seconds=0.2) as rt,
     ):
-        guard = rt._tasks[-1]  # the max_seconds timer
+        guard = rt._core.tasks[-1]  # the max_seconds timer
         await asyncio.wait_for(guard, WAIT)  # it cancelled and got a 503
         assert server.seen.cancels == [STREAM_ID]
         assert rt.status == "streaming"  # not known to be stopped: still billed

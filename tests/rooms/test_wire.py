@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -65,34 +66,48 @@ def _raw_token(claims: dict[str, object], secret: str = SECRET) -> str:
 
 JOIN = {"roomJoin": True, "room": "r"}
 INVALID = "invalid authorization token"
-REFUSED_TOKENS = {
-    "none": ("", 401, "permissions denied"),
-    "malformed": ("a.b.c", 401, INVALID),
-    "bad-signature": (_raw_token({"sub": "u", "video": JOIN}, "x" * 32), 401, INVALID),
-    "other-key": (_raw_token({"sub": "u", "video": JOIN, "iss": "o"}), 401, "invalid API key"),
+# Tokens are made when each test runs (made at collection, they expired before a long run
+# reached them).
+REFUSED_TOKENS: dict[str, tuple[Callable[[], str], int, str]] = {
+    "none": (lambda: "", 401, "permissions denied"),
+    "malformed": (lambda: "a.b.c", 401, INVALID),
+    "bad-signature": (lambda: _raw_token({"sub": "u", "video": JOIN}, "x" * 32), 401, INVALID),
+    "other-key": (
+        lambda: _raw_token({"sub": "u", "video": JOIN, "iss": "o"}),
+        401,
+        "invalid API key",
+    ),
     "expired": (
-        _raw_token({"sub": "u", "video": JOIN, "exp": 0}),
+        lambda: _raw_token({"sub": "u", "video": JOIN, "exp": 0}),
         401,
         f"{INVALID}: token is expired",
     ),
-    "no-exp": (jwt.encode({"iss": "APIunit", "sub": "u", "video": JOIN}, SECRET), 401, INVALID),
-    "no-roomJoin": (_raw_token({"sub": "u", "video": {"room": "r"}}), 401, "permissions denied"),
-    "video-not-object": (_raw_token({"sub": "u", "video": "x"}), 401, INVALID),
-    "no-video": (_raw_token({"sub": "u"}), 401, "permissions denied"),
-    "no-identity": (_raw_token({"video": JOIN}), 400, "identity cannot be empty"),
-    "no-room": (_raw_token({"sub": "u", "video": {"roomJoin": True}}), 400, "no room name"),
+    "no-exp": (
+        lambda: jwt.encode({"iss": "APIunit", "sub": "u", "video": JOIN}, SECRET),
+        401,
+        INVALID,
+    ),
+    "no-roomJoin": (
+        lambda: _raw_token({"sub": "u", "video": {"room": "r"}}),
+        401,
+        "permissions denied",
+    ),
+    "video-not-object": (lambda: _raw_token({"sub": "u", "video": "x"}), 401, INVALID),
+    "no-video": (lambda: _raw_token({"sub": "u"}), 401, "permissions denied"),
+    "no-identity": (lambda: _raw_token({"video": JOIN}), 400, "identity cannot be empty"),
+    "no-room": (lambda: _raw_token({"sub": "u", "video": {"roomJoin": True}}), 400, "no room name"),
     "long-identity": (
-        _raw_token({"sub": "u" * 257, "video": JOIN}),
+        lambda: _raw_token({"sub": "u" * 257, "video": JOIN}),
         400,
         "participant identity length exceeds limits",
     ),
     "big-attributes": (
-        _raw_token({"sub": "u", "video": JOIN, "attributes": {"a": "x" * 70_000}}),
+        lambda: _raw_token({"sub": "u", "video": JOIN, "attributes": {"a": "x" * 70_000}}),
         400,
         "attribute size exceeds limits",
     ),
     "long-room": (
-        _raw_token({"sub": "u", "video": {**JOIN, "room": "r" * 257}}),
+        lambda: _raw_token({"sub": "u", "video": {**JOIN, "room": "r" * 257}}),
         400,
         "room name length exceeds limits",
     ),
@@ -100,11 +115,12 @@ REFUSED_TOKENS = {
 
 
 @pytest.mark.parametrize(
-    ("token", "status", "text"), REFUSED_TOKENS.values(), ids=REFUSED_TOKENS.keys()
+    ("make", "status", "text"), REFUSED_TOKENS.values(), ids=REFUSED_TOKENS.keys()
 )
 def test_refused_tokens_get_livekit_status_and_text(
-    authority: TokenAuthority, token: str, status: int, text: str
+    authority: TokenAuthority, make: Callable[[], str], status: int, text: str
 ) -> None:
+    token = make()
     with pytest.raises(JoinRefused) as refused:
         authority.verify(token)
     assert (refused.value.status, refused.value.message) == (status, text)

@@ -205,6 +205,7 @@ async def test_http_410_is_endpoint_retired(
     assert "retired" in text and "endpoint_sunset" in text
     assert "heygen-streaming emulator" in text and "heygen_streaming.emulator.Emulator" in text
     assert "client.realtime()" in text and ".." not in text
+    assert "`heygen-streaming realtime`" in text  # the command too, for a CLI user
     assert route.call_count == 1 and sleeps == []
 
 

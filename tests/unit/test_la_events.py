@@ -1,5 +1,5 @@
 """LiveAvatar's server events as typed events (both wires), the speech waits, and the shared
-stop machinery (`stop_until_confirmed`, `finish`) under asyncio and anyio cancellation."""
+stop machinery's `finish` under anyio's level-triggered cancellation."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 import anyio
 import pytest
 
-from heygen_streaming import NotFoundError, SessionClosed
+from heygen_streaming import SessionClosed
 from heygen_streaming._liveavatar.events import EventHub, parse_full, parse_lite
 from heygen_streaming._liveavatar.speech import SpeechTracker
 from heygen_streaming._liveavatar.state import LiveAvatarEndReason as R
 from heygen_streaming._liveavatar.state import published_reason
-from heygen_streaming._sessions import finish, stop_until_confirmed
+from heygen_streaming._sessions import finish
 from heygen_streaming.liveavatar import (
     AgentState,
     Interrupted,
@@ -145,41 +145,6 @@ async def test_speech_waits() -> None:
 
 
 # -- the shared stop machinery -----------------------------------------------------------------
-
-
-async def test_a_cancelled_stop_is_sent_again() -> None:
-    calls: list[float] = []
-    gate = asyncio.Event()
-
-    async def stop(seconds: float) -> None:
-        calls.append(seconds)
-        if len(calls) == 1:
-            gate.set()
-            await asyncio.sleep(10)
-
-    task = asyncio.ensure_future(
-        stop_until_confirmed(stop, "s1", 5.0, call="sessions.stop", command="cmd s1")
-    )
-    await gate.wait()
-    task.cancel()  # asyncio.run's second Ctrl-C cancels every task
-    assert await task is None and len(calls) == 2
-
-
-async def test_an_unconfirmed_stop_says_what_stops_it() -> None:
-    async def failing(seconds: float) -> None:
-        raise RuntimeError("503 all the way")
-
-    error = await stop_until_confirmed(
-        failing, "s9", 1.0, call="sessions.stop", command="heygen-streaming live sessions stop s9"
-    )
-    assert error is not None and error.session_id == "s9"
-    assert error.command == "heygen-streaming live sessions stop s9"
-    assert "sessions.stop was not confirmed" in str(error) and "503" in str(error)
-
-    async def gone(seconds: float) -> None:
-        raise NotFoundError("no such session", status=404)
-
-    assert await stop_until_confirmed(gone, "s9", 1.0, call="x", command="y") is None
 
 
 async def test_finish_runs_cleanup_through_level_triggered_cancellation() -> None:

@@ -82,8 +82,10 @@ def command(event_type: str, **fields: Any) -> DataMessage:
     return DataMessage("client", "agent-control", json.dumps(body).encode(), True)
 
 
-async def play(state: AvatarState, seconds: float) -> None:
-    """Drain the avatar's speech as its audio track would (faster than real time)."""
+async def play(full: FullAgent, state: AvatarState, seconds: float) -> None:
+    """Drain the avatar's speech as its audio track would (faster than real time), once the
+    speech queued so far is rendered and pushed (the engine renders on its own thread)."""
+    await asyncio.wait_for(asyncio.gather(*full._preparing), 10)
     for _ in range(int(seconds * 50)):
         if state.speech.talking:
             state.speech.next_chunk(960)
@@ -100,13 +102,13 @@ async def test_speak_text_response_interrupt_and_ignored_input() -> None:
     full.command(command("avatar.dance"))
     speak = command("avatar.speak_text", text="Exactly these words")
     full.command(speak)
-    await play(state, 3.0)
+    await play(full, state, 3.0)
     started = await agent.wait("avatar.speak_started")
     assert started["source_event_id"] == json.loads(speak.payload)["event_id"]
     assert (await agent.wait("avatar.transcription"))["text"] == "Exactly these words"
     await agent.wait("avatar.speak_ended")
     full.command(command("avatar.speak_response", text="What can you do?"))
-    await play(state, 0.1)
+    await play(full, state, 0.1)
     reply = (await agent.wait("avatar.transcription", 2))["text"]
     assert reply in CHAT_REPLIES  # the stand-in: no LLM
     full.command(command("avatar.interrupt"))
@@ -131,7 +133,7 @@ async def test_the_users_voice_is_detected_not_recognised_and_answered() -> None
     await agent.wait("user.speak_started")
     await agent.wait("user.speak_ended")
     assert (await agent.wait("user.transcription"))["text"] == NO_SPEECH_RECOGNITION
-    await play(state, 0.1)
+    await play(full, state, 0.1)
     await agent.wait("avatar.speak_started")  # conversational: a stand-in reply
     await full.close("USER_CLOSED")
     await registry.close_all("USER_CLOSED")

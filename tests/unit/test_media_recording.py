@@ -238,6 +238,24 @@ async def test_recorder_queue_is_bounded_in_bytes(tmp_path: Path, clock: Clock) 
     assert info.video_dropped == 7 and info.video_frames == 3
 
 
+async def test_recorder_repr_says_what_it_does_and_info_is_listed(
+    tmp_path: Path, clock: Clock
+) -> None:
+    assert "info" in dir(Recorder)  # documented, and completed by editors before a stop
+    video, audio = FrameFanout("video"), FrameFanout("audio")
+    path = str(tmp_path / "r.mp4")
+    recorder = Recorder(path, video, audio)
+    assert repr(recorder) == f"<Recorder {path!r} not started, 0 video, 0 audio frames>"
+    assert recorder.info is None
+    recorder.start()
+    assert " recording, " in repr(recorder)
+    await _play(video, audio, clock, range(10))
+    info = await recorder.stop()
+    assert recorder.info is info
+    assert repr(recorder).startswith(f"<Recorder {path!r} stopped, ")
+    assert f"{info.video_frames} video, {info.audio_frames} audio frames>" in repr(recorder)
+
+
 def test_recorder_budgets_are_validated(tmp_path: Path) -> None:
     from heygen_streaming import ConfigurationError
 

@@ -506,3 +506,85 @@ async def test_words_gzipped_error_body(api: respx.MockRouter, client: Streaming
         async for _ in client.realtime_words("s"):
             pass
     assert info.value.code == "forbidden" and "not yours" in str(info.value)
+
+
+# -- JSON nested too deeply (issue 18, item 3) ----------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000  # within the 4 MiB cap; past Python's recursion limit
+
+
+def _deep(*, envelope: bool = True) -> bytes:
+    inner = f'{{"stream_id": "s", "status": "streaming", "x": {DEEP}}}'
+    return (f'{{"data": {inner}}}' if envelope else inner).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "call"),
+    [
+        ("POST", ROOT, lambda c: c.create_realtime(avatar_id="a", voice_id="v", text="t")),
+        ("GET", f"{ROOT}/s", lambda c: c.get_realtime("s")),
+        ("POST", f"{ROOT}/s/cancel", lambda c: c.cancel_realtime("s")),
+        ("POST", f"{ROOT}/s/text", lambda c: c.append_realtime_text("s", "hi")),
+    ],
+)
+@pytest.mark.parametrize("status", [200, 404, 500])
+async def test_deep_json_is_a_validation_error_on_every_call(
+    api: respx.MockRouter,
+    client: StreamingClient,
+    sleeps: list[float],
+    method: str,
+    path: str,
+    call: Any,
+    status: int,
+) -> None:
+    api.route(method=method, path=path).respond(status, content=_deep())
+    with pytest.raises(ResponseValidationError, match="nested too deeply"):
+        await call(client)
+
+
+async def test_deep_json_in_a_404_word_stream_body(
+    api: respx.MockRouter, client: StreamingClient
+) -> None:
+    api.get(f"{ROOT}/s/words").respond(404, content=_deep())
+    with pytest.raises(ResponseValidationError, match="nested too deeply"):
+        async for _ in client.realtime_words("s"):
+            pass
+
+
+@pytest.mark.parametrize("envelope", [True, False])
+async def test_deep_json_in_a_word_batch(
+    api: respx.MockRouter, client: StreamingClient, envelope: bool
+) -> None:
+    good = json.dumps(BATCH_2).encode()
+    body = b"data: " + good + b"\n\ndata: " + _deep(envelope=envelope) + b"\n\n"
+    api.get(f"{ROOT}/s/words").respond(200, content=body)
+    got = []
+    with pytest.raises(ResponseValidationError, match="nested too deeply"):
+        async for batch in client.realtime_words("s"):
+            got.append(batch)
+    assert len(got) == 1
+
+
+# -- word times the caller can use (issue 18, item 15) --------------------------------------
+
+
+async def test_word_times_that_are_not_times_are_dropped_or_clamped(
+    api: respx.MockRouter, client: StreamingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    words = (
+        '{"word": "ok", "start": 0.1, "end": 0.2}, {"word": "nan", "start": NaN, "end": 1},'
+        '{"word": "inf", "start": 1, "end": Infinity}, {"word": "-inf", "start": -Infinity,'
+        ' "end": 1}, {"word": "neg", "start": -0.5, "end": 0.3},'
+        '{"word": "back", "start": 2.0, "end": 1.5}, {"word": "both", "start": -2, "end": -3}'
+    )
+    body = b'data: {"words": [' + words.encode() + b"]}\n\nevent: end\ndata: {}\n\n"
+    api.get(f"{ROOT}/s/words").respond(200, content=body)
+    caplog.set_level("WARNING", "heygen_streaming")
+    (batch,) = [b async for b in client.realtime_words("s")]
+    assert [(w.word, w.start, w.end) for w in batch.words] == [
+        ("ok", 0.1, 0.2),
+        ("neg", 0.0, 0.3),
+        ("back", 2.0, 2.0),
+        ("both", 0.0, 0.0),
+    ]
+    assert caplog.text.count("not finite") == 3 and caplog.text.count("clamped") == 3

@@ -118,11 +118,11 @@ async def test_pipe_abort_wakes_a_blocked_reader() -> None:
 
 
 def live(segments: list[str], *, init: bool = False, end: bool = False, seq: int = 0) -> str:
-    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:1", f"#EXT-X-MEDIA-SEQUENCE:{seq}"]
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:0", f"#EXT-X-MEDIA-SEQUENCE:{seq}"]
     if init:
         lines.append('#EXT-X-MAP:URI="init.mp4"')
     for name in segments:
-        lines += ["#EXTINF:0.01,", name]  # short: the reload waits ~0.7 of it
+        lines += ["#EXTINF:0.01,", name]  # short: reloads are paced by it (RFC 8216)
     if end:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

@@ -7,12 +7,14 @@ import enum
 
 import pytest
 
-from heygen_streaming import ConfigurationError
+from heygen_streaming import ConfigurationError, NotFoundError
 from heygen_streaming._sessions import (
     Lifecycle,
     SessionRegistry,
     TrackedSession,
     check_options,
+    end_on_server,
+    outlast,
 )
 
 
@@ -110,6 +112,74 @@ async def test_registry_gives_up_after_the_longest_bound_plus_the_margin(
     assert 0.15 < loop.time() - started < 2.0
     assert stuck._close is not None
     stuck._close.cancel()
+
+
+async def test_registry_outlasts_a_caller_cancelled_again_and_again() -> None:
+    """The client's close waits for its sessions' closes although its task is cancelled
+    on every loop iteration (an anyio cancel scope), then raises that cancellation: it
+    closes its HTTP client only after (issue 18, item 1)."""
+    registry = SessionRegistry()
+    slow = Kind(close_seconds=0.3)
+    slow.life.transition(Phase.LIVE)
+    registry.add(slow)
+    closing = asyncio.ensure_future(registry.aclose())
+    loop = asyncio.get_running_loop()
+
+    def pester() -> None:
+        if not closing.done():
+            closing.cancel()
+            loop.call_soon(pester)
+
+    loop.call_soon(pester)
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(5):
+            await closing
+    assert slow.life.state is Phase.DONE  # not cut short
+
+
+async def test_outlast_returns_the_result_and_raises_the_first_cancellation() -> None:
+    assert await outlast(asyncio.sleep(0, "done")) == "done"
+    work = asyncio.ensure_future(asyncio.sleep(0.2, "late"))
+    caller = asyncio.ensure_future(outlast(work))
+    await asyncio.sleep(0.01)
+    caller.cancel("first")
+    await asyncio.sleep(0.01)
+    caller.cancel("second")
+    with pytest.raises(asyncio.CancelledError, match="first"):
+        await caller
+    assert work.result() == "late"
+
+
+async def test_end_on_server_sends_again_when_cancelled_and_counts_not_found() -> None:
+    calls: list[float] = []
+    answers: list[BaseException | None] = [None]
+
+    async def call(remaining: float) -> None:
+        calls.append(remaining)
+        if len(calls) == 1:
+            await asyncio.sleep(10)  # cancelled while in flight
+        outcome = answers.pop()
+        if outcome is not None:
+            raise outcome
+
+    sender = asyncio.ensure_future(end_on_server(call, 5.0, what="end", budget_name="t"))
+    await asyncio.sleep(0.05)
+    sender.cancel()  # a program's exit cancels every task once
+    assert await sender is None
+    assert len(calls) == 2 and calls[1] < 5.0
+    gone = NotFoundError("gone", status=404)
+    answers.append(gone)
+    assert await end_on_server(call, 5.0, what="end", budget_name="t") is None
+    answers.append(RuntimeError("boom"))
+    assert await end_on_server(call, 5.0, what="end", budget_name="t") == "RuntimeError: boom"
+
+
+async def test_end_on_server_gives_up_after_its_budget() -> None:
+    async def never(remaining: float) -> None:
+        await asyncio.sleep(remaining + 1)
+
+    cause = await end_on_server(never, 0.1, what="end", budget_name="cancel_timeout")
+    assert cause == "no answer within cancel_timeout=0.1 s"
 
 
 @pytest.mark.parametrize(

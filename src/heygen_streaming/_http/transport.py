@@ -3,11 +3,12 @@
 A `Transport` sends to one host with that host's headers. A client has one for the API
 (credentials, redirects never followed: the key must not travel to another host, even
 when the injected ``httpx.AsyncClient`` was built with ``follow_redirects=True``); a
-realtime stream's HLS reader has one without credentials that follows redirects (the
-playlist URL authorises itself). Its retry loop, `Transport.retrying`, is the only one
-in the package: JSON calls (`send`), streaming bodies such as the SSE word stream
-(`open_stream`) and HLS playlists and segments (their own attempts, in ``_realtime.hls``)
-all go through it, under the transport's `RetryPolicy`. What it owns:
+realtime stream's HLS reader has one without credentials (the playlist URL authorises
+itself), whose redirects the reader follows hop by hop, checking each. Its retry loop,
+`Transport.retrying`, is the only one in the package: JSON calls (`send`), streaming
+bodies such as the SSE word stream (`open_stream`) and HLS playlists and segments (their
+own attempts, in ``_realtime.hls``) all go through it, under the transport's
+`RetryPolicy`. What it owns:
 
 - one deadline for the whole call: attempts, body reads and backoff sleeps together; an
   idempotent attempt that hears nothing for its share of it is retried;

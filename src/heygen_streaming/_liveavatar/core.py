@@ -5,7 +5,7 @@ The parts: `Lifecycle` (state and every wait), `Connector` (token, start, room, 
 `MediaHub` (fan-outs, events, watchdog, recorders), `SpeechTracker` (``wait=True``).
 Cleanup sends the stop at once, with the session token (known as soon as ``/token``
 answered; a ``/token`` still in flight is waited for, bounded), sent again if cancelled
-(`stop_until_confirmed`), while the room and the socket close; it runs to its end through
+(`end_on_server`), while the room and the socket close; it runs to its end through
 any number of cancellations (`finish`) and re-raises them afterwards.
 """
 
@@ -25,7 +25,7 @@ from .._errors import (
     SessionError,
     SessionNotStopped,
 )
-from .._sessions import finish, stop_until_confirmed
+from .._sessions import end_on_server, finish
 from .connect import Connector
 from .events import Interrupted as InterruptedEvent
 from .events import (
@@ -305,9 +305,14 @@ class SessionCore:
         async def stop(seconds: float) -> None:
             await self.api.stop_session(token=token, timeout=seconds)
 
-        return await stop_until_confirmed(
-            stop, sid, budget, call="sessions.stop", command=stop_command(sid)
+        cause = await end_on_server(
+            stop, budget, what=f"sessions.stop of {sid}", budget_name="stop_timeout"
         )
+        if cause is None:
+            return None
+        error = SessionNotStopped(sid, cause, command=stop_command(sid), call="sessions.stop")
+        logger.warning("%s", error)
+        return error
 
     async def close(self) -> None:
         """Clean up once (later calls wait for the same cleanup); sets `stop_error`."""

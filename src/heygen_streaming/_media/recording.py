@@ -116,6 +116,9 @@ class Recorder:
     falls behind, the oldest are dropped and counted in `RecordingInfo`.
     """
 
+    info: RecordingInfo | None = None
+    """What was written, once `stop` returned (``None`` until then)."""
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -143,7 +146,19 @@ class Recorder:
         self._last: dict[str, float] = {}
         self._error: BaseException | None = None
         self._stopping: asyncio.Task[RecordingInfo] | None = None
-        self.info: RecordingInfo | None = None
+        self.info = None
+
+    def __repr__(self) -> str:
+        if self.info is not None:
+            state = f"stopped, {self.info.duration:.1f} s"
+        elif self._stopping is not None:
+            state = "stopping"
+        elif self._executor is not None:
+            state = "recording"
+        else:
+            state = "not started"
+        frames = f"{self._writer.video_frames} video, {self._writer.audio_frames} audio frames"
+        return f"<Recorder {str(self.path)!r} {state}, {frames}>"
 
     def start(self) -> None:
         """Subscribe to both tracks and start encoding."""

@@ -9,6 +9,8 @@ Server text is sanitized before it reaches a message.
 from __future__ import annotations
 
 import json
+import logging
+import math
 from typing import Any
 
 import httpx
@@ -24,9 +26,11 @@ from .._errors import (
 )
 from .._http.decode import NOT_JSON, load_json, parse, request_id, status_message
 from .._http.retry import parse_retry_after
-from .models import WordBatch
+from .models import Word, WordBatch
 
-__all__ = ["decode_v3", "v3_error", "word_batch"]
+__all__ = ["checked_times", "decode_v3", "v3_error", "word_batch"]
+
+logger = logging.getLogger("heygen_streaming")
 
 
 def _text(value: Any, limit: int = 500) -> str | None:
@@ -113,10 +117,39 @@ def decode_v3(response: httpx.Response, endpoint: str) -> Any:
 
 
 def word_batch(data: str, endpoint: str) -> WordBatch:
+    """One SSE ``data:`` frame of the word stream (a bare batch or a ``{data}`` envelope)."""
     try:
         payload = json.loads(data)
+    except RecursionError:
+        raise ResponseValidationError(
+            "a word batch is JSON nested too deeply to parse", endpoint=endpoint
+        ) from None
     except ValueError:
         raise ResponseValidationError("a word batch is not JSON", endpoint=endpoint) from None
     if isinstance(payload, dict) and "data" in payload and "words" not in payload:
         payload = payload["data"]
-    return parse(WordBatch, payload, endpoint)
+    return checked_times(parse(WordBatch, payload, endpoint))
+
+
+def checked_times(batch: WordBatch) -> WordBatch:
+    """``batch`` with times a caller can use: a word without finite times is dropped, a
+    negative time counts as 0, an end before its start as the start; each with a warning
+    (the server's numbers are not trusted, as v1's ``duration_ms`` is not)."""
+    words: list[Word] = []
+    changed = False
+    for word in batch.words:
+        start, end = word.start, word.end
+        if not (math.isfinite(start) and math.isfinite(end)):
+            logger.warning("word stream: dropping %r: its times are not finite", word.word[:40])
+            changed = True
+            continue
+        if start < 0 or end < start:
+            logger.warning(
+                "word stream: %r has start=%g, end=%g: clamped", word.word[:40], start, end
+            )
+            start = max(start, 0.0)
+            end = max(end, start)
+            word = word.model_copy(update={"start": start, "end": end})
+            changed = True
+        words.append(word)
+    return batch.model_copy(update={"words": words}) if changed else batch

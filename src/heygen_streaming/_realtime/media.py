@@ -12,13 +12,19 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._media.recording import RecordingInfo
-from .._media.streams import FrameFanout, FrameStream, audio_resampler
+from .._media.streams import (
+    AUDIO_MAX_BYTES,
+    VIDEO_MAX_BYTES,
+    FrameFanout,
+    FrameStream,
+    audio_resampler,
+)
 from .hls.fetch import hls_http_client
 from .hls.media import HlsDecoder, HlsRemuxer
 
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["RealtimeMedia"]
 
 logger = logging.getLogger("heygen_streaming")
+
+
+def _default_budget(kind: str) -> int:
+    return VIDEO_MAX_BYTES if kind == "video" else AUDIO_MAX_BYTES
 
 
 class RealtimeMedia:
@@ -43,6 +53,8 @@ class RealtimeMedia:
         audio_capacity: int,
         on_end: Callable[[], None],
         http: httpx.AsyncClient | None = None,
+        *,
+        hls_hosts: Collection[str] = (),
     ) -> None:
         self.video_capacity = video_capacity
         self.audio_capacity = audio_capacity
@@ -54,6 +66,7 @@ class RealtimeMedia:
         self._recorders: dict[HlsRemuxer, asyncio.Future[RecordingInfo]] = {}
         self._http = http
         self._owns_http = http is None
+        self._hls_hosts = tuple(hls_hosts)
 
     @property
     def url(self) -> str | None:
@@ -61,9 +74,12 @@ class RealtimeMedia:
         return self._url
 
     def set_url(self, url: str) -> None:
-        """The playlist is live at ``url`` (the first URL seen is kept)."""
+        """The playlist is live at ``url`` (the first URL seen is kept); streams asked for
+        before (a stream opened without text) start decoding now."""
         if self._url is None:
             self._url = url
+            if any(fanout.streams for fanout in self._fanouts.values()):
+                self._ensure_decoder()
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -103,11 +119,27 @@ class RealtimeMedia:
                 self._end_fanouts()
             return
         self._decoder = HlsDecoder(
-            self._url, self._client(), self._publish, self._decoded_all, self._wanted
+            self._url,
+            self._client(),
+            self._publish,
+            self._decoded_all,
+            self._wanted,
+            budget=self._handoff_budget,
+            hosts=self._hls_hosts,
         )
         self._decoder.start()
         if self._over:
             self._decoder.finish()
+
+    def _handoff_budget(self) -> int:
+        """Bytes of decoded frames the decoder thread may hand over while the loop has
+        not taken them yet: the largest byte budget of each kind's streams, summed
+        (called from the decoder thread: plain reads)."""
+        total = 0
+        for kind, fanout in self._fanouts.items():
+            budgets = [getattr(s, "max_bytes", None) for s in fanout.streams]
+            total += max((b for b in budgets if b), default=_default_budget(kind))
+        return total
 
     def _wanted(self, kind: str) -> bool:
         """Whether a stream reads ``kind`` (called from the decoder thread: a plain read)."""
@@ -133,7 +165,9 @@ class RealtimeMedia:
     async def record(self, path: str | os.PathLike[str], duration: float | None) -> RecordingInfo:
         """Remux the stream into ``path`` until it ends (or ``duration`` media seconds)."""
         assert self._url is not None
-        recorder = HlsRemuxer(self._url, self._client(), path, duration=duration)
+        recorder = HlsRemuxer(
+            self._url, self._client(), path, duration=duration, hosts=self._hls_hosts
+        )
         result = recorder.start()
         self._recorders[recorder] = result
         if self._over:
@@ -156,13 +190,16 @@ class RealtimeMedia:
         self._over = True
         if self._decoder is not None:
             self._decoder.finish()
+        elif self._url is None:  # it ended without ever being live: nothing to play
+            self._end_fanouts()
         for recorder in self._recorders:
             recorder.finish()
 
-    def fail(self, message: str) -> None:
-        """The stream failed: readers drain their queues, then get ``SessionClosed``."""
+    def fail(self, message: str, *, reason: str = "error") -> None:
+        """The stream failed (or did not start): readers drain their queues, then get
+        ``SessionClosed(message, reason=reason)``."""
+        self._end_fanouts(reason=reason, message=message)
         self.stream_over()
-        self._end_fanouts(reason="error", message=message)
 
     async def close(self, wait: float = 5.0) -> None:
         """Stop decoding and recording (files are finished) and release the HTTP client."""

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .._errors import ConfigurationError
 
 __all__ = [
+    "SESSION_NAMES",
+    "WIRE_NAMES",
     "RealtimeAppendResult",
     "RealtimeCancelResult",
     "RealtimeCreated",
@@ -122,10 +124,23 @@ class WordBatch(_Response):
 # -- request bodies ----------------------------------------------------------------------
 
 
-def _required(value: str | None, name: str, kind: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"type={kind!r} needs a non-empty {name}")
-    return value
+WIRE_NAMES: Mapping[str, str] = {
+    "type": "type",
+    "avatar_id": "avatar_id",
+    "voice_id": "voice_id",
+    "text": "text",
+    "audio": "audio",
+}
+"""The create body's fields as `create_realtime` takes them (the wire's names)."""
+
+SESSION_NAMES: Mapping[str, str] = {
+    "type": "mode",
+    "avatar_id": "avatar",
+    "voice_id": "voice",
+    "text": "text",
+    "audio": "audio",
+}
+"""The same fields as ``client.realtime()`` takes them: its errors use these names."""
 
 
 def create_body(
@@ -135,23 +150,39 @@ def create_body(
     voice_id: str | None,
     text: str | None,
     audio: Mapping[str, Any] | None,
+    names: Mapping[str, str] = WIRE_NAMES,
 ) -> dict[str, Any]:
-    """The create body for ``type``, validated before any request (`ConfigurationError`)."""
+    """The create body for ``type``, validated before any request (`ConfigurationError`).
+
+    Messages name each field as ``names`` says: the caller's names (`SESSION_NAMES` for
+    ``client.realtime()``), not necessarily the wire's.
+    """
+    kind = names["type"]
     if type not in REALTIME_TYPES:
-        raise ConfigurationError(f"type must be one of {', '.join(REALTIME_TYPES)}; got {type!r}")
-    body: dict[str, Any] = {"type": type, "avatar_id": _required(avatar_id, "avatar_id", type)}
+        raise ConfigurationError(f"{kind} must be one of {', '.join(REALTIME_TYPES)}; got {type!r}")
+
+    def required(value: str | None, field: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{kind}={type!r} needs a non-empty {names[field]}")
+        return value
+
+    body: dict[str, Any] = {"type": type, "avatar_id": required(avatar_id, "avatar_id")}
     if type == "audio":
         if audio is None:
-            raise ConfigurationError("type='audio' needs audio= (a URL, a file, bytes or a dict)")
-        for name, value in (("voice_id", voice_id), ("text", text)):
+            raise ConfigurationError(
+                f"{kind}='audio' needs {names['audio']}= (a URL, a file, bytes or a dict)"
+            )
+        for field, value in (("voice_id", voice_id), ("text", text)):
             if value is not None:
-                raise ConfigurationError(f"{name} is not used with type='audio'")
+                raise ConfigurationError(f"{names[field]} is not used with {kind}='audio'")
         body["audio"] = dict(audio)
         return body
     if audio is not None:
-        raise ConfigurationError(f"audio= is only used with type='audio', not {type!r}")
-    body["voice_id"] = _required(voice_id, "voice_id", type)
-    body["text"] = _required(text, "text", type)
+        raise ConfigurationError(
+            f"{names['audio']}= is only used with {kind}='audio', not {type!r}"
+        )
+    body["voice_id"] = required(voice_id, "voice_id")
+    body["text"] = required(text, "text")
     return body
 
 

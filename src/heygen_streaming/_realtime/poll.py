@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._errors import HeyGenError, NotFoundError
+from .._errors import NotFoundError
 from .models import RealtimeInfo
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ class StatusPoller:
             except NotFoundError:
                 self._on_lost("the service no longer knows this stream (404)")
                 return
-            except HeyGenError as exc:
-                failures += 1
+            except Exception as exc:  # any answer we cannot use counts as a failed poll,
+                failures += 1  # so the poller never dies silently (wait_ended would hang)
                 logger.warning("realtime %s: status poll failed: %s", self._stream_id, exc)
                 if failures >= MAX_FAILURES:
                     self._on_lost(f"status polling failed {failures} times: {exc}")

@@ -19,10 +19,13 @@ class RealtimeState(StrEnum):
     """Where a `RealtimeSession` is; ``completed``, ``error`` and ``cancelled`` are terminal.
 
     ``pending``, ``streaming``, ``completed`` and ``error`` mirror the service's status;
-    ``cancelled`` means the SDK cancelled it (leaving the block, ``max_seconds``).
+    ``cancelled`` means the SDK cancelled it (leaving the block, ``max_seconds``, a start
+    that failed). ``waiting``: a ``text_stream`` opened without text, created by its first
+    `say` (the service needs the first words to create a stream).
     """
 
     NEW = "new"
+    WAITING = "waiting"
     CREATING = "creating"
     PENDING = "pending"
     STREAMING = "streaming"
@@ -34,7 +37,8 @@ class RealtimeState(StrEnum):
 _S = RealtimeState
 TERMINAL = frozenset({_S.COMPLETED, _S.ERROR, _S.CANCELLED})
 TRANSITIONS: dict[RealtimeState, frozenset[RealtimeState]] = {
-    _S.NEW: frozenset({_S.CREATING, _S.CANCELLED}),
+    _S.NEW: frozenset({_S.WAITING, _S.CREATING, _S.CANCELLED}),
+    _S.WAITING: frozenset({_S.CREATING, _S.COMPLETED, _S.CANCELLED}),
     _S.CREATING: frozenset({_S.PENDING, *TERMINAL}),
     _S.PENDING: frozenset({_S.STREAMING, *TERMINAL}),
     _S.STREAMING: TERMINAL,

@@ -22,13 +22,14 @@ from .._errors import (
     SessionError,
     SessionNotStopped,
 )
+from .._sessions import finish
 from .channel import read_message
 from .connect import Connector
 from .events import ConnectionStateChanged, SessionEnded, TalkingStarted, TalkingStopped
 from .hub import MediaHub, cancel_task
 from .speech import SpeechTracker
 from .state import EndReason, Lifecycle, SessionState
-from .stop import finish, stop_on_server
+from .stop import stop_on_server
 
 if TYPE_CHECKING:
     from .created import CreatedSession

@@ -24,17 +24,8 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .. import (
-    APIConnectionError,
-    HeyGenError,
-    NotFoundError,
-    Quality,
-    SessionClosed,
-    TaskType,
-    __version__,
-)
+from .. import HeyGenError, Quality, TaskType, __version__
 from .args import positive_float
 from .live import add_live_parser, usage_error
 from .realtime import add_realtime_parser
@@ -48,6 +39,8 @@ EMULATOR_HINT = "pip install 'heygen-streaming[emulator]'"
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The values of Quality and TaskType (plain enums: ``--help`` loads no pydantic).
 QUALITIES = tuple(quality.value for quality in Quality)
+# What a v1 recording may be written to (the SDK's writer; a test keeps them in step).
+V1_SUFFIXES = ".mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm (VP8 + Opus)"
 TASK_TYPES = tuple(task_type.value for task_type in TaskType)
 # Per-packet loggers of the WebRTC stack: WARNING even with -v / --debug.
 _QUIET_LOGGERS = ("aiortc", "aioice")
@@ -135,7 +128,10 @@ def _common_options(*, top: bool) -> _DefaultsParser:
     return p
 
 
-def _session_options(p: argparse.ArgumentParser) -> None:
+def _session_options(
+    p: argparse.ArgumentParser,
+    emulator: str = "use an embedded emulator even if an API key or base URL is configured",
+) -> None:
     g = p.add_argument_group("session options")
     g.add_argument("--avatar", default="", help="avatar name or id (default: the service's)")
     g.add_argument("--voice", default="", help="voice id (default: the avatar's)")
@@ -143,7 +139,8 @@ def _session_options(p: argparse.ArgumentParser) -> None:
         "--quality",
         choices=QUALITIES,
         default="low",
-        help="video quality",
+        help="video quality: low is 640x360, quick to record on a laptop "
+        "(the SDK's own default is high, 1280x720)",
     )
     g.add_argument(
         "--connect-timeout",
@@ -152,11 +149,7 @@ def _session_options(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds allowed to connect",
     )
-    g.add_argument(
-        "--emulator",
-        action="store_true",
-        help="use an embedded emulator even if an API key or base URL is configured",
-    )
+    g.add_argument("--emulator", action="store_true", help=emulator)
 
 
 def build_parser() -> _DefaultsParser:
@@ -164,10 +157,13 @@ def build_parser() -> _DefaultsParser:
     common = _common_options(top=False)
     parser = _parser(
         prog="heygen-streaming",
-        description="HeyGen's streaming avatars (Avatar Realtime, Streaming API v1) from the "
-        "command line, with an offline emulator.",
-        epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL, session commands run against an "
-        "embedded emulator. Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
+        description="HeyGen's streaming avatars from the command line. With a HeyGen key "
+        "(HEYGEN_API_KEY): `realtime`, Avatar Realtime, HeyGen's current API. Offline: `demo`, "
+        "`speak`, `record`, `chat` and `sessions` speak Streaming API v1, which HeyGen retired "
+        "in 2026, to the emulator (embedded, or `heygen-streaming emulator`).",
+        epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL the session commands run against an "
+        "embedded emulator; `demo` always does unless given --base-url. "
+        "Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
         parents=[_common_options(top=True)],
     )
     sub = parser.add_subparsers(
@@ -177,13 +173,14 @@ def build_parser() -> _DefaultsParser:
     demo = sub.add_parser(
         "demo",
         parents=[common],
-        help="open a session, speak, record a video and print a report",
-        description="Open a session (on an embedded emulator unless a key or base URL is "
-        "configured), speak a sentence, record it and print a report: time to first frame, "
-        "frames, dropped frames and RTP stats.",
+        help="offline demo (v1, embedded emulator): speak, record a video, print a report",
+        description="The offline demo: open a v1 session on an embedded emulator (or on the "
+        "server --base-url names; without it, $HEYGEN_API_KEY and $HEYGEN_BASE_URL are "
+        "ignored), speak a sentence, record it and print a report: time to first frame, "
+        "frames, dropped frames and RTP stats. With a HeyGen key, try `heygen-streaming realtime`.",
     )
-    _session_options(demo)
-    demo.add_argument("--out", default="avatar.mp4", help="output video, .mp4 or .webm")
+    _session_options(demo, "use an embedded emulator even with --base-url (the default)")
+    demo.add_argument("--out", default="avatar.mp4", help=f"output video, {V1_SUFFIXES}")
     demo.add_argument(
         "--text",
         default="Hello! I am a streaming avatar. This video was recorded by heygen-streaming.",
@@ -193,13 +190,14 @@ def build_parser() -> _DefaultsParser:
     speak = sub.add_parser(
         "speak",
         parents=[common],
-        help="speak one text, optionally recording it",
-        description="Open a session, speak TEXT and wait until the avatar has finished; "
-        "with --out, record the whole utterance.",
+        help="v1 (emulator): speak one text, optionally recording it",
+        description="Open a v1 session, speak TEXT and wait until the avatar has finished; "
+        "with --out, record the whole utterance. v1 is retired at HeyGen: this runs against "
+        "the emulator (with a HeyGen key, use `heygen-streaming realtime`).",
     )
     speak.add_argument("text", metavar="TEXT", help="what the avatar says")
     _session_options(speak)
-    speak.add_argument("--out", default=None, help="record to this .mp4 or .webm file")
+    speak.add_argument("--out", default=None, help=f"record to this file, {V1_SUFFIXES}")
     speak.add_argument(
         "--task-type",
         choices=TASK_TYPES,
@@ -210,9 +208,9 @@ def build_parser() -> _DefaultsParser:
     record = sub.add_parser(
         "record",
         parents=[common],
-        help="record N seconds of a session",
-        description="Open a session and record it for --seconds; with --text the avatar "
-        "speaks at the start.",
+        help="v1 (emulator): record N seconds of a session",
+        description="Open a v1 session and record it for --seconds; with --text the avatar "
+        "speaks at the start. v1 is retired at HeyGen: this runs against the emulator.",
     )
     _session_options(record)
     record.add_argument(
@@ -222,15 +220,17 @@ def build_parser() -> _DefaultsParser:
         metavar="N",
         help="length of the recording",
     )
-    record.add_argument("--out", default="recording.mp4", help="output file, .mp4 or .webm")
+    record.add_argument("--out", default="recording.mp4", help=f"output file, {V1_SUFFIXES}")
     record.add_argument("--text", default=None, help="speak this at the start of the recording")
 
     chat = sub.add_parser(
         "chat",
         parents=[common],
-        help="interactive: every line typed is spoken",
-        description="Open a session and speak each line read from stdin. Ctrl-D (EOF) ends "
-        "with exit code 0, Ctrl-C with 130; both stop the session cleanly.",
+        help="v1 (emulator): every line typed or piped is spoken",
+        description="Open a v1 session and speak each line read from stdin. End of input "
+        "(Ctrl-D) waits until every line was spoken, then exits with 0; Ctrl-C exits with "
+        "130; both stop the session cleanly. v1 is retired at HeyGen: this runs against the "
+        "emulator.",
     )
     _session_options(chat)
     chat.add_argument("--out", default=None, help="record the whole chat to this file")
@@ -244,7 +244,8 @@ def build_parser() -> _DefaultsParser:
         "--no-wait",
         dest="wait",
         action="store_false",
-        help="do not wait for the avatar to finish a line before reading the next",
+        help="send each line at once, without waiting for the one before to be spoken "
+        "(the lines queue up; end of input still waits until all were spoken)",
     )
 
     add_realtime_parser(sub, common)
@@ -253,15 +254,17 @@ def build_parser() -> _DefaultsParser:
     sub.add_parser(
         "emulator",
         add_help=False,
-        help="run the offline HeyGen emulator (see: heygen-streaming emulator --help)",
+        help="run the offline emulator of v1 and Avatar Realtime "
+        "(see: heygen-streaming emulator --help)",
         description="Run the offline emulator; all arguments go to it.",
     )
 
     sessions = sub.add_parser(
         "sessions",
         parents=[common],
-        help="list or stop open sessions (open sessions cost money on HeyGen)",
-        description="List the sessions open for this API key, or stop one by id.",
+        help="v1 (emulator): list or stop open sessions",
+        description="List the v1 sessions open for this API key, or stop one by id, on the "
+        "emulator --base-url / $HEYGEN_BASE_URL names (v1 is retired at HeyGen).",
     )
     ssub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
     ssub.add_parser("list", parents=[common], help="list open sessions")
@@ -276,10 +279,12 @@ def _config(args: argparse.Namespace) -> Config:
     debug = bool(getattr(args, "debug", False))
     verbose = bool(getattr(args, "verbose", False))
     key = getattr(args, "api_key", None) or os.environ.get("HEYGEN_API_KEY") or ""
+    flag = getattr(args, "base_url", None)
     return Config(
         # A key from a CRLF .env file ends in "\r": surrounding whitespace is never part of it.
         api_key=key.strip() or None,
-        base_url=getattr(args, "base_url", None) or os.environ.get("HEYGEN_BASE_URL") or None,
+        base_url=flag or os.environ.get("HEYGEN_BASE_URL") or None,
+        base_url_flag=bool(flag),
         quiet=bool(getattr(args, "quiet", False)),
         json=bool(getattr(args, "json", False)),
         debug=debug,
@@ -335,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:  # the media stack loads here: a Ctrl-C now is a plain interrupt too
         from .commands import COMMANDS, CLIError, finish_interrupted
+        from .errors import exit_code, hint, one_line
         from .live import cmd_live
         from .progress import clean_text
         from .realtime import cmd_realtime
@@ -347,13 +353,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(config.log_level)
     special = {"realtime": cmd_realtime, "live": cmd_live}
     command = special.get(args.command) or COMMANDS[args.command]
+    out = _Output(getattr(args, "out", None))
     try:
         return asyncio.run(quiet_teardown(command(config, args)))
     except KeyboardInterrupt:
         if not config.quiet:
             print("interrupted", file=sys.stderr)
         # A second Ctrl-C may have cut the session's own streaming.stop short: confirm it.
-        for line in finish_interrupted(config):
+        for line in [*finish_interrupted(config), *out.kept()]:
             print(f"heygen-streaming: {clean_text(line, config.api_key)}", file=sys.stderr)
         return 130
     except (HeyGenError, CLIError, OSError, ValueError, TimeoutError) as exc:
@@ -361,29 +368,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         for line in config.unstopped(reported=exc):
             print(f"heygen-streaming: error: {line}", file=sys.stderr)
-        line = _one_line(exc) + _hint(exc, config)
+        line = one_line(exc) + hint(exc, config)
         print(f"heygen-streaming: error: {clean_text(line, config.api_key)}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, OSError | ValueError | TimeoutError) and not isinstance(exc, HeyGenError):
-        text = f"{type(exc).__name__}: {text}"
-    return text[:500]
+class _Output:
+    """The command's ``--out`` file, to say after Ctrl-C that a partial one was kept."""
 
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.before = self._stat()
 
-def _hint(exc: BaseException, config: Config) -> str:
-    """The end reason of a session, or what to check for errors that mean a wrong base URL."""
-    if isinstance(exc, SessionClosed) and exc.reason not in str(exc):
-        return f" (reason: {exc.reason})"
-    base = (config.base_url or "https://api.heygen.com").rstrip("/")
-    if isinstance(exc, APIConnectionError) and base not in str(exc):
-        return f" (service at {base}: is it running and is --base-url / $HEYGEN_BASE_URL right?)"
-    if isinstance(exc, NotFoundError) and urlsplit(base).path not in ("", "/"):
-        root = base[: len(base) - len(urlsplit(base).path)]
-        return f" (base URL {base} has a path: use the service root, e.g. {root})"
-    return ""
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path) if self.path else None
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+    def kept(self) -> list[str]:
+        """A line naming the file if the interrupted command wrote it, else nothing."""
+        after = self._stat()
+        if self.path is None or after is None or after == self.before:
+            return []
+        return [f"kept {self.path} ({after[1]} bytes, written until Ctrl-C: it may end early)"]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,9 @@ from .run import (
     CLIError,
     Config,
     Run,
+    SpeechQueue,
+    UsageError,
+    check_v1_target,
     finish_interrupted,
     open_client,
     open_run,
@@ -155,30 +158,49 @@ async def cmd_record(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_chat(config: Config, args: argparse.Namespace) -> int:
-    """``chat``: speak each line of stdin until EOF or Ctrl-C."""
+    """``chat``: speak each line of stdin until EOF or Ctrl-C.
+
+    With ``--no-wait`` each line is sent at once and queues up behind the others; end of
+    input then waits until the last one was spoken, so a piped script is heard whole.
+    """
     interactive = sys.stdin.isatty() and not config.quiet
     prompt = "> " if interactive else ""
     spoken = 0
+    queue = SpeechQueue()
     async with open_run(config, args, "chat", live=False) as run, AsyncExitStack() as stack:
         s = run.session
         if args.out:
             await stack.enter_async_context(s.recording(args.out))
-        config.note(
-            f"connected (session {s.session_id}): type a line to speak it, Ctrl-D or Ctrl-C to quit"
-        )
+        events = None if args.wait else s.events()  # before the first line is sent
+        if interactive:
+            config.note(
+                f"connected (session {s.session_id}): type a line to speak it, "
+                "Ctrl-D or Ctrl-C to quit"
+            )
+        else:
+            config.note(f"connected (session {s.session_id}): speaking the lines of stdin")
         print(prompt, end="", file=sys.stderr, flush=True)
         async for line in stdin_lines():
             if line.strip():
                 task = await s.speak(line, task_type=args.task_type, wait=args.wait)
+                queue.add(task)
                 spoken += 1
                 if config.json:
                     print_json({"task_id": task.task_id, "speech_ms": task.duration_ms})
                 elif not config.quiet:
                     secs = f"{task.duration_ms / 1000:.1f} s" if task.duration_ms else "?"
-                    print(clean_text(f"spoke task {task.task_id} ({secs})"), flush=True)
+                    done = "spoke" if args.wait else "queued"
+                    print(clean_text(f"{done} task {task.task_id} ({secs})"), flush=True)
             print(prompt, end="", file=sys.stderr, flush=True)
         if interactive:
             print(file=sys.stderr)
+        if events is not None and queue.last is not None:
+            config.note(f"end of input: waiting until the {spoken} queued line(s) are spoken")
+            if not await queue.wait_spoken(events):
+                config.note("the server did not say when the speech ended: waited its length")
+            events.close()
+        if args.out and spoken:
+            await asyncio.sleep(_TAIL)
     config.note(f"session {s.session_id} stopped after {spoken} line(s)")
     if args.out:
         config.note(f"wrote {args.out}")
@@ -187,8 +209,12 @@ async def cmd_chat(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_sessions(config: Config, args: argparse.Namespace) -> int:
     """``sessions list`` / ``sessions stop ID...``."""
-    if not (config.api_key or config.base_url):
-        raise CLIError("no API key: set HEYGEN_API_KEY or pass --api-key")
+    if not config.base_url:
+        raise UsageError(
+            "`sessions` lists and stops v1 sessions of a running emulator: pass --base-url URL "
+            "of `heygen-streaming emulator` (or set HEYGEN_BASE_URL) and its --api-key"
+        )
+    check_v1_target(config, f"sessions {args.action}")
     async with open_client(config, emulator=False) as target:
         client = target.client
         if args.action == "list":

@@ -26,7 +26,7 @@ from .args import positive_float
 
 if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` stays light
     from .. import LiveAvatarClient, LiveAvatarSession
-    from .commands import Config
+    from .run import Config
 
 __all__ = ["add_live_parser", "cmd_live", "usage_error"]
 
@@ -99,8 +99,7 @@ def _credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 async def cmd_live(config: Config, args: argparse.Namespace) -> int:
     """``live TEXT|-|--audio FILE`` and ``live sessions ...``."""
-    from .commands import CLIError
-    from .run import check_output
+    from .run import CLIError, check_output
 
     key, base = _credentials(args)
     config.api_key = key  # masked in every message
@@ -118,7 +117,7 @@ async def cmd_live(config: Config, args: argparse.Namespace) -> int:
 @contextlib.asynccontextmanager
 async def _embedded(config: Config) -> AsyncIterator[tuple[str, str]]:
     """An emulator in this process: its key and base URL."""
-    from .commands import CLIError
+    from .run import CLIError
 
     try:
         from ..emulator import Emulator
@@ -172,7 +171,7 @@ async def _avatar(client: LiveAvatarClient, args: argparse.Namespace, config: Co
         return str(args.avatar)
     avatars = await client.list_avatars()
     if not avatars:
-        from .commands import CLIError
+        from .run import CLIError
 
         raise CLIError("the service lists no public avatar: pass --avatar ID")
     config.note(f"avatar: {avatars[0].name or avatars[0].id} ({avatars[0].id})")
@@ -243,7 +242,7 @@ async def _speak(
 
 
 async def _stdin(s: LiveAvatarSession) -> None:
-    from .run import stdin_lines
+    from .speech import stdin_lines
 
     async for line in stdin_lines():
         if line.strip():

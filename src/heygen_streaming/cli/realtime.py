@@ -3,7 +3,8 @@
 ``realtime "text" --out clip.mp4`` speaks a fixed script (``tts``) and records it;
 ``realtime - --out clip.mp4`` (or ``--stdin``) streams stdin's lines as text deltas
 (``text_stream``) and closes the input at end of file. Without a configured key or base
-URL it runs against an embedded emulator, like ``demo``.
+URL it runs against an embedded emulator. Against an emulator (embedded or standalone)
+``--avatar`` / ``--voice`` default to the ids it names (``GET /emulator``, `probe`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` s
     from .. import RealtimeSession, RecordingInfo
     from .commands import Config
 
-__all__ = ["add_realtime_parser", "cmd_realtime"]
+__all__ = ["REMUX_SUFFIXES", "add_realtime_parser", "cmd_realtime"]
 
-_EMULATOR_AVATAR = "emulator-avatar"
-_EMULATOR_VOICE = "emulator-voice"
+REMUX_SUFFIXES = ".mp4/.m4v/.mov/.mkv/.ts"
+"""What ``--out`` accepts (the SDK's remuxer; a test keeps the two in step)."""
+
 _DRAIN = 30.0  # seconds allowed for the media readers to finish after the stream ended
 
 
@@ -40,14 +42,25 @@ def add_realtime_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Create an Avatar Realtime stream (HeyGen's current streaming API), "
         "play it and optionally record it. TEXT is spoken as a script; with '-' or --stdin "
         "each line of stdin is sent as it arrives (text_stream) and EOF ends the input. "
-        "Without HEYGEN_API_KEY / HEYGEN_BASE_URL an embedded emulator is used.",
+        "Without HEYGEN_API_KEY / HEYGEN_BASE_URL an embedded emulator is used; against an "
+        "emulator --avatar and --voice default to its own ids.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("text", nargs="?", default=None, metavar="TEXT", help="what to say ('-': stdin)")
     p.add_argument("--stdin", action="store_true", help="stream stdin's lines as text deltas")
-    p.add_argument("--out", default=None, help="record the stream to this .mp4/.mkv/.mov file")
-    p.add_argument("--avatar", default=None, help="avatar (look) id; required with HeyGen")
-    p.add_argument("--voice", default=None, help="voice id; required with HeyGen")
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"record the stream to this {REMUX_SUFFIXES} file (packets copied, no re-encoding)",
+    )
+    p.add_argument(
+        "--avatar",
+        default=None,
+        help="avatar (look) id: required with HeyGen; an emulator supplies its own",
+    )
+    p.add_argument(
+        "--voice", default=None, help="voice id: required with HeyGen; an emulator supplies its own"
+    )
     p.add_argument(
         "--max-seconds",
         type=positive_float,
@@ -137,34 +150,56 @@ async def _lines() -> AsyncIterator[str]:
             yield line
 
 
+async def _ids(
+    config: Config, args: argparse.Namespace, base_url: str, *, embedded: bool
+) -> tuple[str, str]:
+    """``--avatar`` / ``--voice``, the missing ones from the emulator at ``base_url``."""
+    from .probe import probe_emulator
+    from .run import UsageError
+
+    if args.avatar and args.voice:
+        return args.avatar, args.voice
+    found = await probe_emulator(base_url)
+    if found is None:
+        raise UsageError(
+            f"--avatar and --voice are required: {base_url} is not a heygen-streaming emulator "
+            "(which would supply defaults)"
+        )
+    v3 = found.apis.get("v3", {})
+    avatar = args.avatar or str(v3.get("avatar_id") or "emulator-avatar")
+    voice = args.voice or str(v3.get("voice_id") or "emulator-voice")
+    if not embedded:
+        config.note(f"emulator {found.version} at {base_url}: avatar {avatar}, voice {voice}")
+    return avatar, voice
+
+
 async def cmd_realtime(config: Config, args: argparse.Namespace) -> int:
     """``realtime TEXT|- [--out FILE]``."""
     from .._client import check_remux_path
-    from .commands import CLIError, open_client
     from .progress import clean_text, format_report, jsonable, print_json
+    from .run import UsageError, is_heygen, open_client
 
     streaming = bool(args.stdin) or args.text == "-"
     if not streaming and not (args.text or "").strip():
-        raise CLIError("say something: realtime TEXT, or realtime - to read stdin")
+        raise UsageError("say something: realtime TEXT, or realtime - to read stdin")
     if args.out is not None:
         try:
             check_remux_path(args.out)
         except ConfigurationError as exc:
-            raise CLIError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     emulator = bool(args.emulator) or not (config.api_key or config.base_url)
-    avatar, voice = args.avatar, args.voice
-    if emulator:
-        avatar, voice = avatar or _EMULATOR_AVATAR, voice or _EMULATOR_VOICE
-    elif not (avatar and voice):
-        raise CLIError("--avatar and --voice are required with HeyGen (the emulator has defaults)")
+    if not emulator and not (args.avatar and args.voice) and is_heygen(config):
+        raise UsageError("--avatar and --voice are required with HeyGen (an emulator has defaults)")
     lines = _lines() if streaming else None
     text = args.text
     if lines is not None:
         try:
             text = await anext(lines)
         except StopAsyncIteration:
-            raise CLIError("stdin was empty: nothing to say") from None
-    async with open_client(config, emulator=emulator) as target:
+            raise UsageError("stdin was empty: nothing to say") from None
+    why = "set HEYGEN_API_KEY to use HeyGen's Avatar Realtime"
+    async with open_client(config, emulator=emulator, why=why) as target:
+        avatar, voice = await _ids(config, args, target.base_url, embedded=target.emulator)
         t0 = time.perf_counter()
         config.note("creating the stream...")
         async with target.client.realtime(

@@ -1,6 +1,7 @@
 """What every ``heygen-streaming`` session command shares: configuration, the client (or an
 embedded emulator), the session with its frame counter and progress line, the checks on
-how it ended, and the stop confirmed after Ctrl-C."""
+how it ended, and the stop confirmed after Ctrl-C. What they read and wait for (stdin,
+queued speech) is in ``speech``, re-exported here."""
 
 from __future__ import annotations
 
@@ -10,27 +11,32 @@ import contextlib
 import os
 import secrets
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from .. import HeyGenError, NotFoundError, SessionEnded, SessionState, TalkingStopped
+from .. import HeyGenError, NotFoundError, SessionState
 from .._client import StreamingClient, check_recording_path
 from .progress import Progress, clean_text
+from .speech import SpeechQueue, settle_if_cut_short, stdin_lines
 
 if TYPE_CHECKING:
-    from .. import EventStream, Session, TaskInfo
+    from .. import Session
 
 __all__ = [
+    "HEYGEN_HOST",
     "CLIError",
     "Config",
     "MediaCounter",
     "Run",
+    "SpeechQueue",
     "Target",
+    "UsageError",
     "check_output",
+    "check_v1_target",
     "finish_interrupted",
     "open_client",
     "open_run",
@@ -40,12 +46,19 @@ __all__ = [
 ]
 
 _STOP_AFTER_INTERRUPT = 5.0  # seconds allowed to confirm a stop after a double Ctrl-C
-_SETTLE = 3.0  # seconds allowed for the end of a session whose speech was cut short
-_CUT_MS = 500.0  # speech this much shorter than planned was cut short
+
+
+HEYGEN_HOST = "api.heygen.com"
+"""HeyGen's API host: the v1 commands refuse it (it answers HTTP 410 since 2026)."""
 
 
 class CLIError(Exception):
     """A command-line failure reported as one line with exit code 1."""
+
+
+class UsageError(CLIError):
+    """The command cannot run as typed (arguments, configuration): exit code 2, no request
+    sent."""
 
 
 @dataclass
@@ -54,6 +67,8 @@ class Config:
 
     api_key: str | None = field(repr=False)
     base_url: str | None
+    base_url_flag: bool = False
+    """``--base-url`` was given (``demo`` ignores ``$HEYGEN_BASE_URL`` and the key alone)."""
     quiet: bool = False
     json: bool = False
     debug: bool = False
@@ -153,12 +168,21 @@ class Target:
 
 
 @asynccontextmanager
-async def open_client(config: Config, *, emulator: bool) -> AsyncIterator[Target]:
+async def open_client(
+    config: Config, *, emulator: bool, why: str = "set HEYGEN_API_KEY to talk to HeyGen"
+) -> AsyncIterator[Target]:
     """A client for the configured service, or for an embedded emulator.
 
-    ``emulator=True`` means: use an embedded emulator (forced, or nothing configured).
+    ``emulator=True`` means: use an embedded emulator (forced, or nothing configured); its
+    note on stderr ends with ``why`` (what a key holder should know).
     """
     if not emulator:
+        if not config.api_key:
+            raise UsageError(
+                f"no API key for {config.base_url or 'https://' + HEYGEN_HOST}: pass --api-key "
+                "KEY or set HEYGEN_API_KEY (a `heygen-streaming emulator` takes the key it was "
+                "started with, or any key if it was started without --api-key)"
+            )
         async with StreamingClient(api_key=config.api_key, base_url=config.base_url) as client:
             yield Target(client, client.base_url, emulator=False)
         return
@@ -166,17 +190,50 @@ async def open_client(config: Config, *, emulator: bool) -> AsyncIterator[Target
         from ..emulator import Emulator
     except ImportError as exc:
         raise CLIError(
-            "no API key is configured and the embedded emulator is not installed "
-            f"(missing {exc.name or exc}): set HEYGEN_API_KEY, or "
-            "pip install 'heygen-streaming[emulator]'"
+            "the embedded emulator is not installed "
+            f"(missing {exc.name or exc}): pip install 'heygen-streaming[emulator]'"
         ) from exc
     key = "emu-" + secrets.token_urlsafe(12)
     async with Emulator(api_key=key, port=0) as emu:
-        config.note(
-            f"using an embedded emulator at {emu.base_url} (set HEYGEN_API_KEY to talk to HeyGen)"
-        )
+        config.note(f"using an embedded emulator at {emu.base_url} ({why})")
         async with StreamingClient(api_key=key, base_url=emu.base_url) as client:
             yield Target(client, emu.base_url, emulator=True)
+
+
+def is_heygen(config: Config) -> bool:
+    """The configured service is HeyGen's own API (the default base URL included)."""
+    host = urlsplit(config.base_url or f"https://{HEYGEN_HOST}").hostname or ""
+    return host.lower().rstrip(".") == HEYGEN_HOST
+
+
+def check_v1_target(config: Config, command: str) -> None:
+    """Refuse to send a Streaming API v1 command to HeyGen: it answers HTTP 410 there."""
+    if is_heygen(config):
+        raise UsageError(
+            f"`{command}` uses Streaming API v1, which HeyGen retired in 2026 (it answers "
+            "HTTP 410): with a HeyGen key use Avatar Realtime, `heygen-streaming realtime "
+            '"Hello" --avatar ID --voice ID --out clip.mp4`; v1 commands run against the '
+            "emulator (--emulator, or --base-url URL of `heygen-streaming emulator`)"
+        )
+
+
+_V1_NOTE = (
+    "Streaming API v1, which HeyGen retired: with a HeyGen key, use `heygen-streaming realtime`"
+)
+
+
+def uses_embedded_emulator(config: Config, args: argparse.Namespace, command: str) -> bool:
+    """Whether a v1 session command runs on an embedded emulator.
+
+    ``demo`` always does, unless ``--base-url`` names a server: it is the offline demo, and
+    a key for HeyGen (``$HEYGEN_API_KEY``) cannot run it (v1 is retired there). The other
+    commands do when nothing is configured, or with ``--emulator``.
+    """
+    if getattr(args, "emulator", False):
+        return True
+    if command == "demo":
+        return not config.base_url_flag
+    return not (config.api_key or config.base_url)
 
 
 class MediaCounter:
@@ -251,7 +308,7 @@ def check_output(path: str | None) -> None:
     try:
         check_recording_path(path)
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise CLIError(f"cannot write {path}: folder {parent} does not exist")
@@ -267,9 +324,17 @@ async def open_run(
     with the reason (exit code 1), even when no command noticed it.
     """
     check_output(getattr(args, "out", None))
-    emulator = bool(getattr(args, "emulator", False)) or not (config.api_key or config.base_url)
+    emulator = uses_embedded_emulator(config, args, label)
+    if not emulator:
+        check_v1_target(config, label)
+    why = _V1_NOTE
+    if label == "demo" and (config.api_key or config.base_url):
+        why = (
+            "the demo runs offline whatever $HEYGEN_API_KEY / $HEYGEN_BASE_URL say; "
+            "--base-url URL runs it against a `heygen-streaming emulator`. " + _V1_NOTE
+        )
     async with (
-        open_client(config, emulator=emulator) as target,
+        open_client(config, emulator=emulator, why=why) as target,
         Progress(label, enabled=live and not config.quiet) as bar,
     ):
         t0 = time.perf_counter()
@@ -321,50 +386,8 @@ async def open_run(
         config.unconfirmed = None
 
 
-async def settle_if_cut_short(events: EventStream, task: TaskInfo) -> None:
-    """If ``task``'s speech stopped well before its planned end, wait (bounded) for the
-    session to end: a server interrupts the speech as it closes a session, and the close
-    arrives just after. `open_run` then reports the end. ``events`` was subscribed before
-    the task was sent; only what it already holds is read for the stop."""
-    played: float | None = None
-    ended = False
-    while len(events):
-        event = await anext(events)
-        if isinstance(event, TalkingStopped) and event.task_id == task.task_id:
-            played = event.duration_ms
-        ended = ended or isinstance(event, SessionEnded)
-    planned = task.duration_ms
-    if ended or played is None or not planned or played > planned - _CUT_MS:
-        return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_SETTLE):
-            async for event in events:
-                if isinstance(event, SessionEnded):
-                    return
-
-
 def _abnormal_end(session: Session) -> str | None:
     """The `EndReason` when the session ended abnormally (the server, the network)."""
     if session.state != SessionState.FAILED:
         return None
     return str(session.end_reason)
-
-
-async def stdin_lines() -> AsyncIterator[str]:
-    """Lines of stdin, read by a daemon thread so that Ctrl-C never waits for Enter."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def reader() -> None:
-        try:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError):
-            pass
-        finally:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=reader, name="heygen-cli-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line.rstrip("\r\n")

@@ -38,7 +38,13 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
     """The emulator's command-line options."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Offline emulator of HeyGen's streaming avatar APIs (v1, Avatar Realtime).",
+        description="Offline emulator of HeyGen's streaming avatar APIs on one port: "
+        "Streaming API v1 (/v1/streaming.*, WebRTC; retired by HeyGen, emulated as captured) "
+        "and Avatar Realtime (/v3/avatar-realtime, HLS). Prints one line with its base URL "
+        "once it accepts requests, then serves until Ctrl-C (exit code 130) or SIGTERM (0).",
+        epilog="Without a credential, GET /emulator describes it (version, auth mode, the "
+        "Avatar Realtime ids to default to). Browser demos: / (v1), /static/v3.html "
+        "(Avatar Realtime).",
         formatter_class=_DefaultsFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -48,12 +54,15 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         default=os.environ.get("HEYGEN_EMULATOR_API_KEY"),
         help="accepted X-Api-Key (default: $HEYGEN_EMULATOR_API_KEY; none = accept any key)",
     )
-    parser.add_argument("--max-sessions", type=int, default=100, help="sessions per key")
+    parser.add_argument("--max-sessions", type=int, default=100, help="v1 sessions per key")
     parser.add_argument(
-        "--max-total-sessions", type=int, default=200, help="sessions in all (any-key mode)"
+        "--max-total-sessions",
+        type=int,
+        default=200,
+        help="v1 sessions in all keys together (what bounds any-key mode)",
     )
     parser.add_argument(
-        "--max-queued-tasks", type=int, default=32, help="unfinished tasks per session"
+        "--max-queued-tasks", type=int, default=32, help="unfinished v1 tasks per session"
     )
     parser.add_argument(
         "--rtcp-feedback",
@@ -83,11 +92,23 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
         action="store_true",
         help="answer every v1 route with HTTP 410 endpoint_sunset, like HeyGen today",
     )
-    parser.add_argument("--idle-timeout", type=float, default=120.0, help="seconds; 0 = off")
-    parser.add_argument("--duration-limit", type=float, default=600.0, help="seconds")
-    parser.add_argument("--token-ttl", type=float, default=600.0, help="seconds")
     parser.add_argument(
-        "--tts-latency", type=float, default=0.05, help="simulated TTS time, seconds"
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        help="v1: seconds without a task or keep_alive; 0 = off",
+    )
+    parser.add_argument(
+        "--duration-limit", type=float, default=600.0, help="v1: longest session, seconds"
+    )
+    parser.add_argument(
+        "--token-ttl",
+        type=float,
+        default=600.0,
+        help="v1: streaming.create_token lifetime, seconds",
+    )
+    parser.add_argument(
+        "--tts-latency", type=float, default=0.05, help="v1: simulated TTS time, seconds"
     )
     parser.add_argument(
         "--fault",
@@ -138,14 +159,21 @@ async def _serve(args: argparse.Namespace) -> int:
             print(f"error: --fault: {exc}", file=sys.stderr)
             return 2
     stop = asyncio.Event()
+    received: list[int] = []
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
     async with emulator:
         print(f"HeyGen emulator listening on {emulator.base_url}", flush=True)
         await stop.wait()
-    return 0
+    # Ctrl-C (SIGINT) exits with 130 like any interrupted command; SIGTERM is a clean stop.
+    return 130 if received[:1] == [signal.SIGINT] else 0
 
 
 def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
@@ -170,7 +198,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         print(f"error: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 0
+        return 130
 
 
 if __name__ == "__main__":

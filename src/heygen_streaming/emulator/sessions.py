@@ -120,12 +120,16 @@ class EmulatedSession:
         return len(self._unfinished)
 
     def prepare_speech(self, utterance: Utterance, latency: float) -> asyncio.Task[None]:
-        """Queue ``utterance`` after a simulated text-to-speech ``latency`` (seconds)."""
+        """Queue ``utterance`` once its first audio is rendered and at least ``latency``
+        seconds (a simulated text-to-speech time) passed."""
         self._unfinished.add(utterance.task_id)
 
         async def queue() -> None:
-            if latency > 0:
-                await asyncio.sleep(latency)
+            try:
+                await asyncio.gather(utterance.wait_ready(), asyncio.sleep(max(0.0, latency)))
+            except asyncio.CancelledError:
+                utterance.cancel()
+                raise
             self.state.speech.push(utterance)
 
         task = asyncio.create_task(queue())

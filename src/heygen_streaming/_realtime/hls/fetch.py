@@ -7,9 +7,16 @@ It ends at ``#EXT-X-ENDLIST``, or after one last reload once told the stream is 
 
 The playlist URL authorises itself: every request goes through a `Transport` of its own
 (the package's one send path and retry loop, `HLS_POLICY`), which sends no API key and no
-``Authorization`` header (the URL may be on another host) and follows redirects, for the
-same reason. Its HTTP client is `hls_http_client` unless one is injected
-(``StreamingClient(hls_http_client=...)``).
+``Authorization`` header (the URL may be on another host). Its HTTP client is
+`hls_http_client` unless one is injected (``StreamingClient(hls_http_client=...)``).
+
+The server is not trusted (issue 18): the reader follows one master playlist at most (a
+master listing itself looped), reloads no faster than RFC 8216 6.3.4 allows, spends a
+bounded budget of retries (`RetryBudget`), parses a changed playlist off the event loop
+(and the parser refuses more than `playlist.MAX_LINES` lines), gives each segment
+`SEGMENT_TIMEOUT` whatever duration it claims (and `FINISH_GRACE` once the service said
+the stream ended), and fetches only from the hosts `HostPolicy` allows, redirects
+followed here, hop by hop, so that each is checked.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import asyncio
 import collections
 import logging
 import threading
+from collections.abc import Collection
+from urllib.parse import urljoin
 
 import httpx
 
@@ -25,6 +34,7 @@ from ..._errors import APIConnectionError
 from ..._http.retry import RetryPolicy
 from ..._http.tls import ssl_context
 from ..._http.transport import Attempt, Transport
+from .hosts import HostPolicy
 from .playlist import HlsError, Playlist, Segment, parse_playlist
 
 __all__ = [
@@ -45,8 +55,15 @@ MAX_SEGMENT_BYTES = 256 << 20
 PLAYLIST_TIMEOUT = 10.0
 """Seconds one playlist request may take in all (a server trickling bytes cannot stall it)."""
 SEGMENT_TIMEOUT = 20.0
-"""Least seconds one segment may spend on the network (waiting for the decoder excluded);
-a segment is allowed 4 times its duration when that is longer."""
+"""Seconds one segment may spend on the network (waiting for the decoder excluded),
+whatever duration its ``#EXTINF`` claims."""
+FINISH_GRACE = 5.0
+"""Seconds a segment may still take once the service said the stream ended."""
+MAX_REDIRECTS = 5
+"""Redirects one playlist or segment request may follow."""
+MAX_VARIANT_DEPTH = 1
+"""Master playlists followed before a media playlist (RFC 8216: a master lists media
+playlists; one that lists a master, or itself, is refused)."""
 PIPE_LIMIT = 8 << 20
 """Bytes a pipe holds before the fetcher waits for the decoder."""
 REQUEST_TIMEOUT = 10.0
@@ -154,26 +171,59 @@ class BytePipe:
 
 
 def hls_http_client() -> httpx.AsyncClient:
-    """An HTTP client for playlists and segments: no credentials, redirects followed."""
+    """An HTTP client for playlists and segments: no credentials (the fetcher follows
+    redirects itself, each hop checked)."""
     return httpx.AsyncClient(
         verify=ssl_context(),
-        follow_redirects=True,
         timeout=httpx.Timeout(REQUEST_TIMEOUT),
         headers={"Accept": "*/*"},
     )
 
 
 def hls_transport(http: httpx.AsyncClient) -> Transport:
-    """The `Transport` of HLS requests over ``http``: only ``Accept`` sent, redirects
-    followed, `HLS_POLICY`, no deadline but `REQUEST_TIMEOUT` per request."""
+    """The `Transport` of HLS requests over ``http``: only ``Accept`` sent, `HLS_POLICY`,
+    no deadline but `REQUEST_TIMEOUT` per request, redirects left to the fetcher (whatever
+    ``http`` was built with)."""
     return Transport(
         http,
         headers={"Accept": "*/*"},
         timeout=None,
         policy=HLS_POLICY,
         request_timeout=REQUEST_TIMEOUT,
-        follow_redirects=True,
+        follow_redirects=False,
     )
+
+
+RETRY_TOKENS = 10.0
+"""Retries one fetcher may spend in a burst."""
+RETRY_REFUND = 0.1
+"""Retries earned back by each request that succeeds (about one failure in ten, forever)."""
+
+
+class RetryBudget:
+    """The retries one fetcher may still spend: a token bucket (`RETRY_TOKENS`, refilled by
+    `RETRY_REFUND` per success), so a server failing every other request cannot keep the
+    reader busy forever, while a rare failure over a long stream is always retried."""
+
+    def __init__(self, tokens: float = RETRY_TOKENS, refund: float = RETRY_REFUND) -> None:
+        self.tokens = self.most = tokens
+        self.refund = refund
+
+    def available(self) -> int:
+        """Retries the next request may use."""
+        return int(self.tokens)
+
+    def spend(self, retries: int) -> None:
+        """``retries`` were used."""
+        self.tokens = max(self.tokens - retries, 0.0)
+
+    def earn(self) -> None:
+        """A request succeeded."""
+        self.tokens = min(self.tokens + self.refund, self.most)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else f"{count} bytes"
 
 
 def _cause(exc: BaseException) -> str:
@@ -193,11 +243,14 @@ class HlsFetcher:
             fetcher sends through its own credential-free `Transport` over it.
         pipe: where the bytes go; closed at the end, aborted on failure.
         min_poll: shortest interval between playlist reloads.
-        attempts: consecutive failures of one request before giving up.
+        attempts: attempts of one request before giving up (retries also draw on the
+            fetcher's `RetryBudget`).
+        hosts: hosts allowed besides the playlist's own (see `HostPolicy`).
 
     Attributes:
         container: ``"mp4"`` or ``"mpegts"`` once known (see `wait_container`).
         segments: segments written so far.
+        requests: requests sent (attempts and redirect hops).
     """
 
     def __init__(
@@ -208,20 +261,37 @@ class HlsFetcher:
         *,
         min_poll: float = 0.1,
         attempts: int = 5,
+        hosts: Collection[str] = (),
     ) -> None:
         self.url = url
         self._transport = hls_transport(http)
         self._pipe = pipe
         self._min_poll = min_poll
         self._attempts = attempts
+        self._hosts = tuple(hosts)
+        self._policy: HostPolicy | None = None
+        self._budget = RetryBudget()
         self._finish = asyncio.Event()
+        self._finish_at: float | None = None
+        self._timer: asyncio.Timeout | None = None
         self._container_known = asyncio.Event()
         self.container: str | None = None
         self.segments = 0
+        self.requests = 0
 
     def finish(self) -> None:
-        """The stream is over: write what the next reload lists, then end."""
+        """The stream is over: write what the next reload lists, then end; a segment on
+        its way gets at most `FINISH_GRACE` more seconds."""
+        if self._finish_at is None:
+            self._finish_at = asyncio.get_running_loop().time() + FINISH_GRACE
+        if self._timer is not None and self._timer.when() is not None:
+            self._timer.reschedule(self._bound(self._timer.when()))
         self._finish.set()
+
+    def _bound(self, deadline: float | None) -> float | None:
+        if self._finish_at is None or deadline is None:
+            return deadline
+        return min(deadline, self._finish_at)
 
     async def wait_container(self) -> str | None:
         """The container of the segments, once the first playlist with segments was read."""
@@ -241,24 +311,34 @@ class HlsFetcher:
 
     async def _run(self) -> None:
         url = self.url
+        self._policy = policy = HostPolicy(url, self._hosts)
+        top = True  # the playlist the service gave (its redirects set the allowed origin)
+        depth = 0
         next_seq: int | None = None
         init_written: str | None = None
-        last_text = ""
+        last_text: str | None = None
+        playlist = Playlist()
         loop = asyncio.get_running_loop()
-        changed_at = loop.time()
         while True:
             finishing = self._finish.is_set()
             over = finishing and next_seq is not None
-            fetched_at = loop.time()
+            began = loop.time()
             try:
-                text, base = await self._text(url, 1 if over else self._attempts)
+                text, base = await self._text(url, 1 if over else self._attempts, top=top)
             except HlsError:
                 if over:
                     return  # the stream is over and its playlist already gone
                 raise
-            playlist = parse_playlist(text, base)  # relative to where a redirect led
+            changed = text != last_text
+            if changed:  # off the loop: a playlist may be 1 MiB of attacker-chosen lines
+                playlist = await asyncio.to_thread(parse_playlist, text, base)
+                last_text = text
             if playlist.variants:
-                url = max(playlist.variants)[1]
+                if depth >= MAX_VARIANT_DEPTH:
+                    raise HlsError("HLS master playlist lists another master playlist: refused")
+                depth += 1
+                url, top, last_text = max(playlist.variants)[1], False, None
+                policy.check(url, "variant playlist")
                 continue
             if playlist.segments and not self._container_known.is_set():
                 self.container = playlist.container
@@ -271,46 +351,59 @@ class HlsFetcher:
                         "HLS: segments %d..%d expired unread", next_seq, segment.sequence - 1
                     )
                 if playlist.init_uri is not None and playlist.init_uri != init_written:
-                    await self._copy(playlist.init_uri)
+                    await self._copy(playlist.init_uri, "init section")
                     init_written = playlist.init_uri
-                await self._copy(segment.uri, segment.duration)
+                await self._copy(segment.uri, "segment")
                 self.segments += 1
                 next_seq = segment.sequence + 1
                 logger.debug(
                     "HLS: segment %d (%.2f s) fetched %.0f ms after the playlist listing it",
                     segment.sequence,
                     segment.duration,
-                    (loop.time() - fetched_at) * 1000,
+                    (loop.time() - began) * 1000,
                 )
             if playlist.ended or finishing:
                 return
-            if text != last_text:
-                changed_at = fetched_at
-            last_text = text
-            # The next segment is due about one segment length after the last change (the
-            # last EXTINF: the target duration is rounded up to whole seconds): sleep until
-            # shortly before, then reload every tenth of it until it is listed (a few
-            # requests per segment, and it is fetched within ~10 % of its length).
-            length = (playlist.segments[-1].duration if playlist.segments else 0.0) or (
-                playlist.target_duration or 1.0
+            # RFC 8216 6.3.4: after a load that changed the playlist, wait at least the
+            # target duration before the next; after one that did not, half of it; both
+            # measured from when that load began.
+            target = max(
+                playlist.target_duration or 0.0,
+                max((s.duration for s in playlist.segments), default=0.0),
+                self._min_poll,
             )
-            step = max(self._min_poll, length / 10)
-            due = changed_at + 0.7 * length
-            now = loop.time()
-            delay = max(step, due - now) if playlist.segments else self._min_poll
+            pause = max(began + (target if changed else target / 2) - loop.time(), 0.0)
             try:
-                async with asyncio.timeout(delay):
+                async with asyncio.timeout(pause):
                     await self._finish.wait()
             except TimeoutError:
                 pass
 
-    async def _text(self, url: str, attempts: int) -> tuple[str, str]:
+    async def _open(
+        self, url: str, what: str, limit: httpx.Timeout, *, anywhere: bool
+    ) -> httpx.Response:
+        """``GET url``, following up to `MAX_REDIRECTS` redirects, each hop checked by the
+        `HostPolicy` (``anywhere``: the playlist the service gave may redirect to any
+        host but a forbidden one)."""
+        assert self._policy is not None
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests += 1
+            response = await self._transport.open("GET", url, timeout=limit)
+            location = response.headers.get("location")
+            if not (300 <= response.status_code < 400 and location):
+                return response
+            await response.aclose()
+            url = urljoin(str(response.url), location)
+            self._policy.check(url, what, origin_only=not anywhere)
+        raise HlsError(f"HLS {what} redirected more than {MAX_REDIRECTS} times")
+
+    async def _text(self, url: str, attempts: int, *, top: bool) -> tuple[str, str]:
         """The playlist's text and its final URL (after redirects)."""
 
         async def attempt(limit: httpx.Timeout) -> httpx.Response:
             try:
                 async with asyncio.timeout(PLAYLIST_TIMEOUT):
-                    response = await self._transport.open("GET", url, timeout=limit)
+                    response = await self._open(url, "playlist", limit, anywhere=top)
                     try:
                         if response.status_code != 200:
                             return response
@@ -326,60 +419,82 @@ class HlsFetcher:
             return httpx.Response(200, content=bytes(body), request=response.request)
 
         response = await self._fetch("playlist", url, attempt, attempts)
-        return response.content.decode("utf-8", errors="replace"), str(response.url)
+        final = str(response.url)
+        if top:
+            assert self._policy is not None
+            self._policy.landed(final)  # its redirect target is the playlist's origin too
+        return response.content.decode("utf-8", errors="replace"), final
 
-    async def _copy(self, url: str, duration: float = 0.0) -> None:
-        limit = max(SEGMENT_TIMEOUT, 4 * duration)
+    async def _copy(self, url: str, what: str) -> None:
+        assert self._policy is not None
+        self._policy.check(url, what)
         loop = asyncio.get_running_loop()
 
         async def attempt(timeouts: httpx.Timeout) -> httpx.Response:
             written = 0
-            deadline = loop.time() + limit  # moved on while the pipe is full (our decoder)
+            deadline = loop.time() + SEGMENT_TIMEOUT  # moved on while our decoder is behind
             try:
-                async with asyncio.timeout_at(deadline) as timer:
-                    response = await self._transport.open("GET", url, timeout=timeouts)
+                async with asyncio.timeout_at(self._bound(deadline)) as timer:
+                    self._timer = timer
+                    response = await self._open(url, what, timeouts, anywhere=False)
                     try:
                         if response.status_code != 200:
                             return response
                         async for chunk in response.aiter_bytes():
                             written += len(chunk)
                             if written > MAX_SEGMENT_BYTES:
-                                raise HlsError("HLS segment is larger than 256 MiB")
+                                raise HlsError(
+                                    f"HLS {what} is larger than the reader's cap of "
+                                    f"{_size(MAX_SEGMENT_BYTES)}: refused"
+                                )
                             timer.reschedule(None)
                             waited = loop.time()
                             await self._pipe.write(chunk)
                             deadline += loop.time() - waited
-                            timer.reschedule(deadline)
+                            timer.reschedule(self._bound(deadline))
                         return response
                     finally:
+                        self._timer = None
                         await response.aclose()
             except httpx.TransportError as exc:
                 if written:
-                    raise HlsError(f"HLS segment broke off: {type(exc).__name__}") from None
+                    raise HlsError(f"HLS {what} broke off: {type(exc).__name__}") from None
                 raise
             except TimeoutError:
                 if written:
-                    raise HlsError(f"HLS segment not complete after {limit:g} s") from None
-                raise _AttemptTimeout(f"no answer within {limit:g} s") from None
+                    raise HlsError(f"HLS {what} not complete in time ({self._why()})") from None
+                raise _AttemptTimeout(f"no answer in time ({self._why()})") from None
 
-        await self._fetch("segment", url, attempt, self._attempts)
+        await self._fetch(what, url, attempt, self._attempts)
+
+    def _why(self) -> str:
+        if self._finish_at is not None:
+            return f"FINISH_GRACE={FINISH_GRACE:g} s after the stream ended"
+        return f"SEGMENT_TIMEOUT={SEGMENT_TIMEOUT:g} s"
 
     async def _fetch(self, what: str, url: str, attempt: Attempt, attempts: int) -> httpx.Response:
-        """``attempt`` through the transport's retry loop, up to ``attempts`` times; the
-        200 response, else `HlsError` naming the last failure."""
+        """``attempt`` through the transport's retry loop, up to ``attempts`` times and
+        what the `RetryBudget` allows; the 200 response, else `HlsError` naming the last
+        failure (its HTTP status, or the error)."""
+        tries = 0
+
+        async def counted(limit: httpx.Timeout) -> httpx.Response:
+            nonlocal tries
+            tries += 1
+            return await attempt(limit)
+
+        retries = min(attempts - 1, self._budget.available())
         try:
             sent = await self._transport.retrying(
-                "GET",
-                f"hls.{what}",
-                attempt,
-                url=url,
-                idempotent=True,
-                timeout=None,
-                retries=attempts - 1,
-            )
+                "GET", f"hls.{what}", counted, url=url, idempotent=True, timeout=None,
+                retries=retries,
+            )  # fmt: skip
         except APIConnectionError as exc:  # APITimeoutError too: the last attempt's failure
-            raise HlsError(f"HLS {what} failed {attempts} times (last: {_cause(exc)})") from None
+            self._budget.spend(max(tries - 1, 0))
+            raise HlsError(f"HLS {what} failed {tries} times (last: {_cause(exc)})") from None
+        self._budget.spend(max(tries - 1, 0))
         if sent.response.status_code != 200:
             last = f"HTTP {sent.response.status_code}"
-            raise HlsError(f"HLS {what} failed {attempts} times (last: {last})")
+            raise HlsError(f"HLS {what} failed {tries} times (last: {last})")
+        self._budget.earn()
         return sent.response

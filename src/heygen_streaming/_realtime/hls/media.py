@@ -2,8 +2,13 @@
 
 Both read a `BytePipe` that an `HlsFetcher` fills, as one continuous MPEG-TS or fragmented
 MP4 file, with PyAV on a dedicated thread (never on the event loop). `HlsDecoder` hands
-every decoded frame to the loop; `HlsRemuxer` copies the H.264/AAC packets into an MP4 (or MKV,
-MOV) without re-encoding.
+every decoded frame to the loop through a `FrameHandoff` (bounded in bytes: the thread
+waits while the loop is busy); `HlsRemuxer` copies the H.264/AAC packets into an MP4 (or
+MKV, MOV) without re-encoding.
+
+Whatever goes wrong is an `HlsError` that says why: the fetch's own failure when it cut
+the bytes short (an HTTP status, the segment size cap), else what PyAV said about the
+bytes it got (a truncated init section is not a bare ``ValueError``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,9 @@ import av
 import httpx
 
 from ..._errors import ConfigurationError
+from ..._media.handoff import FrameHandoff
 from ..._media.recording import RecordingInfo
+from ..._media.streams import VIDEO_MAX_BYTES, frame_nbytes
 from .fetch import BytePipe, HlsError, HlsFetcher
 
 __all__ = ["REMUX_SUFFIXES", "HlsDecoder", "HlsRemuxer", "check_remux_path"]
@@ -104,7 +111,29 @@ def _worker(name: str, target: Callable[[], None]) -> _Worker:
 
     future.thread = threading.Thread(target=run, name=name, daemon=True)
     future.thread.start()
+    future.add_done_callback(_retrieved)  # its error is read (or moot) once stopped
     return future
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _failure(doing: str, error: BaseException, fetch: asyncio.Task[None]) -> HlsError:
+    """The `HlsError` to report when the worker failed with ``error``: the fetch's own
+    failure if it ended first (it cut the bytes short: that is the cause), else ``error``
+    (an `HlsError` as it is, anything else named)."""
+    if fetch.done() and not fetch.cancelled():
+        cause = fetch.exception()
+        if isinstance(cause, HlsError):
+            return cause
+    if isinstance(error, HlsError):
+        return error
+    detail = str(error) or type(error).__name__
+    failure = HlsError(f"the HLS stream could not be {doing}: {type(error).__name__}: {detail}")
+    failure.__cause__ = error
+    return failure
 
 
 class HlsDecoder:
@@ -122,17 +151,23 @@ class HlsDecoder:
         on_frame: Callable[[str, Any], None],
         on_end: Callable[[BaseException | None], None],
         wanted: Callable[[str], bool] = lambda kind: True,
+        *,
+        budget: Callable[[], int] = lambda: VIDEO_MAX_BYTES,
+        hosts: Collection[str] = (),
     ) -> None:
         self._url = url
         self._http = http
         self._on_frame = on_frame
         self._on_end = on_end
         self._wanted = wanted
+        self._budget = budget
+        self._hosts = tuple(hosts)
         self._stop = threading.Event()
         self._pipe: BytePipe | None = None
         self._fetcher: HlsFetcher | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: _Worker | None = None
+        self.handoff: FrameHandoff | None = None
         self.corrupt_packets = 0
         self.decoded = {"video": 0, "audio": 0}
 
@@ -149,6 +184,8 @@ class HlsDecoder:
     async def stop(self) -> None:
         """Stop now (idempotent): the fetch is cancelled and the thread ends."""
         self._stop.set()
+        if self.handoff is not None:
+            self.handoff.close()
         if self._pipe is not None:
             self._pipe.abort()
         if self._task is not None:
@@ -161,13 +198,17 @@ class HlsDecoder:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         self._pipe = pipe = BytePipe(loop)
-        self._fetcher = fetcher = HlsFetcher(self._url, self._http, pipe)
+        self._fetcher = fetcher = HlsFetcher(self._url, self._http, pipe, hosts=self._hosts)
+        self.handoff = FrameHandoff(loop, self._on_frame, self._budget, frame_nbytes)
         fetch = asyncio.ensure_future(fetcher.run())
         error: BaseException | None = None
         try:
             container = await fetcher.wait_container()
-            self._thread = _worker("heygen-hls-decode", lambda: self._decode(loop, pipe, container))
-            await asyncio.shield(self._thread)
+            self._thread = _worker("heygen-hls-decode", lambda: self._decode(pipe, container))
+            try:
+                await asyncio.shield(self._thread)
+            except Exception as exc:
+                raise _failure("decoded", exc, fetch)  # noqa: B904 - the cause is kept
             await fetch
         except Exception as exc:
             error = exc
@@ -178,7 +219,9 @@ class HlsDecoder:
             await asyncio.gather(fetch, return_exceptions=True)
         self._on_end(error)
 
-    def _decode(self, loop: asyncio.AbstractEventLoop, pipe: BytePipe, fmt: str | None) -> None:
+    def _decode(self, pipe: BytePipe, fmt: str | None) -> None:
+        handoff = self.handoff
+        assert handoff is not None
         container = _open(pipe, fmt)
         if container is None:
             return
@@ -203,7 +246,8 @@ class HlsDecoder:
                     continue
                 for frame in frames:
                     self.decoded[kind] += 1
-                    loop.call_soon_threadsafe(self._on_frame, kind, frame)
+                    if not handoff.put(kind, frame):  # waits while the loop is behind
+                        return
         finally:
             container.close()
 
@@ -223,9 +267,11 @@ class HlsRemuxer:
         path: str | os.PathLike[str],
         *,
         duration: float | None = None,
+        hosts: Collection[str] = (),
     ) -> None:
         self._url = url
         self._http = http
+        self._hosts = tuple(hosts)
         self.path = Path(path)
         self._duration = duration
         self._halt = threading.Event()
@@ -236,7 +282,7 @@ class HlsRemuxer:
     def start(self) -> asyncio.Future[RecordingInfo]:
         """Begin; the future resolves when the file is complete."""
         self._pipe = BytePipe(asyncio.get_running_loop())
-        self._fetcher = HlsFetcher(self._url, self._http, self._pipe)
+        self._fetcher = HlsFetcher(self._url, self._http, self._pipe, hosts=self._hosts)
         return asyncio.ensure_future(self._run(self._fetcher, self._pipe))
 
     def finish(self) -> None:
@@ -264,10 +310,8 @@ class HlsRemuxer:
             try:
                 await worker
                 worker.join()
-            except av.error.FFmpegError as exc:
-                failed = fetch.done() and not fetch.cancelled() and fetch.exception()
-                reason = failed or exc  # a failed fetch (cut the bytes short) says more
-                raise HlsError(f"the HLS stream could not be recorded: {reason}") from exc
+            except Exception as exc:  # a failed fetch (it cut the bytes short) says more
+                raise _failure("recorded", exc, fetch)  # noqa: B904 - the cause is kept
             finally:
                 self._halt.set()
                 pipe.abort()

@@ -1,19 +1,21 @@
-"""Deterministic speech-like audio: voiced syllables with vowel formants, 48 kHz mono.
+"""The avatar's speech API, shared by every emulated API: utterances, a session's queue, clips.
 
-No TTS engine: each utterance is a sequence of syllables (about 150–240 ms) whose pitch and
-vowel come from a hash of the text, synthesised as a sum of harmonics shaped by two formant
-peaks, with a raised-sine envelope per syllable and short pauses between "words". Chunks are
-generated lazily (20 ms at a time), so long texts cost no memory. Idle audio is near-silent
-comfort noise (about -66 dBFS) while speech peaks around -10 dBFS.
+The words are spoken by the emulator's one engine (`.engine`: eSpeak NG, or the synthetic
+babble where it cannot load), in the voice the caller picks (`.voices`). Rendering runs on
+the engine's thread, never on the event loop:
 
-Each syllable also gives the mouth its pose (`MouthPose`): how open (the syllable's amplitude
-envelope at that instant, scaled by its vowel) and which shape (wide for e/i, open for a,
-round for o/u). `SpeechQueue.mouth` is the pose of the sample playing now; `synthesize`
-renders a whole utterance off-line (samples plus `SpeechClip.mouth_at`).
+- `Utterance(task_id, text, voice=...)` starts rendering at once; `await u.wait_ready()`
+  returns when it can start playing (its first part is rendered), ``await u.wait_timed()``
+  when its exact length is known (then `duration_ms` is exact, not the estimate);
+  `u.words()` are its words with sample spans (48 kHz) from the synthesiser's word events.
+- `SpeechQueue`: a session's queue, drained 20 ms at a time by the audio track
+  (`next_chunk`); `mouth` is the pose of the sample playing now (visemes from phonemes,
+  blended with loudness); `listener` hears ``"start"`` when an utterance's first audio is
+  taken and ``"stop"`` when its last is (or an interrupt cut it). An utterance whose audio
+  is not rendered yet waits (comfort noise, no "start"), it never blocks the loop.
+- `synthesize(text, ...)` renders a whole text in the calling thread (for off-line use).
 
-The queue reports when an utterance's first chunk is taken (it starts playing) and when its
-last chunk is taken or it is cut by an interrupt (it stops), through
-`SpeechQueue.listener`; the session turns these into data-channel talking events.
+Idle audio is near-silent comfort noise (about -66 dBFS).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ import collections
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import IntEnum
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from .mouth import CLOSED, MouthPose, MouthShape
+from .rendition import Speech
+from .text import SpokenWord
+from .voices import DEFAULT_VOICE, Voice, voice_for
 
 __all__ = [
     "CHAT_REPLIES",
@@ -34,51 +40,23 @@ __all__ = [
     "SAMPLE_RATE",
     "MouthPose",
     "MouthShape",
+    "Speech",
     "SpeechClip",
     "SpeechQueue",
+    "SpokenWord",
     "TalkingListener",
     "Utterance",
+    "Voice",
     "chat_reply",
     "estimate_duration_ms",
     "synthesize",
+    "voice_for",
 ]
 
 SAMPLE_RATE = 48_000
 MS_PER_CHAR = 70.0
 MIN_DURATION_MS = 500.0
 _NOISE_AMPLITUDE = 0.0005
-_SPEECH_AMPLITUDE = 0.3
-# (F1, F2) in Hz for a, e, i, o, u.
-_VOWELS = ((730.0, 1090.0), (530.0, 1840.0), (270.0, 2290.0), (570.0, 840.0), (300.0, 870.0))
-
-
-class MouthShape(IntEnum):
-    """The mouth's shape class (a viseme): spread lips, open jaw, rounded lips."""
-
-    WIDE = 0
-    OPEN = 1
-    ROUND = 2
-
-
-@dataclass(frozen=True)
-class MouthPose:
-    """How open the mouth is (0 closed .. 1 widest) and its `MouthShape`."""
-
-    open: float = 0.0
-    shape: MouthShape = MouthShape.OPEN
-
-
-CLOSED = MouthPose()
-"""The mouth at rest."""
-
-# Per vowel a, e, i, o, u: the mouth's shape and how far that vowel opens it.
-_VOWEL_MOUTH = (
-    (MouthShape.OPEN, 1.0),
-    (MouthShape.WIDE, 0.75),
-    (MouthShape.WIDE, 0.5),
-    (MouthShape.ROUND, 0.85),
-    (MouthShape.ROUND, 0.6),
-)
 
 CHAT_REPLIES = (
     "That is a great question. Let me think about it for a moment.",
@@ -93,7 +71,8 @@ TalkingListener = Callable[[str, "Utterance", bool], None]
 
 
 def estimate_duration_ms(text: str, rate: float = 1.0) -> float:
-    """Speech duration for ``text``: 70 ms per character, at least 500 ms, divided by rate."""
+    """A rough duration for ``text`` before it is rendered: 70 ms per character, at least
+    500 ms, divided by rate. (The rendered speech knows its real one.)"""
     return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / max(rate, 0.1)
 
 
@@ -103,87 +82,94 @@ def chat_reply(text: str) -> str:
     return CHAT_REPLIES[digest[0] % len(CHAT_REPLIES)]
 
 
-@dataclass
 class Utterance:
-    """One queued piece of speech."""
+    """One queued piece of speech: a task id, its `Speech`, and how much of it played.
 
-    task_id: str
-    text: str
-    duration_ms: float
-    pitch: float = 1.0
-    position: int = 0
-    total: int = field(init=False)
-    _syllable: int = field(init=False)
-    _f0: npt.NDArray[np.float64] = field(init=False, repr=False)
-    _amps: npt.NDArray[np.float64] = field(init=False, repr=False)
-    _gain: npt.NDArray[np.float64] = field(init=False, repr=False)
-    _vowels: npt.NDArray[np.int64] = field(init=False, repr=False)
+    ``voice`` (default: `DEFAULT_VOICE`) is scaled by ``rate`` (speed) and ``pitch``.
+    ``duration_ms`` is only an estimate used until the speech is timed (the old call
+    shape ``Utterance(task_id, text, duration_ms)`` still works).
+    """
 
-    def __post_init__(self) -> None:
-        self.total = int(self.duration_ms * SAMPLE_RATE / 1000)
-        seed = int.from_bytes(hashlib.sha256(self.text.encode()).digest()[:8], "big")
-        rng = np.random.default_rng(seed)
-        self._syllable = int(SAMPLE_RATE * rng.uniform(0.15, 0.24))
-        count = self.total // self._syllable + 2
-        base = 120.0 * self.pitch * rng.uniform(0.9, 1.4)
-        self._f0 = base * (1.0 + 0.12 * np.sin(np.arange(count) * 0.7 + rng.uniform(0, 6)))
-        self._gain = np.where(rng.random(count) < 0.18, 0.0, rng.uniform(0.6, 1.0, count))
-        harmonics = np.arange(1, 31, dtype=np.float64)
-        vowels = rng.integers(0, len(_VOWELS), count)
-        self._vowels = vowels
-        amps = np.zeros((count, harmonics.size))
-        for i in range(count):
-            f1, f2 = _VOWELS[int(vowels[i])]
-            freqs = harmonics * self._f0[i]
-            shape = np.exp(-(((freqs - f1) / 120.0) ** 2)) + 0.6 * np.exp(
-                -(((freqs - f2) / 180.0) ** 2)
-            )
-            shape += 0.08 / harmonics
-            shape[freqs > 5000.0] = 0.0
-            amps[i] = shape / max(float(shape.sum()), 1e-9)
-        self._amps = amps
+    def __init__(
+        self,
+        task_id: str,
+        text: str,
+        duration_ms: float | None = None,
+        pitch: float = 1.0,
+        *,
+        voice: Voice | None = None,
+        rate: float = 1.0,
+    ) -> None:
+        self.task_id = task_id
+        self.text = text
+        self.speech = Speech(text, (voice or DEFAULT_VOICE).scaled(rate, pitch)).start()
+        self._estimate = estimate_duration_ms(text, rate) if duration_ms is None else duration_ms
+        self.position = 0
+        """Samples played so far."""
+
+    def __repr__(self) -> str:
+        return f"Utterance(task_id={self.task_id!r}, text={self.text[:40]!r}...)"
+
+    @property
+    def ready(self) -> bool:
+        """True once it can start playing."""
+        return self.speech.ready
+
+    @property
+    def duration_ms(self) -> float:
+        """Its length in ms: exact once timed (`wait_timed`), the estimate before."""
+        if self.speech.timed:
+            return self.speech.total * 1000.0 / SAMPLE_RATE
+        return self._estimate
+
+    @property
+    def total(self) -> int:
+        """Its length in samples (so far, until timed)."""
+        return self.speech.total
 
     @property
     def done(self) -> bool:
-        """True once every sample was produced."""
-        return self.position >= self.total
+        """True once every sample was played."""
+        return self.speech.timed and self.position >= self.speech.total
 
     @property
     def played_ms(self) -> float:
-        """Milliseconds of this utterance produced so far."""
+        """Milliseconds of this utterance played so far."""
         return self.position * 1000.0 / SAMPLE_RATE
+
+    async def wait_ready(self) -> None:
+        """Return once it can start playing (its first part is rendered)."""
+        await self.speech.wait_ready()
+
+    async def wait_timed(self) -> float:
+        """Return its exact duration in ms once every part is rendered."""
+        return await self.speech.wait_timed() * 1000.0 / SAMPLE_RATE
+
+    def prepare(self, timeout: float | None = None) -> Utterance:
+        """Block until timed (tests and threads; never on the event loop)."""
+        self.speech.wait(timeout)
+        return self
+
+    def cancel(self) -> None:
+        """Stop rendering it (an interrupt or a closed session)."""
+        self.speech.cancel()
+
+    def words(self) -> list[SpokenWord]:
+        """Its words (and punctuation) with sample spans from its start, as rendered so far."""
+        return self.speech.words()
 
     def pose_at(self, position: int) -> MouthPose:
         """The mouth's pose at sample ``position`` (closed outside the utterance)."""
-        if not 0 <= position < self.total:
-            return CLOSED
-        syl = position // self._syllable
-        within = (position % self._syllable) / self._syllable
-        envelope = math.sin(math.pi * within) ** 2 * float(self._gain[syl])
-        shape, scale = _VOWEL_MOUTH[int(self._vowels[syl])]
-        return MouthPose(open=envelope**0.8 * scale, shape=shape)
+        return self.speech.pose_at(position)
+
+    def playable(self, count: int) -> bool:
+        """True when the next ``count`` samples can be taken without rendering."""
+        return self.speech.playable(self.position, count)
 
     def take(self, count: int) -> Samples:
-        """The next ``count`` samples (zero-padded past the end)."""
-        start = self.position
-        stop = min(self.total, start + count)
-        out = np.zeros(count, np.float32)
-        if stop > start:
-            t = np.arange(start, stop)
-            syl = t // self._syllable
-            within = (t % self._syllable) / self._syllable
-            envelope = np.sin(np.pi * within) ** 2 * self._gain[syl]
-            theta = 2.0 * np.pi * t / SAMPLE_RATE * self._f0[syl]
-            amps = self._amps.T[:, syl]  # (harmonics, samples)
-            # sin(k·θ) by the Chebyshev recurrence: one sin and one cos per sample in all.
-            twice_cos = 2.0 * np.cos(theta)
-            prev, wave = np.zeros_like(theta), np.sin(theta)
-            voiced = amps[0] * wave
-            for row in amps[1:]:
-                prev, wave = wave, twice_cos * wave - prev
-                voiced += row * wave
-            out[: stop - start] = (_SPEECH_AMPLITUDE * 3.0 * envelope * voiced).astype(np.float32)
-        self.position = stop
+        """The next ``count`` samples (zero-padded past the end); renders what is missing."""
+        out = self.speech.take(self.position, count)
+        self.position = min(self.position + count, max(self.position, self.speech.total))
         return out
 
 
@@ -218,6 +204,8 @@ class SpeechQueue:
         """Drop current and queued speech at once; returns how many utterances were cut."""
         count = len(self._queue)
         playing = self._queue[0] if self._queue and self._queue[0].position > 0 else None
+        for utterance in self._queue:
+            utterance.cancel()
         self._queue.clear()
         self.current = None
         self.mouth = CLOSED
@@ -226,10 +214,10 @@ class SpeechQueue:
         return count
 
     def next_chunk(self, count: int) -> Samples:
-        """The next ``count`` samples: speech when queued, else comfort noise."""
+        """The next ``count`` samples: speech when queued and rendered, else comfort noise."""
         out = (self._rng.standard_normal(count) * _NOISE_AMPLITUDE).astype(np.float32)
         self.mouth = CLOSED
-        if self._queue:
+        if self._queue and self._queue[0].playable(count):
             utterance = self._queue[0]
             self.current = utterance
             if utterance.position == 0:
@@ -246,9 +234,9 @@ class SpeechQueue:
 
 @dataclass(frozen=True)
 class SpeechClip:
-    """One utterance rendered off-line: its audio and the mouth poses that go with it."""
+    """A text rendered off-line: its audio, words and the mouth poses that go with it."""
 
-    utterance: Utterance
+    speech: Speech
     samples: Samples
     """Mono float32 samples in -1..1 at `SAMPLE_RATE`."""
 
@@ -259,15 +247,21 @@ class SpeechClip:
 
     def mouth_at(self, t: float) -> MouthPose:
         """The mouth's pose ``t`` seconds into the clip (`CLOSED` outside it)."""
-        return self.utterance.pose_at(math.floor(t * SAMPLE_RATE)) if t >= 0 else CLOSED
+        return self.speech.pose_at(math.floor(t * SAMPLE_RATE)) if t >= 0 else CLOSED
+
+    def words(self) -> list[SpokenWord]:
+        """The words with their sample spans."""
+        return self.speech.words()
 
 
-def synthesize(text: str, *, rate: float = 1.0, pitch: float = 1.0) -> SpeechClip:
-    """The speech for ``text`` as the live emulator would play it (same samples, no noise).
+def synthesize(
+    text: str, *, rate: float = 1.0, pitch: float = 1.0, voice: Voice | str | None = None
+) -> SpeechClip:
+    """The speech for ``text`` as the live emulator plays it (same engine, no noise).
 
-    ``rate`` scales the speed (`estimate_duration_ms`), ``pitch`` the voice's pitch. Runs
-    far faster than real time (about 15 ms per second of speech on the reference machine).
+    ``voice`` is a `Voice` or a voice id (`voice_for`); ``rate`` scales its speed and
+    ``pitch`` its pitch. Blocks while rendering (a few ms per second of speech).
     """
-    utterance = Utterance("", text, estimate_duration_ms(text, rate), pitch=pitch)
-    samples = utterance.take(utterance.total)
-    return SpeechClip(Utterance("", text, utterance.duration_ms, pitch=pitch), samples)
+    chosen = voice if isinstance(voice, Voice) else voice_for(voice)
+    speech = Speech(text, chosen.scaled(rate, pitch)).render_all()
+    return SpeechClip(speech, speech.take(0, speech.total))

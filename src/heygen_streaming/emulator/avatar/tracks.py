@@ -4,9 +4,10 @@ Off-line API (draw frames faster than real time, e.g. for an HLS stream)::
 
     from heygen_streaming.emulator.avatar import AvatarRenderer, synthesize
 
-    clip = synthesize("Hello there!", rate=1.0, pitch=1.0)  # the emulator's own voice
+    clip = synthesize("Hello there!", voice="emulator")  # the emulator's own voice
     clip.samples            # mono float32 PCM at 48 kHz (SAMPLE_RATE), -1..1
     clip.duration           # seconds
+    clip.words()            # SpokenWord(word, start, end) in samples, from the word events
     renderer = AvatarRenderer(1280, 720, avatar="emulator", stamp=False)
     for i in range(round(clip.duration * 25)):
         t = i / 25
@@ -20,9 +21,10 @@ Off-line API (draw frames faster than real time, e.g. for an HLS stream)::
   ``draw(planes, pose)`` draws into existing yuv420p planes (`frame_planes(frame)`).
   With ``stamp=True`` each frame carries the frame stamp (`.stamp`) with ``index``
   (default ``round(t * 25)``) and the wall-clock time.
-- ``synthesize(text, *, rate=1.0, pitch=1.0) -> SpeechClip``: the same speech the live
-  emulator plays for ``text``; ``clip.mouth_at(t)`` is the mouth pose the live avatar shows
-  at that instant (driven by the speech's amplitude envelope and vowel).
+- ``synthesize(text, *, rate=1.0, pitch=1.0, voice=None) -> SpeechClip``: the same speech
+  the live emulator plays for ``text`` (eSpeak NG, see `.engine`; ``voice`` a voice id or
+  `.voices.Voice`); ``clip.mouth_at(t)`` is the mouth pose the live avatar shows at that
+  instant (visemes from the phonemes, blended with the loudness).
 
 Cost on the 2-core reference machine: drawing a frame takes about 0.1/0.2/0.3 ms at
 640x360/854x480/1280x720; the layers are drawn once per (size, avatar) and cached (about
@@ -74,6 +76,7 @@ from .speech import (
     synthesize,
 )
 from .stamp import write_stamp
+from .voices import DEFAULT_VOICE, Voice
 
 __all__ = [
     "CLOSED",
@@ -116,8 +119,12 @@ class AvatarState:
         self.seed = seed
         self.stamp = stamp
         """Write the frame stamp into every video frame (tests and benchmarks)."""
+        self.speech_voice: Voice = DEFAULT_VOICE
+        """The voice its speech is rendered in (`voice_for` of the session's voice id)."""
         self.voice_rate = 1.0
+        """Speed factor on top of `speech_voice` (v1 ``voice.rate``)."""
         self.voice_pitch = 1.0
+        """Pitch factor on top of `speech_voice`."""
         self.speech = SpeechQueue(seed)
         self.pcm: PcmPlayer | None = None
         """Raw PCM the avatar plays (LiveAvatar LITE), read instead of `speech` while it

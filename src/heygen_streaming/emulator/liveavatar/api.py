@@ -205,6 +205,20 @@ class LiveAvatarApi(ApiVersion):
         """End every LiveAvatar session (SERVER_ERROR)."""
         return await self.registry.close_all("SERVER_ERROR")
 
+    async def reset(self) -> int:
+        """End every LiveAvatar session of every key and forget the history (`Emulator.reset`)."""
+        ended = await self.registry.close_all("USER_CLOSED")
+        self.registry.history.clear()
+        return ended
+
+    def describe(self) -> dict[str, Any]:
+        """Ids a client may default to, and the limits (``GET /emulator``)."""
+        return {
+            "avatar_id": AVATARS[0].id,
+            "voice_id": VOICES[0].id,
+            "max_sessions": self.registry.max_sessions,
+        }
+
     # -- helpers ------------------------------------------------------------------------------
     def _bound(self, call: Call) -> LaSession | None:
         """The session of the session token the call was made with, if any."""

@@ -41,7 +41,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from ..avatar import AvatarState
-from ..avatar.speech import Utterance, chat_reply, estimate_duration_ms
+from ..avatar.speech import Utterance, chat_reply
 from .sessions import LaSession
 from .vad import EnergyVad
 
@@ -142,17 +142,19 @@ class FullAgent:
             logger.debug("FULL speech queue full; avatar.speak dropped")
             return
         state = self.state
-        utterance = Utterance(
+        utterance = Utterance(  # renders on the speech engine's thread from now on
             secrets.token_hex(8),
             text,
-            estimate_duration_ms(text, state.voice_rate),
             pitch=state.voice_pitch,
+            voice=state.speech_voice,
+            rate=state.voice_rate,
         )
         self._sources[utterance.task_id] = source
 
         async def queue() -> None:
-            if self.tts_latency > 0:
-                await asyncio.sleep(self.tts_latency)
+            # speak_started comes once the first audio is rendered (and the simulated
+            # text-to-speech latency has passed), as the service's does
+            await asyncio.gather(utterance.wait_ready(), asyncio.sleep(self.tts_latency))
             state.speech.push(utterance)
 
         task = asyncio.create_task(queue())

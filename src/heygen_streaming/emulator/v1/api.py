@@ -19,7 +19,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ..avatar import RESOLUTIONS, AvatarState, face_layers
-from ..avatar.speech import Utterance, chat_reply, estimate_duration_ms
+from ..avatar.engine import speech_engine
+from ..avatar.speech import Utterance, chat_reply
+from ..avatar.voices import voice_for
 from ..routes import ApiVersion, Call, EmulatorError, Principal, Route
 from ..sessions import EmulatedSession, SessionLimitReached, UnknownSession
 from .peer import EmulatorPeer
@@ -190,9 +192,10 @@ class V1Api(ApiVersion):
         width, height = RESOLUTIONS[quality]
         loop = asyncio.get_running_loop()  # draw a new avatar off the event loop
         await loop.run_in_executor(None, face_layers, width, height, avatar)
+        await loop.run_in_executor(None, speech_engine)  # loaded once, before the first task
         state = AvatarState(quality=quality, avatar=avatar, seed=seed, stamp=self.app.options.stamp)
+        state.speech_voice = voice_for(voice.voice_id if voice else None)
         state.voice_rate = float(voice.rate) if voice and voice.rate else 1.0
-        state.voice_pitch = 0.8 + (seed % 64) / 100.0
         peer: EmulatorPeer | None = None
         sdp: str | None = None
         if (request.version or "").lower() != "v2":
@@ -263,14 +266,16 @@ class V1Api(ApiVersion):
             raise v1_error(Code.RATE_LIMIT, 429, "Exceed rate limit: too many queued tasks")
         session.touch()
         spoken = text if request.task_type == "repeat" else chat_reply(text)
-        state = session.state
-        duration = estimate_duration_ms(spoken, state.voice_rate)
         task_id = secrets.token_hex(12)
-        utterance = Utterance(task_id, spoken, duration, pitch=state.voice_pitch)
+        # Rendering starts now, on the speech engine's thread (never on this loop).
+        state = session.state
+        utterance = Utterance(task_id, spoken, voice=state.speech_voice, rate=state.voice_rate)
         prepared = session.prepare_speech(utterance, self.app.options.tts_latency)
         session.tasks += 1
         if request.task_mode != "async":  # sync (the default): answer once speech is queued
             await asyncio.wait({prepared})
+        # The exact length, from the rendered speech (an interrupt ends the wait early).
+        duration = round(await utterance.wait_timed())
         return _json(success({"task_id": task_id, "duration_ms": duration}))
 
     async def stop(self, call: Call) -> web.StreamResponse:

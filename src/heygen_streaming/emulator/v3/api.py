@@ -39,6 +39,7 @@ from ..routes import ApiVersion, Call, EmulatorError, Handler, Principal, Route
 from .audio import URL_UNUSABLE, AudioLimits, AudioRejected, fetch_audio, probe_audio, url_allowed
 from .hls import fix_playlist, is_servable
 from .options import RealtimeOptions
+from .script import TextBufferFull
 from .streams import RealtimeRegistry, RealtimeStream
 from .wire import (
     AssetAudio,
@@ -284,7 +285,10 @@ class V3Api(ApiVersion):
             raise v3_error(410, "stream_closed", "Input is closed: final was already sent")
         if not stream.live:
             raise v3_error(410, "stream_closed", f"The session has ended ({stream.status})")
-        total = stream.script.add_text(body.delta, final=body.final)
+        try:
+            total = stream.script.add_text(body.delta, final=body.final)
+        except TextBufferFull as exc:
+            raise v3_error(413, "payload_too_large", f"Text buffer full: {exc}") from None
         return data_response({"buffered_bytes": total, "ok": True}, status=202)
 
     async def cancel(self, call: Call) -> web.StreamResponse:

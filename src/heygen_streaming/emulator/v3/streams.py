@@ -31,7 +31,7 @@ from typing import Any
 
 from .options import RealtimeOptions
 from .script import Script
-from .voice import voice_pitch
+from .voice import voice_for
 from .wire import v3_error
 from .words import WordLog
 from .worker import Finished, Idle, Started, StreamWorker, Words, WorkerEvent
@@ -84,8 +84,7 @@ class RealtimeStream:
     partial_word_wait: float = field(default=0.5, repr=False)
 
     def __post_init__(self) -> None:
-        pitch = voice_pitch(self.voice_id or self.avatar_id)
-        self.script = Script(pitch, partial_flush=self.partial_word_wait)
+        self.script = Script(voice_for(self.voice_id), partial_flush=self.partial_word_wait)
 
     @property
     def live(self) -> bool:

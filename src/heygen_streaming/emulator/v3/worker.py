@@ -1,8 +1,10 @@
 """The per-stream worker thread: plays the `Script` in real time into an `HlsWriter`.
 
 Every 40 ms of wall time it takes 40 ms of audio (the current clip, or silence while the
-avatar waits), draws the matching frame (mouth opened by the audio's level) and muxes
-both, so the playlist grows like a live stream's. Encoding never runs on the event loop.
+avatar waits), draws the matching frame (the mouth shaped by the speech's phonemes, or
+opened by the audio's level for user audio) and muxes both, so the playlist grows like a
+live stream's. Speech is rendered here too (`Script.next_clip`): neither speech nor
+encoding ever runs on the event loop.
 Words are reported once their audio has been muxed; times are seconds from the first
 audio sample of the stream. The worker reports through ``notify`` (called in its own
 thread; the caller marshals onto the event loop).
@@ -23,7 +25,7 @@ import numpy as np
 from .frames import AvatarRenderer
 from .hls import FPS, HlsWriter
 from .script import Script
-from .voice import SAMPLE_RATE, Clip
+from .voice import SAMPLE_RATE, Clip, Speech
 
 __all__ = ["Finished", "Idle", "Started", "StreamWorker", "Word", "Words", "WorkerEvent"]
 
@@ -181,7 +183,8 @@ class StreamWorker:
                     self.notify(Words(tuple(_word(w, clip_start) for w in done)))
                 level = math.sqrt(float(np.mean(audio.astype(np.float64) ** 2)))
                 level *= clip.level_gain
-                frame = renderer.frame(index, talking=True, level=level)
+                mouth = clip.pose_over(taken - CHUNK, CHUNK) if isinstance(clip, Speech) else None
+                frame = renderer.frame(index, talking=True, level=level, mouth=mouth)
                 if taken >= clip.total:
                     clip = None
             else:
