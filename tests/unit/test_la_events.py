@@ -11,10 +11,11 @@ import anyio
 import pytest
 
 from heygen_streaming import SessionClosed
-from heygen_streaming._liveavatar.events import EventHub, parse_full, parse_lite
+from heygen_streaming._liveavatar.events import parse_full, parse_lite
 from heygen_streaming._liveavatar.speech import SpeechTracker
 from heygen_streaming._liveavatar.state import LiveAvatarEndReason as R
 from heygen_streaming._liveavatar.state import published_reason
+from heygen_streaming._media.events import EventHub
 from heygen_streaming._sessions import finish
 from heygen_streaming.liveavatar import (
     AgentState,
@@ -112,7 +113,7 @@ def test_published_reasons() -> None:
 
 
 async def test_event_streams_end_with_the_session() -> None:
-    hub = EventHub(history=3)
+    hub = EventHub(lambda event: isinstance(event, SessionEnded), history=3)
     early = hub.subscribe()
     for i in range(5):
         hub.emit(RawEvent(type=f"e{i}"))

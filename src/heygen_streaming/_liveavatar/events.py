@@ -18,26 +18,25 @@ wire (FULL ``agent-response`` / LITE)  event
 anything else                          `RawEvent` (``type`` and the decoded ``data``)
 =====================================  ===================================================
 
-Every event keeps the decoded message as ``data`` (not in its repr). `EventHub` hands each
-to every `EventStream` (bounded, drop-oldest), after the history so far.
+Every event keeps the decoded message as ``data`` (not in its repr). The session's hub
+(`event_hub`, the shared ``_media.events``) hands each to every `EventStream` (bounded,
+drop-oldest), after the history so far.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal
 
 from .._errors import sanitize
-from .._media.ring import RingBuffer
+from .._media import events as _events
+from .._media.events import EventStream
 from .state import LiveAvatarEndReason
 
 __all__ = [
     "MAX_EVENT_BYTES",
     "AgentState",
-    "EventHub",
     "EventStream",
     "Interrupted",
     "LiveAvatarEvent",
@@ -49,6 +48,7 @@ __all__ = [
     "StateChanged",
     "Transcription",
     "UserSpeaking",
+    "event_hub",
     "parse_full",
     "parse_lite",
 ]
@@ -247,83 +247,9 @@ def parse_lite(message: str | bytes) -> LiveAvatarEvent:
     return event if event is not None else RawEvent(**base)
 
 
-# -- delivery ----------------------------------------------------------------------------
+# -- delivery ---------------------------------------------------------------------------
 
 
-class EventStream:
-    """An async iterator over a session's events: the history so far, then live ones,
-    ending after `SessionEnded`. Bounded (``capacity``), drop-oldest (counted in
-    `dropped`); ``async with`` (or `close`) unsubscribes."""
-
-    def __init__(self, hub: EventHub, capacity: int) -> None:
-        self._hub = hub
-        self._ring: RingBuffer[LiveAvatarEvent] = RingBuffer(capacity)
-
-    @property
-    def dropped(self) -> int:
-        """Events discarded because the reader was slower than the session."""
-        return self._ring.dropped
-
-    def put(self, event: LiveAvatarEvent) -> None:
-        self._ring.put(event)
-        if isinstance(event, SessionEnded):
-            self._ring.end()
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> LiveAvatarEvent:
-        return await self._ring.get()
-
-    def close(self) -> None:
-        """Unsubscribe and end iteration."""
-        self._ring.clear()
-        self._ring.end()
-        self._hub.discard(self)
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class EventHub:
-    """Copies each event to every subscriber and keeps the last ``history`` of them."""
-
-    def __init__(self, history: int = 256) -> None:
-        self._history: collections.deque[LiveAvatarEvent] = collections.deque(maxlen=history)
-        self._streams: list[EventStream] = []
-        self.final: SessionEnded | None = None
-
-    def subscribe(self, capacity: int = 256) -> EventStream:
-        """A new stream: the history so far, then live events, ending with SessionEnded."""
-        stream = EventStream(self, capacity)
-        for event in self._history:
-            stream.put(event)
-        if self.final is None:
-            self._streams.append(stream)
-        return stream
-
-    def discard(self, stream: EventStream) -> None:
-        """Forget a subscriber."""
-        if stream in self._streams:
-            self._streams.remove(stream)
-
-    def emit(self, event: LiveAvatarEvent) -> None:
-        """Deliver an event; after `SessionEnded` nothing more is delivered."""
-        if self.final is not None:
-            return
-        self._history.append(event)
-        if isinstance(event, SessionEnded):
-            self.final = event
-            streams, self._streams = self._streams, []
-        else:
-            streams = list(self._streams)
-        for stream in streams:
-            stream.put(event)
+def event_hub() -> _events.EventHub[LiveAvatarEvent]:
+    """The hub of one session's events: `SessionEnded` is the last."""
+    return _events.EventHub(lambda event: isinstance(event, SessionEnded))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._media.streams import FrameFanout, FrameStream, Transform
-from .events import EventHub, EventStream, LiveAvatarEvent
+from .events import EventStream, LiveAvatarEvent, event_hub
 
 if TYPE_CHECKING:
     from .._media.recording import Recorder
@@ -33,7 +33,7 @@ class MediaHub:
 
     def __init__(self) -> None:
         self.started_at = time.monotonic()
-        self.events = EventHub()
+        self.events = event_hub()
         self.fanouts = {
             "video": FrameFanout("video", replay_latest=True),
             "audio": FrameFanout("audio"),
@@ -81,7 +81,7 @@ class MediaHub:
         """A new audio stream, ``transform`` applied on the reader's side."""
         return self.fanouts["audio"].subscribe(capacity, transform, max_bytes=max_bytes)
 
-    def event_stream(self, capacity: int) -> EventStream:
+    def event_stream(self, capacity: int) -> EventStream[LiveAvatarEvent]:
         """A new event stream: the history so far, then live events."""
         return self.events.subscribe(capacity)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 from .._errors import ConfigurationError, SessionClosed, SessionError, SessionNotStopped
 from .._media.streams import FrameStream, audio_resampler
 from .core import SessionCore, stop_command
-from .events import EventStream
+from .events import EventStream, LiveAvatarEvent
 from .lite_sender import Pacing
 from .options import LiveAvatarMode
 from .state import LiveAvatarEndReason, LiveAvatarState
@@ -376,7 +376,7 @@ class LiveAvatarSession:
         transform = audio_resampler(sample_rate, layout, format)
         return self._core.hub.audio(capacity or self.audio_capacity, transform, max_bytes)
 
-    def events(self, capacity: int = 256) -> EventStream:
+    def events(self, capacity: int = 256) -> EventStream[LiveAvatarEvent]:
         """A new stream of typed events: those so far, then live ones; it ends after
         `SessionEnded` (always the last)."""
         self._check_streamable()
