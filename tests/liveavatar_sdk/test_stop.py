@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.requires_tool("ip", package="iprout
 LIVEAVATAR_OPTIONS = {"rate_limit": None}
 SEED = 1717
 POINTS = 100
-AT_ONCE = 4
+AT_ONCE = 8
 
 
 def session(client: LiveAvatarClient, **options: Any) -> LiveAvatarSession:
@@ -36,8 +36,13 @@ def session(client: LiveAvatarClient, **options: Any) -> LiveAvatarSession:
     return client.session(avatar_id=AVATAR, mode=mode, quality="low", **options)
 
 
-async def use(client: LiveAvatarClient, mode: str) -> None:
-    async with session(client, mode=mode) as s:
+async def use(
+    client: LiveAvatarClient, mode: str, made: list[LiveAvatarSession] | None = None
+) -> None:
+    s = session(client, mode=mode)
+    if made is not None:
+        made.append(s)
+    async with s:
         if mode == "full":
             await s.speak("Cancelled somewhere in here.")
         await asyncio.sleep(30)
@@ -53,9 +58,21 @@ def test_cancelled_at_100_random_points_leaves_nothing_active(sdk: Sdk, emu: Emu
     rng = random.Random(SEED)
     delays = [rng.uniform(0.0, 1.0) for _ in range(POINTS)]
 
+    phases: list[str] = []
+
     async def one(client: LiveAvatarClient, delay: float, mode: str) -> str:
-        task = asyncio.ensure_future(use(client, mode))
+        made: list[LiveAvatarSession] = []
+        task = asyncio.ensure_future(use(client, mode, made))
         await asyncio.sleep(delay)
+        connector = made[0]._core.connector if made else None
+        if connector is None or connector.session_token is None:
+            phases.append("before /token answered")
+        elif connector.started is None:
+            phases.append("before /start answered")
+        elif made[0].state != "connected":
+            phases.append("joining the room")
+        else:
+            phases.append("connected")
         task.cancel()
         try:
             await task
@@ -82,6 +99,8 @@ def test_cancelled_at_100_random_points_leaves_nothing_active(sdk: Sdk, emu: Emu
     outcomes, leftovers = sdk.run(scenario(), 220)
     assert leftovers == [], f"seed {SEED}: sessions left active"
     assert outcomes == ["cancelled"] * POINTS, f"seed {SEED}"
+    seen = {phase: phases.count(phase) for phase in set(phases)}
+    assert len(seen) == 4 and min(seen.values()) >= 3, seen  # every phase was hit
 
 
 @pytest.mark.timeout(60)

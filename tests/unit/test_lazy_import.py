@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("httpx", "pydantic", "av", "aiortc", "aioice", "numpy", "aiohttp")
+HEAVY = (
+    "httpx", "pydantic", "av", "aiortc", "aioice", "numpy", "aiohttp", "livekit", "websockets",
+)  # fmt: skip
 
 
 def run(code: str) -> str:
@@ -51,5 +53,19 @@ def test_cli_help_loads_no_media_stack() -> None:
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help'])\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    assert run(code) == "[]"
+
+
+def test_liveavatar_client_loads_no_livekit_media_or_models() -> None:
+    """The LiveAvatar client and a session object need httpx only: the LiveKit client,
+    PyAV, numpy, websockets and pydantic load during the connect (`_liveavatar.preload`)."""
+    code = (
+        "import sys\n"
+        "from heygen_streaming import LiveAvatarClient\n"
+        "c = LiveAvatarClient(api_key='k', base_url='http://127.0.0.1:9')\n"
+        "c.session(avatar_id='0b5e1a3c-9d2f-4c7e-8a61-2f4b3c5d6e7f', mode='lite')\n"
+        "heavy = ('livekit.rtc', 'av', 'numpy', 'websockets', 'pydantic', 'aiortc')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     assert run(code) == "[]"
