@@ -219,6 +219,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         RELIABILITY.strip(),
     ]
+    if "liveavatar_sdk" in results:
+        from .liveavatar_sdk import METHOD as LIVEAVATAR_SDK
+
+        lines += ["", LIVEAVATAR_SDK.strip()]
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,29 @@ from heygen_streaming.emulator.process import EmulatorProcess
 from ._measure import summary
 from ._runner import _progress
 
+METHOD = """
+## LiveAvatar: the SDK against the raw livekit flow
+
+`benchmarks/liveavatar_sdk.py`: the emulator in its own process inside one network namespace,
+each client a fresh process inside another (libwebrtc ignores loopback), SDK and raw runs
+alternating after a discarded warm-up pair. The raw client (`benchmarks/_la_sdk_worker.py`)
+is what a user writes without the SDK: httpx for token and start, the official `livekit`
+client for the room, `websockets` for the LITE socket, the same 600 ms first chunk.
+
+- **Cold start**: from the parent's launch to the first decoded video frame of a FULL
+  session (`low`): interpreter, imports, token, start, room, first frame. The SDK imports
+  the `livekit` client while `/token` is answered and PyAV while the room connects; against
+  an emulator that answers in a few ms there is little server time to hide them behind.
+- **speak → speak_started / → first voiced audio**: from the call (`s.speak()` / publishing
+  `avatar.speak_text`) to the `avatar.speak_started` event, and to the first audio frame whose
+  peak is over 1000 (int16); the SDK reads 20 ms frames, the raw client the client's 10 ms.
+- **CPU per video frame**: process CPU time (all threads: the client's decoders included)
+  over a window after one second of warm-up, divided by the video frames read; audio read
+  too. The SDK hands out PyAV frames (I420 wrapped without a copy).
+- **LITE audio sent → first voiced audio**: from `s.speak_audio(1 s of PCM)` (raw: base64 and
+  send the first chunk) to the first voiced avatar audio frame.
+"""
+
 API_KEY = "bench-key"
 ROOT = Path(__file__).resolve().parent
 EMULATOR_ARGS = ("--la-rate-limit", "0", "--la-max-sessions", "50")
