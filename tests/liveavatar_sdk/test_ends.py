@@ -5,6 +5,7 @@ the block afterwards still cleans up without an error."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -179,3 +180,20 @@ def test_every_published_reason_and_bad_events_from_the_agent(sdk: Sdk, emu: Emu
     raw = [e for e in outs[0]["events"] if isinstance(e, RawEvent)]
     kinds = {e.type for e in raw}
     assert {"malformed", "something.new"} <= kinds
+
+
+@pytest.mark.timeout(60)
+def test_keep_alive_outlives_the_idle_timeout_in_full_mode(sdk: Sdk, emu: Emu) -> None:
+    """idle_timeout is 1.5 s here: a FULL session doing nothing lives on through its REST
+    keep-alives (LITE's go on the socket: test_lite)."""
+
+    async def scenario() -> tuple[str, object]:
+        async with LiveAvatarClient(api_key=KEY, base_url=emu.base_url) as client:
+            s = client.session(avatar_id=AVATAR, quality="low", keep_alive_interval=0.4)
+            async with s:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(3.5):  # over twice the idle timeout
+                        await s._core.life.wait_for(lambda: s._core.life.ended)
+                return str(s.state), s.end_reason
+
+    assert sdk.run(scenario(), 50) == ("connected", None)
