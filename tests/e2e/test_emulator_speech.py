@@ -113,8 +113,9 @@ async def test_v1_speech_is_heard_and_its_talking_events_match_the_voiced_audio(
     assert isinstance(kinds[0], TalkingStarted) and isinstance(stopped, TalkingStopped)
     assert task.duration_ms is not None and stopped.duration_ms is not None
     assert abs(stopped.duration_ms - task.duration_ms) <= 1  # what was played: all of it
-    # The voice lasts what duration_ms says, within one 20 ms audio frame.
-    assert abs((end - start) * 1000 - task.duration_ms) <= 20, (start, end, task.duration_ms)
+    # The voice lasts what duration_ms says, within one 20 ms audio frame, as measured here:
+    # through Opus (its edges smear by a few ms) in 5 ms windows (so up to 30 ms in all).
+    assert abs((end - start) * 1000 - task.duration_ms) <= 30, (start, end, task.duration_ms)
     heard = await asyncio.to_thread(transcribe, audio, SAMPLE_RATE)
     if voice == "babble":
         assert hits(heard) == 0, heard
