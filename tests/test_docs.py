@@ -228,6 +228,10 @@ def test_a_key_holder_is_told_what_works_today() -> None:
         link = "(docs/liveavatar.md)" if name == "README" else "(liveavatar.md)"
         assert "LiveAvatar" in text and link in text, name
     assert "against HeyGen with your own key" not in quickstart
+    # the JS v1 demo's users and the concepts page's readers hold HeyGen keys too
+    intro = (DOCS / "migrating.md").read_text().split("\n## ", 1)[0]
+    assert "(migrating-liveavatar.md)" in intro and "410" in intro
+    assert "(liveavatar.md" in (DOCS / "concepts.md").read_text().split("\n## ", 1)[0]
     assert "HTTP 410" in section(quickstart, "Your first script")
     assert "v1 only" not in index
     # The Quick start's demo is the offline demo, key or not.
