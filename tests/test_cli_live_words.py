@@ -122,6 +122,17 @@ def test_a_live_connect_timeout_says_when_only_loopback_is_there(
     assert "loopback" not in hint(exc, Config(api_key=None, base_url=None, service=HEYGEN))
 
 
+@pytest.mark.parametrize("interfaces", [["lo"], ["lo", "eth0"]])
+def test_live_warns_before_connecting_when_only_loopback_is_there(
+    interfaces: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heygen_streaming.cli.live import loopback_warning
+
+    monkeypatch.setattr(socket, "if_nameindex", lambda: list(enumerate(interfaces, 1)))
+    warning = loopback_warning()
+    assert (warning is not None and "will not connect" in warning) is (interfaces == ["lo"])
+
+
 def test_the_livekit_clients_warnings_are_shown_only_when_asked() -> None:
     from heygen_streaming.cli import _setup_logging
 

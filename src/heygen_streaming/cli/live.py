@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` s
     from .. import LiveAvatarClient, LiveAvatarSession
     from .run import Config
 
-__all__ = ["add_live_parser", "cmd_live", "usage_error"]
+__all__ = ["add_live_parser", "cmd_live", "loopback_warning", "usage_error"]
 
 QUALITIES = ("low", "medium", "high", "very_high")
 ACTIONS = ("list", "stop")
@@ -113,10 +113,25 @@ async def cmd_live(config: Config, args: argparse.Namespace) -> int:
             raise CLIError("no LiveAvatar key: set LIVEAVATAR_API_KEY or pass --api-key")
         return await _sessions(config, args, key, base)
     check_output(args.out)
+    if (warning := loopback_warning()) is not None:
+        config.note(warning)
     if args.emulator or not (key or base):
         async with _embedded(config) as (emu_key, emu_url):
             return await _speak(config, args, emu_key, emu_url, emulator=True)
     return await _speak(config, args, key, base, emulator=False)
+
+
+def loopback_warning() -> str | None:
+    """A note when this machine has only loopback, where no room can connect, else None."""
+    from .errors import only_loopback
+
+    if not only_loopback():
+        return None
+    return (
+        "note: this machine has no network interface besides loopback, and the LiveKit "
+        "client sends no media over loopback: the session will not connect (see 'Against "
+        "the emulator' in docs/liveavatar.md)"
+    )
 
 
 @contextlib.asynccontextmanager
