@@ -325,3 +325,15 @@ def test_the_readme_liveavatar_example_records_the_answer_it_names() -> None:
     lines = code.splitlines()
     record = next(i for i, line in enumerate(lines) if "answer.mp4" in line)
     assert "s.recording(" in lines[record] and "respond(" in lines[record + 1]
+
+
+def test_the_examples_page_promises_only_the_options_each_example_has() -> None:
+    # Before: "Each one takes --api-key / --base-url"; the LiveAvatar examples have neither.
+    page = (DOCS / "examples.md").read_text()
+    intro = " ".join(page.split("\n| script", 1)[0].split())
+    for script in sorted((ROOT / "examples").glob("[!_]*.py")):
+        source = script.read_text()
+        if '"--api-key"' in source or "_setup" in source:
+            continue
+        assert "the LiveAvatar ones read only" in intro, script.name
+        assert script.name.startswith("liveavatar_"), script.name
