@@ -219,7 +219,7 @@ def test_output_help_lists_every_accepted_extension() -> None:
     helps = {name: " ".join(p.format_help().split()) for name, p in _subparsers().items()}
     listed = set(re.findall(r"\.[a-z0-9]+\b", helps["realtime"].rsplit("--out OUT", 1)[1][:200]))
     assert set(REMUX_SUFFIXES) <= listed and ".webm" not in listed
-    for name in ("demo", "speak", "record"):
+    for name in ("demo", "speak", "record", "live"):
         text = helps[name].rsplit("--out OUT", 1)[1][:200]
         assert set(_FORMATS) <= set(re.findall(r"\.[a-z0-9]+\b", text)), name
 
@@ -250,6 +250,8 @@ def test_emulator_help_describes_every_api_and_how_it_stops() -> None:
     for words in ("/v1/streaming.*", "/v3/avatar-realtime", "Ctrl-C (exit code 130)", "/emulator"):
         assert words in text, words
     assert "/static/v3.html" in text
+    for words in ("LiveAvatar (/v1/sessions/*", "/static/liveavatar.html", "loopback"):
+        assert words in text, words
 
 
 # -- 10. errors name the command line's own flags ----------------------------------------

@@ -44,6 +44,13 @@ V1_SUFFIXES = ".mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm (VP8 + Opus)"
 TASK_TYPES = tuple(task_type.value for task_type in TaskType)
 # Per-packet loggers of the WebRTC stack: WARNING even with -v / --debug.
 _QUIET_LOGGERS = ("aiortc", "aioice")
+# The official LiveKit client (LiveAvatar) logs its native runtime's reconnects and teardown
+# races as warnings: only its errors, unless -v / --debug.
+_LIVEKIT_LOGGER = "livekit"
+HEYGEN_BASE_HELP = "API base URL (default: $HEYGEN_BASE_URL, else https://api.heygen.com)"
+LIVEAVATAR_BASE_HELP = (
+    "LiveAvatar base URL (default: $LIVEAVATAR_BASE_URL, else https://api.liveavatar.com)"
+)
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
@@ -73,27 +80,23 @@ class _DefaultsParser(argparse.ArgumentParser):
 _parser = _DefaultsParser
 
 
-def _common_options(*, top: bool) -> _DefaultsParser:
+def _common_options(*, top: bool, liveavatar: bool = False) -> _DefaultsParser:
     """Options accepted both before and after the subcommand.
 
     Defaults are suppressed so that a value given before the subcommand is not overwritten
-    by the subcommand parser's default; `_config` fills them in.
+    by the subcommand parser's default; `_config` fills them in. ``liveavatar``: the
+    ``live`` command's wording (its own key and service).
     """
     p = _parser(add_help=False)
     g = p.add_argument_group("global options")
     sup = argparse.SUPPRESS
-    g.add_argument(
-        "--api-key",
-        default=sup,
-        metavar="KEY",
-        help="HeyGen API key (default: $HEYGEN_API_KEY); never printed",
+    key, base = (
+        ("LiveAvatar API key (default: $LIVEAVATAR_API_KEY)", LIVEAVATAR_BASE_HELP)
+        if liveavatar
+        else ("HeyGen API key (default: $HEYGEN_API_KEY)", HEYGEN_BASE_HELP)
     )
-    g.add_argument(
-        "--base-url",
-        default=sup,
-        metavar="URL",
-        help="API base URL (default: $HEYGEN_BASE_URL, else https://api.heygen.com)",
-    )
+    g.add_argument("--api-key", default=sup, metavar="KEY", help=f"{key}; never printed")
+    g.add_argument("--base-url", default=sup, metavar="URL", help=base)
     g.add_argument(
         "-q", "--quiet", action="store_true", default=sup, help="no progress or notes on stderr"
     )
@@ -158,11 +161,14 @@ def build_parser() -> _DefaultsParser:
     parser = _parser(
         prog="heygen-streaming",
         description="HeyGen's streaming avatars from the command line. With a HeyGen key "
-        "(HEYGEN_API_KEY): `realtime`, Avatar Realtime, HeyGen's current API. Offline: `demo`, "
-        "`speak`, `record`, `chat` and `sessions` speak Streaming API v1, which HeyGen retired "
-        "in 2026, to the emulator (embedded, or `heygen-streaming emulator`).",
+        "(HEYGEN_API_KEY): `realtime`, Avatar Realtime, HeyGen's current API. With a "
+        "LiveAvatar key (LIVEAVATAR_API_KEY, its own): `live`, LiveAvatar, HeyGen's "
+        "interactive avatar. Offline: `demo`, `speak`, `record`, `chat` and `sessions` speak "
+        "Streaming API v1, which HeyGen retired in 2026, to the emulator (embedded, or "
+        "`heygen-streaming emulator`).",
         epilog="Without HEYGEN_API_KEY / HEYGEN_BASE_URL the session commands run against an "
-        "embedded emulator; `demo` always does unless given --base-url. "
+        "embedded emulator (`live`: without LIVEAVATAR_API_KEY / LIVEAVATAR_BASE_URL); `demo` "
+        "always does unless given --base-url. "
         "Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
         parents=[_common_options(top=True)],
     )
@@ -249,12 +255,12 @@ def build_parser() -> _DefaultsParser:
     )
 
     add_realtime_parser(sub, common)
-    add_live_parser(sub, common)
+    add_live_parser(sub, _common_options(top=False, liveavatar=True))
 
     sub.add_parser(
         "emulator",
         add_help=False,
-        help="run the offline emulator of v1 and Avatar Realtime "
+        help="run the offline emulator of v1, Avatar Realtime and LiveAvatar "
         "(see: heygen-streaming emulator --help)",
         description="Run the offline emulator; all arguments go to it.",
     )
@@ -303,6 +309,8 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("heygen_streaming.emulator").setLevel(logging.WARNING)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    asked = level.upper() in ("DEBUG", "INFO", "WARNING")  # warnings were asked for
+    logging.getLogger(_LIVEKIT_LOGGER).setLevel(logging.WARNING if asked else logging.ERROR)
 
 
 def _run_emulator(argv: Sequence[str]) -> int:
@@ -368,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         for line in config.unstopped(reported=exc):
             print(f"heygen-streaming: error: {line}", file=sys.stderr)
-        line = one_line(exc) + hint(exc, config)
+        line = one_line(exc, config) + hint(exc, config)
         print(f"heygen-streaming: error: {clean_text(line, config.api_key)}", file=sys.stderr)
         return exit_code(exc)
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported when the command runs: `heygen-streaming --help` s
     from .. import LiveAvatarClient, LiveAvatarSession
     from .run import Config
 
-__all__ = ["add_live_parser", "cmd_live", "usage_error"]
+__all__ = ["add_live_parser", "cmd_live", "loopback_warning", "usage_error"]
 
 QUALITIES = ("low", "medium", "high", "very_high")
 ACTIONS = ("list", "stop")
@@ -50,7 +50,11 @@ def add_live_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("words", nargs="*", metavar="TEXT", help="what to say ('-': stdin)")
     p.add_argument("--audio", default=None, metavar="FILE", help="LITE: lip-sync this audio file")
-    p.add_argument("--out", default=None, help="record the session to this .mp4 or .webm file")
+    p.add_argument(
+        "--out", default=None,
+        help="record the session to this file, .mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm "
+        "(VP8 + Opus)",
+    )  # fmt: skip
     p.add_argument("--avatar", default=None, help="avatar id (default: the first public one)")
     p.add_argument("--voice", default=None, help="FULL: voice id (default: the avatar's)")
     p.add_argument("--quality", choices=QUALITIES, default="low", help="video quality")
@@ -99,19 +103,35 @@ def _credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 async def cmd_live(config: Config, args: argparse.Namespace) -> int:
     """``live TEXT|-|--audio FILE`` and ``live sessions ...``."""
-    from .run import CLIError, check_output
+    from .run import LIVEAVATAR, CLIError, check_output
 
     key, base = _credentials(args)
     config.api_key = key  # masked in every message
+    config.base_url, config.service = base, LIVEAVATAR  # what error hints name
     if args.words[:1] == ["sessions"]:
         if not (key or base):
             raise CLIError("no LiveAvatar key: set LIVEAVATAR_API_KEY or pass --api-key")
         return await _sessions(config, args, key, base)
     check_output(args.out)
+    if (warning := loopback_warning()) is not None:
+        config.note(warning)
     if args.emulator or not (key or base):
         async with _embedded(config) as (emu_key, emu_url):
             return await _speak(config, args, emu_key, emu_url, emulator=True)
     return await _speak(config, args, key, base, emulator=False)
+
+
+def loopback_warning() -> str | None:
+    """A note when this machine has only loopback, where no room can connect, else None."""
+    from .errors import only_loopback
+
+    if not only_loopback():
+        return None
+    return (
+        "note: this machine has no network interface besides loopback, and the LiveKit "
+        "client sends no media over loopback: the session will not connect (see 'Against "
+        "the emulator' in docs/liveavatar.md)"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -139,8 +159,9 @@ async def _embedded(config: Config) -> AsyncIterator[tuple[str, str]]:
 async def _sessions(
     config: Config, args: argparse.Namespace, key: str | None, base: str | None
 ) -> int:
-    from .. import LiveAvatarClient
+    from .. import LiveAvatarClient, NotFoundError
     from .progress import clean_text, jsonable, print_json
+    from .run import CLIError
 
     async with LiveAvatarClient(api_key=key, base_url=base) as client:
         if args.words[1] == "list":
@@ -153,16 +174,22 @@ async def _sessions(
                 print(clean_text(f"{s.id}  mode={s.mode}  created_at={s.created_at}"))
             return 0
         ids = args.words[2:] or [s.id for s in await client.list_sessions(active=True)]
-        stopped = []
+        stopped, unknown = [], []
         for session_id in ids:
-            await client.stop_session(session_id)  # idempotent: stopping a stopped one is fine
+            try:  # idempotent: stopping a stopped one is fine
+                await client.stop_session(session_id)
+            except NotFoundError:  # a mistyped id must not keep the others running
+                unknown.append(session_id)
+                continue
             stopped.append(session_id)
             if not config.json:
                 print(clean_text(f"stopped {session_id}"))
         if config.json:
-            print_json({"stopped": stopped})
+            print_json({"stopped": stopped, "not_found": unknown})
         elif not ids:
             print("no active sessions")
+        if unknown:
+            raise CLIError(f"no such session: {', '.join(unknown)}")
         return 0
 
 

@@ -27,11 +27,14 @@ if TYPE_CHECKING:
     from .. import Session
 
 __all__ = [
+    "HEYGEN",
     "HEYGEN_HOST",
+    "LIVEAVATAR",
     "CLIError",
     "Config",
     "MediaCounter",
     "Run",
+    "Service",
     "SpeechQueue",
     "Target",
     "UsageError",
@@ -61,6 +64,22 @@ class UsageError(CLIError):
     sent."""
 
 
+@dataclass(frozen=True)
+class Service:
+    """A service the command line talks to: how its key and base URL are configured."""
+
+    name: str
+    key_env: str
+    base_env: str
+    default_base: str
+
+
+HEYGEN = Service("HeyGen", "HEYGEN_API_KEY", "HEYGEN_BASE_URL", "https://api.heygen.com")
+LIVEAVATAR = Service(
+    "LiveAvatar", "LIVEAVATAR_API_KEY", "LIVEAVATAR_BASE_URL", "https://api.liveavatar.com"
+)
+
+
 @dataclass
 class Config:
     """Resolved global options. ``api_key`` never appears in the repr."""
@@ -80,6 +99,8 @@ class Config:
     opening: Session | None = field(default=None, repr=False)
     sessions: list[Session] = field(default_factory=list, repr=False)
     """Sessions the command opened (to report one whose stop was not confirmed)."""
+    service: Service = field(default_factory=lambda: HEYGEN)
+    """Whose key and base URL the command uses (the words of its error hints)."""
 
     def unstopped(self, reported: BaseException | None = None) -> list[str]:
         """One-line messages of the sessions whose stop failed, except ``reported``."""

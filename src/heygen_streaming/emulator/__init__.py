@@ -5,8 +5,10 @@ server in the current event loop, on one port: Streaming API v1 (retired by HeyG
 here as captured: HTTP routes with its envelope, one aiortc peer per session sending a
 synthetic avatar, video and speech-like audio; ``stamp=True`` adds frame stamps for loss
 and latency measurements) and Avatar Realtime (v3: streams played over HLS, with word
-timings); LiveAvatar is coming. One folder per API (``v1/``, ``v3/``), one synthetic avatar
-for all (``avatar/``). It imports nothing of the SDK.
+timings) and LiveAvatar (its REST API, a LiveKit-compatible room the official clients join,
+the LITE socket). One folder per API (``v1/``, ``v3/``, ``liveavatar/``, with the room
+server in ``livekit/``), one synthetic avatar for all (``avatar/``). It imports nothing of
+the SDK.
 """
 
 from __future__ import annotations

@@ -39,12 +39,16 @@ def build_parser(prog: str = "python -m heygen_streaming.emulator") -> argparse.
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Offline emulator of HeyGen's streaming avatar APIs on one port: "
-        "Streaming API v1 (/v1/streaming.*, WebRTC; retired by HeyGen, emulated as captured) "
-        "and Avatar Realtime (/v3/avatar-realtime, HLS). Prints one line with its base URL "
+        "Streaming API v1 (/v1/streaming.*, WebRTC; retired by HeyGen, emulated as captured), "
+        "Avatar Realtime (/v3/avatar-realtime, HLS) and LiveAvatar (/v1/sessions/*, a "
+        "LiveKit-compatible room, the LITE socket). Prints one line with its base URL "
         "once it accepts requests, then serves until Ctrl-C (exit code 130) or SIGTERM (0).",
         epilog="Without a credential, GET /emulator describes it (version, auth mode, the "
         "Avatar Realtime ids to default to). Browser demos: / (v1), /static/v3.html "
-        "(Avatar Realtime).",
+        "(Avatar Realtime), /static/liveavatar.html (LiveAvatar). LiveAvatar clients (the "
+        "official LiveKit client, browsers) send media over a network interface other than "
+        "loopback: on a machine with one, --host 127.0.0.1 works; with only loopback they "
+        "cannot connect.",
         formatter_class=_DefaultsFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
