@@ -25,6 +25,7 @@ from .._errors import (
     SessionError,
     SessionNotStopped,
 )
+from .._media.hub import cancel_task
 from .._sessions import end_on_server, finish
 from .connect import Connector
 from .events import Interrupted as InterruptedEvent
@@ -37,7 +38,7 @@ from .events import (
     SpeakStarted,
     parse_full,
 )
-from .media import MediaHub, cancel_task
+from .media import MediaHub
 from .options import LiveAvatarMode
 from .speech import SpeechTracker
 from .state import Lifecycle, LiveAvatarState, published_reason

@@ -22,11 +22,12 @@ from .._errors import (
     SessionError,
     SessionNotStopped,
 )
+from .._media.hub import cancel_task
 from .._sessions import finish
 from .channel import read_message
 from .connect import Connector
 from .events import ConnectionStateChanged, SessionEnded, TalkingStarted, TalkingStopped
-from .hub import MediaHub, cancel_task
+from .hub import MediaHub
 from .speech import SpeechTracker
 from .state import EndReason, Lifecycle, SessionState
 from .stop import stop_on_server
