@@ -8,15 +8,17 @@ client's factory (``client.session()``, ``client.realtime()``) made it; the clie
 flight, under one bound: the longest ``close_bound`` of them plus `CLOSE_MARGIN`.
 
 Ending a billed session is cleanup that cancellation must not cut short, so this module
-also holds the three tools every kind ends its sessions with: `end_on_server` (send the
-ending call, v1's ``streaming.stop``, v3's cancel or LiveAvatar's stop, again if
-cancelled, until confirmed or its budget is spent), `finish` (a close task that absorbs
-cancellations, e.g. those ``asyncio.run`` sends every task at exit) and `outlast` (a
-caller that waits for a close in flight although it is cancelled, then re-raises).
+also holds the tools every kind ends its sessions with: `end_on_server` (send the ending
+call, v1's ``streaming.stop``, v3's cancel or LiveAvatar's stop, again if cancelled, until
+confirmed or its budget is spent) and `finish` (a close task that absorbs cancellations,
+e.g. those ``asyncio.run`` sends every task at exit); the registry waits for closes in
+flight with ``_http.client.outlast`` (a caller that waits although it is cancelled, then
+re-raises), which the client's own close uses too.
 
 To plug a new kind in: implement `TrackedSession` (three members), keep a `Lifecycle`, and
 have its client ``add`` each session it makes to its registry. This module imports only
-`_errors` and `_media.ring` (the capacity rule), never an API package.
+`_errors`, `_http.client` (``outlast``) and `_media.ring` (the capacity rule), never an
+API package.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._errors import ConfigurationError, NotFoundError
+from ._http.client import outlast
 from ._media.ring import check_capacity
 
 __all__ = [
@@ -39,7 +42,6 @@ __all__ = [
     "check_options",
     "end_on_server",
     "finish",
-    "outlast",
 ]
 
 logger = logging.getLogger("heygen_streaming")
@@ -50,7 +52,6 @@ CLOSE_MARGIN = 6.0
 
 S = TypeVar("S", bound=Enum)
 R = TypeVar("R", bound=str)
-T = TypeVar("T")
 
 
 class Lifecycle(Generic[S, R]):
@@ -253,29 +254,6 @@ async def finish(awaitable: Awaitable[Any]) -> bool:
             task.uncancel()
             cancelled = True
     return cancelled
-
-
-async def outlast(awaitable: Awaitable[T]) -> T:
-    """``await awaitable`` to its end even if the caller is cancelled meanwhile, any number
-    of times (an ``anyio`` cancel scope cancels it again on every loop iteration); then
-    re-raise the first cancellation, unchanged.
-
-    For a caller whose cleanup must not be cut short (the client's close waits for its
-    sessions' closes before it closes its HTTP client). The cancellation is not
-    uncancelled: ``asyncio.timeout``, task groups and anyio scopes see it as theirs.
-    """
-    future = asyncio.ensure_future(awaitable)
-    caught: asyncio.CancelledError | None = None
-    while not future.done():
-        try:
-            await asyncio.wait((future,))  # cancelling the wait leaves the work running
-        except asyncio.CancelledError as exc:
-            caught = caught or exc
-    if caught is not None:
-        if not future.cancelled() and future.exception() is not None:
-            logger.debug("failed while its caller was cancelled: %r", future.exception())
-        raise caught
-    return future.result()
 
 
 def check_options(

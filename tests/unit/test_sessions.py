@@ -8,13 +8,13 @@ import enum
 import pytest
 
 from heygen_streaming import ConfigurationError, NotFoundError
+from heygen_streaming._http.client import outlast
 from heygen_streaming._sessions import (
     Lifecycle,
     SessionRegistry,
     TrackedSession,
     check_options,
     end_on_server,
-    outlast,
 )
 
 
