@@ -4,9 +4,10 @@
 2. ``_http/`` and ``_media/`` import only ``_errors`` (and each other where needed), never an
    API, the client, the CLI or the emulator.
 3. Each API package (``_v1/``, ``_realtime/``, and any later one such as ``_liveavatar/``:
-   every top-level ``_`` folder but ``_http`` and ``_media``) imports ``_http``, ``_media``,
-   ``_sessions``, ``_errors``, ``_version`` (a leaf: a client's User-Agent) and itself, never
-   another API package, and sees the client only under ``TYPE_CHECKING``.
+   every top-level ``_`` folder but ``_http``, ``_media`` and ``_sessions``) imports
+   ``_http``, ``_media``, ``_sessions``, ``_errors``, ``_version`` (a leaf: a client's
+   User-Agent) and itself, never another API package, and sees the client only under
+   ``TYPE_CHECKING``.
 4. Only ``_client.py`` and ``__init__.py`` know several APIs; ``cli/`` uses the public names
    and ``_client``; nothing imports ``cli/`` (but ``__main__``, the command itself).
 5. ``emulator/`` imports nothing of the SDK.
@@ -116,7 +117,7 @@ def api_packages(package: Path = PACKAGE) -> set[str]:
         if p.is_dir()
         and p.name.startswith("_")
         and not p.name.startswith("__")
-        and p.name not in ("_http", "_media")
+        and p.name not in ("_http", "_media", "_sessions")
     }
 
 
@@ -186,9 +187,9 @@ def cycles(imports: list[Import]) -> list[list[str]]:
 
 
 def test_the_layout_has_its_parts() -> None:
-    for part in ("_http", "_media", "_v1", "_realtime", "cli", "testing", "emulator"):
+    for part in ("_http", "_media", "_sessions", "_v1", "_realtime", "cli", "testing", "emulator"):
         assert (PACKAGE / part / "__init__.py").is_file(), part
-    for module in ("_client.py", "_sessions.py", "_errors.py", "__init__.py", "__main__.py"):
+    for module in ("_client.py", "_errors.py", "__init__.py", "__main__.py"):
         assert (PACKAGE / module).is_file(), module
     assert {"_v1", "_realtime"} <= api_packages()
 

@@ -8,16 +8,16 @@ Streaming API v1 (raw WebRTC, `Session`; retired by HeyGen in 2026 and served by
 emulator). docs/architecture.md describes the package's layout.
 
 ``import heygen_streaming`` is cheap: the exceptions are imported at once, everything else
-(httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY`.
-``from heygen_streaming import StreamingClient`` works as usual; type checkers and IDEs see
-the ``TYPE_CHECKING`` imports below.
+(httpx, pydantic models, PyAV, the session) on first use of its name, through `_LAZY` and
+``_lazy.load``. ``from heygen_streaming import StreamingClient`` works as usual; type
+checkers and IDEs see the ``TYPE_CHECKING`` imports below.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _lazy
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -143,12 +143,7 @@ _LAZY: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     """Import a public name's module on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later accesses skip this function
-    return value
+    return _lazy.load(name, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

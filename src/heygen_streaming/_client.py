@@ -16,20 +16,16 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._errors import ClientClosedError, ConfigurationError, sanitize
-from ._http.retry import RetryPolicy
-from ._http.tls import DeferredSSLContext
-from ._http.transport import Transport
+from ._errors import ConfigurationError, sanitize
+from ._http.client import APIClient, Forward, base_url_from, check_timeout, credential_from
 from ._realtime.api import AudioInput, RealtimeAPI
-from ._sessions import SessionRegistry, check_options, outlast
+from ._sessions import SessionRegistry, check_options
 from ._v1.api import V1API
 from ._v1.enums import QualityName, VideoEncodingName
 from ._v1.options import (
@@ -42,8 +38,6 @@ from ._v1.options import (
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from ._realtime.session import RealtimeMode, RealtimeSession
     from ._v1.enums import Quality, VideoEncoding
     from ._v1.models import IceServer, VoiceSettings
@@ -65,33 +59,6 @@ BASE_URL_ENV = "HEYGEN_BASE_URL"
 
 logger = logging.getLogger("heygen_streaming")
 
-_A = TypeVar("_A")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-class _Forward(Generic[_A, _P, _R]):
-    """``client.name(...)`` is ``client.<api>.name(...)``: an endpoint of an owned API object.
-
-    Type checkers see the method's own signature; at run time the bound method of the API
-    object is returned, with its signature and docstring.
-    """
-
-    def __init__(self, method: Callable[Concatenate[_A, _P], _R], api: str) -> None:
-        self._name = method.__name__
-        self._api = api
-        self.__doc__ = method.__doc__
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> _Forward[_A, _P, _R]: ...
-    @overload
-    def __get__(self, client: object, owner: type[Any]) -> Callable[_P, _R]: ...
-    def __get__(self, client: object | None, owner: type[Any]) -> Any:
-        if client is None:
-            return self
-        method: Callable[_P, _R] = getattr(getattr(client, self._api), self._name)
-        return method
-
 
 def _user_agent() -> str:
     return (
@@ -100,7 +67,7 @@ def _user_agent() -> str:
     )
 
 
-class StreamingClient:
+class StreamingClient(APIClient):
     """Async client for HeyGen's streaming avatars: Streaming API v1 and Avatar Realtime.
 
     One client, one credential, two APIs on one base URL:
@@ -142,6 +109,13 @@ class StreamingClient:
     sessions it made are closed first.
     """
 
+    _name = "StreamingClient"
+    _closed_error = "this StreamingClient is closed; a client is single use, create a new one"
+    _enter_errors = (
+        _closed_error,
+        "this StreamingClient was already entered; a client is single use",
+    )
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -154,41 +128,31 @@ class StreamingClient:
         hls_http_client: httpx.AsyncClient | None = None,
         hls_hosts: Sequence[str] = (),
     ) -> None:
-        if token is not None and api_key is not None:
-            raise ConfigurationError("pass either api_key or token, not both")
-        if token is not None:
-            auth = {"Authorization": f"Bearer {check_credential(token, 'the token')}"}
+        credential, is_token = credential_from(
+            api_key,
+            token,
+            API_KEY_ENV,
+            "no API key: pass api_key=..., set the HEYGEN_API_KEY environment variable, or "
+            "pass token=... (from streaming.create_token)",
+        )
+        if is_token:
+            auth = {"Authorization": f"Bearer {check_credential(credential, 'the token')}"}
         else:
-            key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-            if not key or (isinstance(key, str) and not key.strip()):
-                raise ConfigurationError(
-                    "no API key: pass api_key=..., set the HEYGEN_API_KEY environment "
-                    "variable, or pass token=... (from streaming.create_token)"
-                )
             what = "the API key" if api_key is not None else "the API key in $HEYGEN_API_KEY"
-            auth = {"X-Api-Key": check_credential(key, what)}
-        if base_url is None:
-            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        base_url = base_url.strip().rstrip("/")
-        if not base_url.startswith(("http://", "https://")) or not base_url.isprintable():
-            raise ConfigurationError(
-                "base_url (or $HEYGEN_BASE_URL) must start with http:// or https:// "
-                "and hold no control characters"
-            )
-        if timeout is not None and not timeout > 0:
-            raise ConfigurationError("timeout must be positive (or None for no timeout)")
+            auth = {"X-Api-Key": check_credential(credential, what)}
+        base_url = base_url_from(
+            base_url,
+            BASE_URL_ENV,
+            DEFAULT_BASE_URL,
+            "base_url (or $HEYGEN_BASE_URL) must start with http:// or https:// "
+            "and hold no control characters",
+        )
+        check_timeout(timeout)
         if max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")
-
         headers = {**auth, "Accept": "application/json", "User-Agent": _user_agent()}
-        self._transport = Transport(
-            http_client or httpx.AsyncClient(verify=DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT)),
-            base_url,
-            headers,
-            timeout=timeout,
-            policy=RetryPolicy(max_retries=max_retries),
-            owns_http=http_client is None,
-            check_open=self._check_open,
+        super().__init__(
+            base_url, headers, timeout=timeout, max_retries=max_retries, http_client=http_client
         )
         self._v1 = V1API(self._transport)
         self._realtime = RealtimeAPI(self._transport)
@@ -199,20 +163,8 @@ class StreamingClient:
 
             self._hls_hosts = check_hosts(hls_hosts)
         self._sessions = SessionRegistry()  # every session closes before the client does
-        self._entered = False
-        self._closed = False
 
-    # -- properties -------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """The service root, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def closed(self) -> bool:
-        """True once `aclose` ran."""
-        return self._closed
+    # -- properties ---------------------------------------------------------------------
 
     @property
     def timeout(self) -> float | None:
@@ -224,69 +176,29 @@ class StreamingClient:
         """Retries after the first attempt."""
         return self._transport.max_retries
 
-    def __repr__(self) -> str:
-        return f"StreamingClient(base_url={self._transport.base_url!r})"
+    # -- lifecycle (`APIClient`: single use; ``aclose`` ends the sessions, then HTTP) ---
 
-    # -- lifecycle --------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        if self._closed:
-            raise ClientClosedError(
-                "this StreamingClient is closed; a client is single use, create a new one"
-            )
-        if self._entered:
-            raise ClientClosedError(
-                "this StreamingClient was already entered; a client is single use"
-            )
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the client (idempotent): first every session it made (each bounded by its
-        ``stop_timeout`` / ``cancel_timeout``), then its HTTP client. An injected
-        ``http_client`` or ``hls_http_client`` stays open."""
-        if self._closed:
-            return
-        try:
-            await self._sessions.aclose()  # waits for closes in flight, even if cancelled
-        finally:
-            self._closed = True
-            await outlast(self._transport.aclose())
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClientClosedError(
-                "this StreamingClient is closed; a client is single use, create a new one"
-            )
-
-    # -- high level -------------------------------------------------------------------
+    async def _close_owned(self) -> None:
+        await self._sessions.aclose()  # waits for closes in flight, even if cancelled
 
     # -- endpoints (forwarded to the API objects) --------------------------------------
 
-    new_session = _Forward(V1API.new_session, "_v1")
-    start_session = _Forward(V1API.start_session, "_v1")
-    submit_ice = _Forward(V1API.submit_ice, "_v1")
-    send_task = _Forward(V1API.send_task, "_v1")
-    interrupt = _Forward(V1API.interrupt, "_v1")
-    keep_alive = _Forward(V1API.keep_alive, "_v1")
-    stop_session = _Forward(V1API.stop_session, "_v1")
-    list_sessions = _Forward(V1API.list_sessions, "_v1")
-    create_token = _Forward(V1API.create_token, "_v1")
-    _create_session = _Forward(V1API._create_session, "_v1")
+    new_session = Forward(V1API.new_session, "_v1")
+    start_session = Forward(V1API.start_session, "_v1")
+    submit_ice = Forward(V1API.submit_ice, "_v1")
+    send_task = Forward(V1API.send_task, "_v1")
+    interrupt = Forward(V1API.interrupt, "_v1")
+    keep_alive = Forward(V1API.keep_alive, "_v1")
+    stop_session = Forward(V1API.stop_session, "_v1")
+    list_sessions = Forward(V1API.list_sessions, "_v1")
+    create_token = Forward(V1API.create_token, "_v1")
+    _create_session = Forward(V1API._create_session, "_v1")
 
-    create_realtime = _Forward(RealtimeAPI.create_realtime, "_realtime")
-    get_realtime = _Forward(RealtimeAPI.get_realtime, "_realtime")
-    append_realtime_text = _Forward(RealtimeAPI.append_realtime_text, "_realtime")
-    cancel_realtime = _Forward(RealtimeAPI.cancel_realtime, "_realtime")
-    realtime_words = _Forward(RealtimeAPI.realtime_words, "_realtime")
+    create_realtime = Forward(RealtimeAPI.create_realtime, "_realtime")
+    get_realtime = Forward(RealtimeAPI.get_realtime, "_realtime")
+    append_realtime_text = Forward(RealtimeAPI.append_realtime_text, "_realtime")
+    cancel_realtime = Forward(RealtimeAPI.cancel_realtime, "_realtime")
+    realtime_words = Forward(RealtimeAPI.realtime_words, "_realtime")
 
     # -- high level ---------------------------------------------------------------------
 

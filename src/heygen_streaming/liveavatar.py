@@ -8,8 +8,9 @@ use, like the package's.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from . import _lazy
 
 if TYPE_CHECKING:
     from ._liveavatar.client import LiveAvatarClient
@@ -103,12 +104,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Import a public name's module on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, "heygen_streaming"), name)
-    globals()[name] = value
-    return value
+    return _lazy.load(name, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

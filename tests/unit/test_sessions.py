@@ -8,13 +8,13 @@ import enum
 import pytest
 
 from heygen_streaming import ConfigurationError, NotFoundError
+from heygen_streaming._http.client import outlast
 from heygen_streaming._sessions import (
     Lifecycle,
     SessionRegistry,
     TrackedSession,
     check_options,
     end_on_server,
-    outlast,
 )
 
 
@@ -100,7 +100,7 @@ async def test_registry_closes_open_sessions_and_waits_for_closes_in_flight() ->
 async def test_registry_gives_up_after_the_longest_bound_plus_the_margin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("heygen_streaming._sessions.CLOSE_MARGIN", 0.1)
+    monkeypatch.setattr("heygen_streaming._sessions.registry.CLOSE_MARGIN", 0.1)
     registry = SessionRegistry()
     stuck = Kind(close_seconds=60.0, bound=0.1)
     stuck.life.transition(Phase.LIVE)

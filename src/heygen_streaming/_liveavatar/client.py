@@ -11,28 +11,21 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import platform
-import ssl
 import sys
-from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._errors import ClientClosedError, ConfigurationError, MissingDependencyError
-from .._http.retry import RetryPolicy
-from .._http.tls import DeferredSSLContext
-from .._http.transport import Transport
+from .._errors import ConfigurationError, MissingDependencyError
+from .._http.client import APIClient, Forward, base_url_from, check_timeout, credential_from
 from .._sessions import SessionRegistry, check_options
 from .._version import __version__
 from .api import LiveAvatarAPI
 from .options import LiveAvatarMode, ModeName, QualityName, check_mode, token_body, token_mode
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from .session import LiveAvatarSession
 
 __all__ = [
@@ -52,27 +45,6 @@ API_KEY_ENV = "LIVEAVATAR_API_KEY"
 BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 EXTRA = "pip install 'heygen-streaming[liveavatar]'"
 logger = logging.getLogger("heygen_streaming")
-
-_A = TypeVar("_A")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-class _Forward(Generic[_A, _P, _R]):
-    """``client.name(...)`` is ``client._api.name(...)``, typed with the method's signature."""
-
-    def __init__(self, method: Callable[Concatenate[_A, _P], _R]) -> None:
-        self._name = method.__name__
-        self.__doc__ = method.__doc__
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> _Forward[_A, _P, _R]: ...
-    @overload
-    def __get__(self, client: object, owner: type[Any]) -> Callable[_P, _R]: ...
-    def __get__(self, client: object | None, owner: type[Any]) -> Any:
-        if client is None:
-            return self
-        return getattr(client._api, self._name)  # type: ignore[attr-defined]
 
 
 def require_extra() -> None:
@@ -97,7 +69,7 @@ def _credential(value: str, what: str) -> str:
     return value
 
 
-class LiveAvatarClient:
+class LiveAvatarClient(APIClient):
     """Async client for LiveAvatar (``api.liveavatar.com``): sessions and every endpoint.
 
     LiveAvatar takes its own key (app.liveavatar.com/developers); a HeyGen API key does
@@ -119,6 +91,10 @@ class LiveAvatarClient:
     `credits`. The key and tokens never appear in a message, log line or repr.
     """
 
+    _name = "LiveAvatarClient"
+    _closed_error = "this LiveAvatarClient is closed; create a new one"
+    _enter_errors = ("a LiveAvatarClient is single use: create a new one",) * 2
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -129,110 +105,64 @@ class LiveAvatarClient:
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        if token is not None and api_key is not None:
-            raise ConfigurationError("pass either api_key or token, not both")
-        secrets: list[str] = []
-        if token is not None:
-            token = _credential(token, "the session token")
+        credential, is_token = credential_from(
+            api_key,
+            token,
+            API_KEY_ENV,
+            "no LiveAvatar API key: pass api_key=..., set $LIVEAVATAR_API_KEY, or "
+            "pass token=... (a session token from create_session_token)",
+        )
+        if is_token:
+            token = _credential(credential, "the session token")
             auth = {"Authorization": f"Bearer {token}"}
-            secrets.append(token)
+            secrets = [token]
         else:
-            key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-            if not key or not key.strip():
-                raise ConfigurationError(
-                    "no LiveAvatar API key: pass api_key=..., set $LIVEAVATAR_API_KEY, or "
-                    "pass token=... (a session token from create_session_token)"
-                )
-            key = _credential(key, "the API key")
+            key = _credential(credential, "the API key")
             auth = {"X-API-KEY": key}
-            secrets.append(key)
-        if base_url is None:
-            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        base_url = base_url.strip().rstrip("/")
-        if not base_url.startswith(("http://", "https://")) or not base_url.isprintable():
-            raise ConfigurationError("base_url must start with http:// or https://")
-        if timeout is not None and not timeout > 0:
-            raise ConfigurationError("timeout must be positive (or None for no timeout)")
+            secrets = [key]
+        base_url = base_url_from(
+            base_url, BASE_URL_ENV, DEFAULT_BASE_URL, "base_url must start with http:// or https://"
+        )
+        check_timeout(timeout)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError("max_retries must be a whole number >= 0")
         plain = {
             "Accept": "application/json",
             "User-Agent": f"heygen-streaming/{__version__} python/{platform.python_version()}",
         }
-        self._transport = Transport(
-            http_client or httpx.AsyncClient(verify=DeferredSSLContext(ssl.PROTOCOL_TLS_CLIENT)),
+        super().__init__(
             base_url,
             {**plain, **auth},
             timeout=timeout,
-            policy=RetryPolicy(max_retries=max_retries),
-            owns_http=http_client is None,
-            check_open=self._check_open,
+            max_retries=max_retries,
+            http_client=http_client,
         )
         self._token = token
         self._secrets = secrets
         self._api = LiveAvatarAPI(self._transport, plain, token)
         self._sessions = SessionRegistry()
         self._reapers: set[Any] = set()  # rooms its sessions left in the background
-        self._entered = False
-        self._closed = False
 
-    def __repr__(self) -> str:
-        return f"LiveAvatarClient(base_url={self._transport.base_url!r})"
+    # -- lifecycle (`APIClient`: single use; ``aclose`` stops the sessions, then HTTP) ---
 
-    @property
-    def base_url(self) -> str:
-        """The service root, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def closed(self) -> bool:
-        """True once `aclose` ran."""
-        return self._closed
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        if self._closed or self._entered:
-            raise ClientClosedError("a LiveAvatarClient is single use: create a new one")
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close (idempotent): first stop every session it made (bounded by their
-        ``stop_timeout``), then its HTTP client (an injected one stays open)."""
-        if self._closed:
-            return
+    async def _close_owned(self) -> None:
         await self._sessions.aclose()
         room = sys.modules.get(ROOM)  # loaded once a session joined a room
         if room is not None and not await room.rooms_left(ROOMS_LEFT, self._reapers):
             logger.warning("a room whose connect was given up is still connecting")
-        self._closed = True
-        await self._transport.aclose()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClientClosedError("this LiveAvatarClient is closed; create a new one")
 
     # -- endpoints -----------------------------------------------------------------------
 
-    create_session_token = _Forward(LiveAvatarAPI.create_session_token)
-    start_session = _Forward(LiveAvatarAPI.start_session)
-    stop_session = _Forward(LiveAvatarAPI.stop_session)
-    keep_alive = _Forward(LiveAvatarAPI.keep_alive)
-    list_sessions = _Forward(LiveAvatarAPI.list_sessions)
-    get_session = _Forward(LiveAvatarAPI.get_session)
-    transcript = _Forward(LiveAvatarAPI.transcript)
-    list_avatars = _Forward(LiveAvatarAPI.list_avatars)
-    list_voices = _Forward(LiveAvatarAPI.list_voices)
-    credits = _Forward(LiveAvatarAPI.credits)
+    create_session_token = Forward(LiveAvatarAPI.create_session_token)
+    start_session = Forward(LiveAvatarAPI.start_session)
+    stop_session = Forward(LiveAvatarAPI.stop_session)
+    keep_alive = Forward(LiveAvatarAPI.keep_alive)
+    list_sessions = Forward(LiveAvatarAPI.list_sessions)
+    get_session = Forward(LiveAvatarAPI.get_session)
+    transcript = Forward(LiveAvatarAPI.transcript)
+    list_avatars = Forward(LiveAvatarAPI.list_avatars)
+    list_voices = Forward(LiveAvatarAPI.list_voices)
+    credits = Forward(LiveAvatarAPI.credits)
 
     # -- sessions ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ResponseValidationError
+from .._http.trace import send_then_load
 from . import preload
 from .events import LiveAvatarEvent
 from .options import LiveAvatarMode
@@ -88,14 +89,14 @@ class Connector:
         if self.session_token is None:
             assert self._token_args is not None
             call = self.api.create_session_token(**self._token_args)
-            task, loading = preload.send_then_load(call, preload.token_loader())
+            task, loading = send_then_load(call, preload.token_loader())
             task.add_done_callback(_retrieve)  # it may fail after the connect gave up
             self.token_task = task
             await loading
             created = await asyncio.shield(task)
             self.session_token, self.session_id = created.session_token, created.session_id
         call_start = self.api.start_session(self.session_token)
-        start, loading = preload.send_then_load(call_start, preload.start_loader(lite))
+        start, loading = send_then_load(call_start, preload.start_loader(lite))
         start.add_done_callback(_retrieve)
         self.start_task = start
         await loading

@@ -1,5 +1,7 @@
-"""Everything behind a `LiveAvatarSession`: its parts, the connect under its deadline, the
-ends (its own and the service's), keep-alive and a cleanup that cannot fail.
+"""Everything behind a `LiveAvatarSession`: its parts, how its connect fails, the ends (its
+own and the service's), keep-alive and a cleanup that cannot fail. The connect under its
+deadline, the watchdog and the shape of an end it did not ask for are the shared
+``_sessions.core``'s.
 
 The parts: `Lifecycle` (state and every wait), `Connector` (token, start, room, socket),
 `MediaHub` (fan-outs, events, watchdog, recorders), `SpeechTracker` (``wait=True``).
@@ -25,7 +27,9 @@ from .._errors import (
     SessionError,
     SessionNotStopped,
 )
+from .._media.hub import cancel_task
 from .._sessions import end_on_server, finish
+from .._sessions.core import MediaSessionCore, Options
 from .connect import Connector
 from .events import Interrupted as InterruptedEvent
 from .events import (
@@ -37,10 +41,10 @@ from .events import (
     SpeakStarted,
     parse_full,
 )
-from .media import MediaHub, cancel_task
+from .media import MediaHub
 from .options import LiveAvatarMode
 from .speech import SpeechTracker
-from .state import Lifecycle, LiveAvatarState, published_reason
+from .state import SHAPE, Lifecycle, LiveAvatarState, published_reason
 from .state import LiveAvatarEndReason as R
 
 if TYPE_CHECKING:
@@ -60,14 +64,19 @@ def stop_command(session_id: str) -> str:
     return f"heygen-streaming live sessions stop {session_id}"
 
 
-class SessionCore:
+class SessionCore(MediaSessionCore[LiveAvatarState, R]):
     """One session's parts and its life from connect to cleanup."""
+
+    kind = "LiveAvatar session"
+    single_use = "a LiveAvatarSession is single use: make a new one with client.session()"
+    connector: Connector
+    hub: MediaHub
 
     def __init__(
         self,
         api: LiveAvatarAPI,
         mode: LiveAvatarMode,
-        options: Any,
+        options: Options,
         *,
         token_args: Mapping[str, Any] | None,
         session_token: str | None,
@@ -75,11 +84,9 @@ class SessionCore:
         secrets: list[str],
         reapers: set[Any],
     ) -> None:
+        super().__init__(SHAPE, Lifecycle(self.sid), MediaHub(), options)
         self.api = api
         self.mode = mode
-        self.options = options
-        self.life = Lifecycle(self.sid)
-        self.hub = MediaHub()
         self.speech = SpeechTracker()
         self._secrets = secrets
         self.connector = Connector(
@@ -96,14 +103,9 @@ class SessionCore:
             reapers=reapers,
         )
         self._can_look_up = can_look_up
-        self._keep_alive_task: asyncio.Task[None] | None = None
         self._lookup: asyncio.Task[None] | None = None
-        self._reaper: asyncio.Task[None] | None = None
-        self._stop_task: asyncio.Task[SessionNotStopped | None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
         self.cleared: asyncio.Future[None] | None = None
         self.sender: LiteSender | None = None
-        self.stop_error: SessionNotStopped | None = None
 
     def sid(self) -> str:
         """The session id, or a placeholder before the service gave one."""
@@ -122,50 +124,18 @@ class SessionCore:
 
     # -- connect -------------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        """Token, start, room (and socket) and the first video frame, in ``connect_timeout``."""
-        if not self.life.transition(S.CONNECTING):
-            raise SessionClosed(
-                "a LiveAvatarSession is single use: make a new one with client.session()",
-                reason=self.life.end_reason or "reused",
-            )
-        deadline = asyncio.timeout(self.options.connect_timeout)
-        self.connector.deadline = asyncio.get_running_loop().time() + self.options.connect_timeout
-        try:
-            async with deadline:
-                await self._run_until_ended()
-        except BaseException as exc:
-            error = self._connect_error(exc, deadline.expired())
-            await self.close()
-            if self.stop_error is not None:
-                error.add_note(str(self.stop_error))
-            if error is exc:
-                raise
-            raise error from (None if isinstance(error, ConnectTimeout) else exc)
-        if not self.life.transition(S.CONNECTED):  # ended just as the first frame came
-            await self.close()
-            raise SessionClosed(self.life.end_message or "the session ended", reason="ended")
-        if self.options.watchdog_timeout is not None:
-            self.hub.start_watchdog(self.options.watchdog_timeout, self._on_stall)
-        if self.options.keep_alive_interval is not None:
-            self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
+    def _connect_started(self, deadline: float) -> None:
+        self.connector.deadline = deadline
 
-    async def _run_until_ended(self) -> None:
+    def _ended_while_connecting(self) -> BaseException:
         life = self.life
-        run = asyncio.ensure_future(self.connector.run())
-        ended = asyncio.ensure_future(life.wait_for(lambda: life.ended))
-        try:
-            await asyncio.wait({run, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (run, ended):
-                task.cancel()
-            await asyncio.gather(run, ended, return_exceptions=True)
-        if life.ended:
-            raise SessionClosed(
-                f"the session ended while connecting ({life.end_reason}): {life.end_message}",
-                reason=str(life.end_reason),
-            )
-        run.result()
+        return SessionClosed(
+            f"the session ended while connecting ({life.end_reason}): {life.end_message}",
+            reason=str(life.end_reason),
+        )
+
+    def _ended_at_connect(self) -> BaseException:
+        return SessionClosed(self.life.end_message or "the session ended", reason="ended")
 
     def _connect_error(self, exc: BaseException, expired: bool) -> BaseException:
         if isinstance(exc, TimeoutError) and expired:
@@ -250,26 +220,11 @@ class SessionCore:
         shown = published if isinstance(published, str) else "no reason given"
         self.die(reason, f"the service ended the session ({str(shown)[:60]})")
 
-    def _on_stall(self, idle: float) -> None:
-        limit = self.options.watchdog_timeout
-        self.die(R.WATCHDOG, f"no media for {idle:.1f} s (watchdog_timeout={limit})")
-
     # -- ends and cleanup ----------------------------------------------------------------
 
-    def die(self, reason: R, message: str) -> None:
-        """An end the program did not ask for: streams raise `SessionClosed`, waits end, the
-        stop is sent and the room released in the background."""
-        was_connected = self.life.state is S.CONNECTED
-        if not self.life.transition(S.ENDED, reason, message):
-            return
-        logger.warning("LiveAvatar session %s ended: %s", self.sid(), message)
-        text = f"session ended ({reason}): {message}"
-        self.hub.end(reason=reason, message=text)
+    def _on_end(self, reason: R, message: str, text: str) -> None:
         self.speech.close(SessionClosed(text, reason=reason))
         self.hub.emit(SessionEnded(reason=reason, message=message, abnormal=True))
-        if was_connected:
-            self._start_stop()
-            self._reaper = asyncio.ensure_future(self._release())
 
     async def _release(self) -> None:
         await cancel_task(self._keep_alive_task)
@@ -341,18 +296,6 @@ class SessionCore:
         if cancelled:
             raise asyncio.CancelledError
 
-    def check_usable(self) -> None:
-        """Raise unless connected: `SessionClosed` once ended, else `SessionError`."""
-        state = self.life.state
-        if state is S.CONNECTED:
-            return
-        if state in (S.ENDED, S.CLOSING, S.CLOSED):
-            reason = self.life.end_reason or R.CLOSED
-            if reason is R.CLOSED:
-                raise SessionClosed("the session is closed", reason=reason)
-            raise SessionClosed(f"session ended ({reason}): {self.life.end_message}", reason=reason)
-        raise SessionError("the session is not connected: use `async with client.session()`")
-
     # -- keep-alive ----------------------------------------------------------------------
 
     async def keep_alive(self) -> None:
@@ -365,6 +308,7 @@ class SessionCore:
 
     async def _keep_alive_loop(self) -> None:
         interval = self.options.keep_alive_interval
+        assert interval is not None
         while True:
             await asyncio.sleep(interval)
             try:

@@ -3,25 +3,20 @@
 A fresh process's first session imports ``livekit.rtc`` and starts its native runtime
 (about 80-100 ms), then PyAV, numpy and the socket library. Done before the requests,
 that time would add to the connect; so each request goes out first and the loading runs
-on the loop once its body is on the wire (httpcore's trace, `start_request`), while the
-service works: the LiveKit client during ``/v1/sessions/token``, the media modules during
+on the loop once its body is on the wire (``_http.trace.send_then_load``), while the service
+works: the LiveKit client during ``/v1/sessions/token``, the media modules during
 ``/v1/sessions/start``. Later sessions find everything loaded and skip this.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from importlib import import_module
-from typing import Any, TypeVar
 
-from .._http.trace import start_request
+from .._http.trace import Loader
 
-__all__ = ["send_then_load", "start_loader", "token_loader"]
+__all__ = ["start_loader", "token_loader"]
 
-_T = TypeVar("_T")
-Loader = Callable[[], None]
 ROOM = "heygen_streaming._liveavatar.room"
 SOCKET = "heygen_streaming._liveavatar.lite_socket"
 
@@ -48,27 +43,6 @@ def start_loader(lite: bool) -> Loader | None:
             import_module(module)
 
     return load
-
-
-def send_then_load(
-    call: Coroutine[Any, Any, _T], load: Loader | None
-) -> tuple[asyncio.Task[_T], Awaitable[None]]:
-    """``call`` as a task, and an awaitable that runs ``load`` once the request is on the
-    wire (not at all when the call failed before)."""
-    if load is None:
-        task: asyncio.Task[_T] = asyncio.ensure_future(call)
-        written = None
-    else:
-        task, written = start_request(call)
-
-    async def loading() -> None:
-        if load is None or written is None:
-            return
-        await written
-        if not task.done() or (not task.cancelled() and task.exception() is None):
-            load()
-
-    return task, loading()
 
 
 def _load_livekit() -> None:

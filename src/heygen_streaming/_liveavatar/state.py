@@ -18,9 +18,11 @@ import enum
 from collections.abc import Callable
 
 from .. import _sessions
+from .._sessions.core import Shape
 
 __all__ = [
     "ENDED",
+    "SHAPE",
     "TRANSITIONS",
     "Lifecycle",
     "LiveAvatarEndReason",
@@ -99,6 +101,11 @@ TRANSITIONS: dict[LiveAvatarState, frozenset[LiveAvatarState]] = {
 }
 ENDED = frozenset({S.ENDED, S.CLOSING, S.CLOSED})
 """The states of an ended session: the first records why (`CLOSED` for a close)."""
+SHAPE = Shape(
+    S.NEW, S.CONNECTING, S.CONNECTED, S.ENDED, S.CLOSING, S.CLOSED,
+    closed_reason=LiveAvatarEndReason.CLOSED, watchdog_reason=LiveAvatarEndReason.WATCHDOG,
+)  # fmt: skip
+"""The parts these states and reasons play in the shared `MediaSessionCore`."""
 
 
 class Lifecycle(_sessions.Lifecycle[LiveAvatarState, LiveAvatarEndReason]):

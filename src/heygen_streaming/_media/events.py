@@ -2,8 +2,9 @@
 
 `EventHub` keeps a bounded history, so a stream opened late still sees what happened
 first; each `EventStream` is bounded and drop-oldest (a `RingBuffer`), and ends after the
-kind's final event (``is_final``), which the hub delivers last. LiveAvatar's events go
-through these; v1's ``_v1/events.py`` has its own copy of the same two classes.
+kind's final event (``is_final``), which the hub delivers last. Each kind gives the values:
+its event types and which one is final (LiveAvatar: ``_liveavatar.events.event_hub``; v1:
+``_v1.events``, whose public `EventStream` is a subclass with its own name and docstring).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 from .ring import RingBuffer, check_capacity
 
@@ -49,7 +50,7 @@ class EventStream(Generic[E]):
         if self._hub.is_final(event):
             self._ring.end()
 
-    def __aiter__(self) -> EventStream[E]:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> E:
@@ -61,7 +62,7 @@ class EventStream(Generic[E]):
         self._ring.end()
         self._hub.discard(self)
 
-    async def __aenter__(self) -> EventStream[E]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -88,11 +89,15 @@ class EventHub(Generic[E]):
     def subscribe(self, capacity: int = 256) -> EventStream[E]:
         """A new stream: the history so far, then live events, ending with the final one."""
         stream = EventStream(self, capacity)
+        self.attach(stream)
+        return stream
+
+    def attach(self, stream: EventStream[E]) -> None:
+        """Feed ``stream`` (new, made on this hub) the history so far, then live events."""
         for event in self._history:
             stream.put(event)
         if self.final is None:
             self._streams.append(stream)
-        return stream
 
     def discard(self, stream: EventStream[E]) -> None:
         """Forget a subscriber."""

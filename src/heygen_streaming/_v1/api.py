@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import APIError
 from .._http.decode import parse
+from .._http.trace import send_then_load
 from . import preload
 from .created import CreatedSession
 from .enums import QualityName, TaskModeName, TaskTypeName, VideoEncodingName
@@ -173,7 +174,7 @@ class V1API:
             session_id, text, task_type=task_type, task_mode=task_mode, extra_body=extra_body
         )
         call = self._call("streaming.task", body, timeout=timeout)
-        task, loading = preload.send_then_load(call, preload.models_loader())
+        task, loading = send_then_load(call, preload.models_loader())
         try:
             await loading
             data = await task

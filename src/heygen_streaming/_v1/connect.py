@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UnsupportedSessionError
+from .._http.trace import send_then_load
 from . import preload
 from .hub import MediaHub
 from .rtc import Peer, ice_servers_for, local_candidates, post_candidates
@@ -82,7 +83,7 @@ class Connector:
     async def run(self) -> None:
         """All the steps; raises what failed (the caller cleans up)."""
         call = self._client._create_session(**self._new_args)
-        self.new_task, loading = preload.send_then_load(call, preload.aiortc_loader())
+        self.new_task, loading = send_then_load(call, preload.aiortc_loader())
         await loading
         info = await asyncio.shield(self.new_task)
         self.info = info

@@ -1,9 +1,11 @@
-"""Everything behind a `Session`: its parts, the connect under its deadline, abnormal
-ends and cleanup.
+"""Everything behind a `Session`: its parts, how its connect fails, abnormal ends and
+cleanup.
 
 The parts: `Lifecycle` (the state and every wait), `Connector` (the connect steps),
 `MediaHub` (pumps, streams, events, watchdog, recorders), `SpeechTracker`
-(``speak(wait=True)``) and `stop_on_server` (cleanup's ``streaming.stop``).
+(``speak(wait=True)``) and `stop_on_server` (cleanup's ``streaming.stop``). The connect
+under its deadline, the watchdog and the shape of an abnormal end are the shared
+``_sessions.core``'s.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     ConnectionFailed,
@@ -19,39 +21,37 @@ from .._errors import (
     HeyGenError,
     NotFoundError,
     SessionClosed,
-    SessionError,
     SessionNotStopped,
 )
+from .._media.hub import cancel_task
 from .._sessions import finish
+from .._sessions.core import MediaSessionCore, Options
 from .channel import read_message
 from .connect import Connector
 from .events import ConnectionStateChanged, SessionEnded, TalkingStarted, TalkingStopped
-from .hub import MediaHub, cancel_task
+from .hub import MediaHub
 from .speech import SpeechTracker
-from .state import EndReason, Lifecycle, SessionState
+from .state import SHAPE, EndReason, Lifecycle, SessionState
 from .stop import stop_on_server
 
 if TYPE_CHECKING:
     from .created import CreatedSession
     from .models import IceServer
 
-__all__ = ["Options", "SessionCore"]
+__all__ = ["SessionCore"]
 
 logger = logging.getLogger("heygen_streaming")
 S = SessionState
 
 
-class Options(Protocol):
-    """The timeouts a session reads when it needs them (the `Session`'s attributes)."""
-
-    connect_timeout: float
-    watchdog_timeout: float | None
-    keep_alive_interval: float | None
-    stop_timeout: float
-
-
-class SessionCore:
+class SessionCore(MediaSessionCore[SessionState, EndReason]):
     """One session's parts and its life from connect to cleanup."""
+
+    kind = "session"
+    single_use = "a Session is single use: create a new one with client.session()"
+    connector: Connector
+    hub: MediaHub
+    life: Lifecycle
 
     def __init__(
         self,
@@ -62,10 +62,8 @@ class SessionCore:
         ice_servers: Sequence[IceServer | dict[str, Any]] | None,
         ice_gather_timeout: float | None,
     ) -> None:
+        super().__init__(SHAPE, Lifecycle(self.sid), MediaHub(self._on_track_end), options)
         self.client = client
-        self.options = options
-        self.life = Lifecycle(self.sid)
-        self.hub = MediaHub(self._on_track_end)
         self.speech = SpeechTracker(self.life)
         self.connector = Connector(
             client,
@@ -76,12 +74,6 @@ class SessionCore:
             on_state=self._on_state,
             on_channel=self._on_channel,
         )
-        self._keep_alive_task: asyncio.Task[None] | None = None
-        self._reaper: asyncio.Task[None] | None = None
-        self._stop_task: asyncio.Task[SessionNotStopped | None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
-        self.late_stop: asyncio.Task[None] | None = None
-        self.stop_error: SessionNotStopped | None = None
 
     def sid(self) -> str:
         """The session id, or a placeholder before ``streaming.new`` answered."""
@@ -95,51 +87,16 @@ class SessionCore:
 
     # -- connect ---------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        """Create the session and wait for its first frame, within ``connect_timeout``."""
-        if not self.life.transition(S.CONNECTING):
-            raise SessionClosed(
-                "a Session is single use: create a new one with client.session()",
-                reason=self.life.end_reason or "reused",
-            )
-        deadline = asyncio.timeout(self.options.connect_timeout)
-        try:
-            async with deadline:
-                await self._run_until_ended()
-        except BaseException as exc:
-            error = self._connect_error(exc, deadline.expired())
-            await self.close()
-            if self.stop_error is not None:
-                error.add_note(str(self.stop_error))
-            if error is exc:
-                raise
-            raise error from (None if isinstance(error, ConnectTimeout) else exc)
-        if not self.life.transition(S.CONNECTED):  # ended just as the first frame came
-            await self.close()
-            raise ConnectionFailed(self.life.end_message, states=self.connection_states)
-        if self.options.watchdog_timeout is not None:
-            self.hub.start_watchdog(self.options.watchdog_timeout, self._on_stall)
-        if self.options.keep_alive_interval is not None:
-            self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
-
-    async def _run_until_ended(self) -> None:
-        """The connect steps, given up as soon as the session ends (closed, failed)."""
+    def _ended_while_connecting(self) -> BaseException:
         life = self.life
-        run = asyncio.ensure_future(self.connector.run())
-        ended = asyncio.ensure_future(life.wait_for(lambda: life.ended))
-        try:
-            await asyncio.wait({run, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (run, ended):
-                task.cancel()
-            await asyncio.gather(run, ended, return_exceptions=True)
         if life.end_reason is EndReason.CLOSED:
-            raise SessionClosed("the session was closed while connecting", reason="closed")
-        if life.ended:
-            raise ConnectionFailed(
-                life.end_message or "the session ended", states=self.connection_states
-            )
-        run.result()
+            return SessionClosed("the session was closed while connecting", reason="closed")
+        return ConnectionFailed(
+            life.end_message or "the session ended", states=self.connection_states
+        )
+
+    def _ended_at_connect(self) -> BaseException:
+        return ConnectionFailed(self.life.end_message, states=self.connection_states)
 
     def _connect_error(self, exc: BaseException, expired: bool) -> BaseException:
         """Record why the connect failed; the exception to raise."""
@@ -183,25 +140,12 @@ class SessionCore:
             if event is not None:
                 self.hub.emit(event)
 
-    def _on_stall(self, idle: float) -> None:
-        message = f"no media for {idle:.1f} s (watchdog_timeout={self.options.watchdog_timeout})"
-        self.die(EndReason.WATCHDOG, message)
-
     # -- death and cleanup -------------------------------------------------------------
 
-    def die(self, reason: EndReason, message: str) -> None:
-        """Abnormal end: streams raise `SessionClosed`, the stop is sent, media released."""
-        was_connected = self.life.state is S.CONNECTED
-        if not self.life.transition(S.FAILED, reason, message):
-            return
-        logger.warning("session %s ended: %s", self.sid(), message)
-        self.hub.end(reason=reason, message=f"session ended ({reason}): {message}")
+    def _on_end(self, reason: EndReason, message: str, text: str) -> None:
         self.hub.emit(SessionEnded(reason=reason, abnormal=True, message=message))
-        if was_connected:
-            self._start_stop()
-            self._reaper = asyncio.ensure_future(self._release_media())
 
-    async def _release_media(self) -> None:
+    async def _release(self) -> None:
         """Stop background work and close the peer (threads, sockets)."""
         await self.hub.stop_watchdog()
         await cancel_task(self._keep_alive_task)
@@ -260,19 +204,6 @@ class SessionCore:
         sid = info.session_id
         logger.info("session %s was created after its connect gave up: stopping it", sid)
         await stop_on_server(self.client, info.session_id, self.options.stop_timeout)
-
-    def check_usable(self) -> None:
-        """Raise unless connected: `SessionClosed` once ended, else `SessionError`."""
-        state = self.life.state
-        if state is S.CONNECTED:
-            return
-        if state in (S.FAILED, S.CLOSING, S.CLOSED):
-            reason = self.life.end_reason or EndReason.CLOSED
-            if reason is EndReason.CLOSED:
-                raise SessionClosed("the session is closed", reason=reason)
-            message = f"session ended ({reason}): {self.life.end_message}"
-            raise SessionClosed(message, reason=reason)
-        raise SessionError("the session is not connected: use `async with client.session()`")
 
     async def _keep_alive_loop(self) -> None:
         assert self.options.keep_alive_interval is not None

@@ -1,17 +1,15 @@
 """Typed session events, their parsing from data-channel messages, and the bounded fan-out
-behind `Session.events` (one `RingBuffer` per subscriber, ending after `SessionEnded`).
+behind `Session.events`: the shared `_media.events` hub, ending after `SessionEnded`.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-from .._media.ring import RingBuffer, check_capacity
+from .._media import events as _events
 
 __all__ = [
     "ConnectionStateChanged",
@@ -92,100 +90,34 @@ class SessionEnded(SessionEvent):
     message: str = ""
 
 
-class EventStream:
+class EventStream(_events.EventStream[SessionEvent]):
     """An async iterator of `SessionEvent`; ends quietly after `SessionEnded`.
 
     Bounded (drop-oldest, counted in `dropped`); the final `SessionEnded` is
     never dropped (it is the newest event, and nothing follows it).
     """
 
-    def __init__(self, hub: EventHub, capacity: int) -> None:
-        self._hub = hub
-        self._ring: RingBuffer[SessionEvent] = RingBuffer(check_capacity(capacity))
 
-    def __len__(self) -> int:
-        """Events queued and not yet read."""
-        return len(self._ring)
-
-    @property
-    def capacity(self) -> int:
-        """The most events held at once."""
-        return self._ring.capacity
-
-    @property
-    def dropped(self) -> int:
-        """Events discarded because the reader was slower than the session."""
-        return self._ring.dropped
-
-    def put(self, event: SessionEvent) -> None:
-        """Queue an event (never blocks); `SessionEnded` ends the stream."""
-        self._ring.put(event)
-        if isinstance(event, SessionEnded):
-            self._ring.end()
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> SessionEvent:
-        return await self._ring.get()
-
-    def close(self) -> None:
-        """Unsubscribe and end iteration."""
-        self._ring.clear()
-        self._ring.end()
-        self._hub.discard(self)
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class EventHub:
+class EventHub(_events.EventHub[SessionEvent]):
     """Copies each emitted event to every subscriber; keeps a bounded history.
 
     A new subscriber first receives the history (the last ``history`` events, so a stream
     opened after connecting still sees the connection states and media start), then the
-    live events.
+    live events, up to `SessionEnded`.
     """
 
     def __init__(self, history: int = 256) -> None:
-        self._history: collections.deque[SessionEvent] = collections.deque(maxlen=history)
-        self._streams: list[EventStream] = []
-        self.final: SessionEnded | None = None
+        super().__init__(_is_final, history)
 
     def subscribe(self, capacity: int = 256) -> EventStream:
         """A new stream: the history so far, then live events, ending with SessionEnded."""
         stream = EventStream(self, capacity)
-        for event in self._history:
-            stream.put(event)
-        if self.final is None:
-            self._streams.append(stream)
+        self.attach(stream)
         return stream
 
-    def discard(self, stream: EventStream) -> None:
-        """Forget a subscriber."""
-        if stream in self._streams:
-            self._streams.remove(stream)
 
-    def emit(self, event: SessionEvent) -> None:
-        """Deliver an event; after `SessionEnded` nothing more is delivered."""
-        if self.final is not None:
-            return
-        self._history.append(event)
-        if isinstance(event, SessionEnded):
-            self.final = event
-            streams, self._streams = self._streams, []
-        else:
-            streams = list(self._streams)
-        for stream in streams:
-            stream.put(event)
+def _is_final(event: SessionEvent) -> bool:
+    return isinstance(event, SessionEnded)
 
 
 def parse_server_message(message: Any) -> SessionEvent:

@@ -15,8 +15,9 @@ import enum
 from collections.abc import Callable
 
 from .. import _sessions
+from .._sessions.core import Shape
 
-__all__ = ["ENDED", "TRANSITIONS", "EndReason", "Lifecycle", "SessionState"]
+__all__ = ["ENDED", "SHAPE", "TRANSITIONS", "EndReason", "Lifecycle", "SessionState"]
 
 
 class SessionState(enum.StrEnum):
@@ -78,6 +79,11 @@ TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 }
 ENDED = frozenset({S.FAILED, S.CLOSING, S.CLOSED})
 """The states of an ended session: the first records why (`EndReason.CLOSED` for a close)."""
+SHAPE = Shape(
+    S.NEW, S.CONNECTING, S.CONNECTED, S.FAILED, S.CLOSING, S.CLOSED,
+    closed_reason=EndReason.CLOSED, watchdog_reason=EndReason.WATCHDOG,
+)  # fmt: skip
+"""The parts these states and reasons play in the shared `MediaSessionCore`."""
 
 
 class Lifecycle(_sessions.Lifecycle[SessionState, EndReason]):
