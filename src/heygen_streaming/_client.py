@@ -4,7 +4,7 @@ The client owns one `Transport` (``_http``: the HTTP client, base URL, headers, 
 retries), one API object per HeyGen API on it (`V1API`, ``/v1/streaming.*``;
 `RealtimeAPI`, ``/v3/avatar-realtime``) and the `SessionRegistry` of the sessions its
 factories made (`StreamingClient.session`, `StreamingClient.realtime`). Its endpoint
-methods are the API objects' own, forwarded (`_Forward`): composition, no mixins. This
+methods are the API objects' own, forwarded (`Forward`): composition, no mixins. This
 module and the package's ``__init__`` are the only ones that know several APIs; the
 command line sees the SDK through this module and the public names only.
 """
