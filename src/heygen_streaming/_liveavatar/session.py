@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
-import warnings
-from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationError, SessionClosed, SessionError, SessionNotStopped
+from .._errors import ConfigurationError, SessionError
 from .._media.streams import FrameStream, audio_resampler
+from .._sessions.facade import MediaSession
 from .core import SessionCore, stop_command
 from .events import EventStream, LiveAvatarEvent
 from .lite_sender import Pacing
@@ -28,7 +26,6 @@ from .state import LiveAvatarEndReason, LiveAvatarState
 if TYPE_CHECKING:
     import av
 
-    from .._media.recording import Recorder, RecordingInfo
     from .api import LiveAvatarAPI
     from .audio_input import AudioSource
     from .models import Transcript
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveAvatarSession"]
 
-S = LiveAvatarState
 MAX_TEXT = 10_000
 
 
@@ -48,7 +44,7 @@ def _check_text(text: Any) -> str:
     return text
 
 
-class LiveAvatarSession:
+class LiveAvatarSession(MediaSession[LiveAvatarState, LiveAvatarEndReason]):
     """A LiveAvatar session; use ``async with client.session(...) as s``.
 
     Made by `LiveAvatarClient.session`, which checks every option before any request.
@@ -58,6 +54,8 @@ class LiveAvatarSession:
     raises, or is attached to the exception as a note, `SessionNotStopped`, which names
     the command that stops it.
     """
+
+    _core: SessionCore
 
     def __init__(
         self,
@@ -104,17 +102,8 @@ class LiveAvatarSession:
             f"state={self._core.life.state}>"
         )
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        core = getattr(self, "_core", None)
-        if core is not None and core.life.state not in (S.NEW, S.CLOSED):
-            sid = core.sid()
-            _warn(
-                f"unclosed LiveAvatarSession {sid} ({core.life.state}): use `async with "
-                "client.session()` or `await session.aclose()`; it may still be open and "
-                f"billed: stop it with `{stop_command(sid)}`",
-                ResourceWarning,
-                source=self,
-            )
+    def _stop_hint(self, sid: str) -> str:
+        return stop_command(sid)
 
     # -- properties ----------------------------------------------------------------------
 
@@ -133,85 +122,6 @@ class LiveAvatarSession:
         if started is None:
             raise SessionError("the session has not started yet: connect it first")
         return started
-
-    @property
-    def state(self) -> LiveAvatarState:
-        """The `LiveAvatarState` (compares equal to ``"connected"``, ...)."""
-        return self._core.life.state
-
-    @property
-    def end_reason(self) -> LiveAvatarEndReason | None:
-        """Why it ended (`CLOSED` for a normal close; the service's published reason,
-        e.g. `IDLE_TIMEOUT`, when the service ended it); None while alive."""
-        return self._core.life.end_reason
-
-    @property
-    def end_message(self) -> str:
-        """What is known about the end (empty for a normal close)."""
-        return self._core.life.end_message
-
-    @property
-    def stop_error(self) -> SessionNotStopped | None:
-        """Set when the cleanup could not confirm the stop (the session may be billed)."""
-        return self._core.stop_error
-
-    # -- connect and close ---------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            await self.aclose()
-            return
-        try:
-            await self._core.close()
-        finally:
-            if self.stop_error is not None:
-                exc.add_note(str(self.stop_error))
-
-    async def connect(self) -> None:
-        """Token, start, join the room and wait for the first frame (``__aenter__``)."""
-        await self._core.connect()
-
-    async def aclose(self) -> None:
-        """Stop the session and release everything; idempotent. Raises `SessionNotStopped`
-        if the stop could not be confirmed."""
-        await self._core.close()
-        if self.stop_error is not None:
-            raise self.stop_error
-
-    async def stop(self) -> None:
-        """Alias of `aclose`."""
-        await self.aclose()
-
-    # `TrackedSession`: how the client's registry closes it.
-
-    @property
-    def close_bound(self) -> float:
-        """Seconds its close may take (``stop_timeout``; the room closes meanwhile)."""
-        return self.stop_timeout
-
-    @property
-    def needs_close(self) -> bool:
-        """True once connecting, until closed."""
-        return self._core.life.state not in (S.NEW, S.CLOSED)
-
-    async def aclose_quietly(self) -> None:
-        """`aclose` that only logs a failed stop (the client's cleanup uses it)."""
-        await self._core.close()
-
-    async def wait_connected(self) -> None:
-        """Return once connected (at once if already); raise `SessionClosed` if it ended."""
-        life = self._core.life
-        await life.wait_for(lambda: life.state not in (S.NEW, S.CONNECTING))
-        self._core.check_usable()
 
     # -- commands ------------------------------------------------------------------------
 
@@ -348,11 +258,6 @@ class LiveAvatarSession:
 
     # -- media ---------------------------------------------------------------------------
 
-    def _check_streamable(self) -> None:
-        life = self._core.life
-        if life.state in (S.CLOSING, S.CLOSED):
-            raise SessionClosed("the session is closed", reason=life.end_reason or "closed")
-
     def video(
         self, capacity: int | None = None, *, max_bytes: int | None = None
     ) -> FrameStream[av.VideoFrame]:
@@ -381,37 +286,3 @@ class LiveAvatarSession:
         `SessionEnded` (always the last)."""
         self._check_streamable()
         return self._core.hub.event_stream(capacity)
-
-    def _recorder(self, path: str | os.PathLike[str]) -> Recorder:
-        self._core.check_usable()
-        return self._core.hub.recorder(path)
-
-    async def record(self, path: str | os.PathLike[str], duration: float) -> RecordingInfo:
-        """Record ``duration`` seconds to ``path`` (.mp4/.mkv/.mov: H.264+AAC, .webm:
-        VP8+Opus); a session that ends meanwhile finishes the file and raises
-        `SessionClosed`."""
-        recorder = self._recorder(path)
-        life = self._core.life
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(duration):
-                    await life.wait_for(lambda: life.ended)
-        finally:
-            self._core.hub.forget(recorder)
-            info = await recorder.stop()
-        if life.end_reason not in (None, LiveAvatarEndReason.CLOSED):
-            reason = life.end_reason or "closed"
-            raise SessionClosed(
-                f"session ended during recording: {life.end_message}", reason=reason
-            )
-        return info
-
-    @contextlib.asynccontextmanager
-    async def recording(self, path: str | os.PathLike[str]) -> AsyncIterator[Recorder]:
-        """``async with s.recording("out.mp4") as rec: ...``; ``rec.info`` after the block."""
-        recorder = self._recorder(path)
-        try:
-            yield recorder
-        finally:
-            self._core.hub.forget(recorder)
-            await recorder.stop()

@@ -9,6 +9,9 @@ under one bound. Ending a billed session is cleanup that cancellation must not c
 (``ending``): `end_on_server` sends the ending call until confirmed, `finish` runs a close
 task to its end.
 
+A kind with live media (v1, LiveAvatar) also shares its connect machinery
+(`core.MediaSessionCore`) and the shared half of its public facade (`facade.MediaSession`).
+
 To plug a new kind in: implement `TrackedSession` (three members), keep a `Lifecycle`, and
 have its client ``add`` each session it makes to its registry. This package imports only
 `_errors`, `_http` and `_media`, never an API package.

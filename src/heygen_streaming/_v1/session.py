@@ -8,16 +8,12 @@ reason of that end.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import warnings
-from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from .._errors import SessionClosed, SessionError, SessionNotStopped
+from .._errors import SessionError
 from .._media.streams import FrameStream, audio_resampler
+from .._sessions.facade import MediaSession
 from .core import SessionCore
 from .enums import TaskModeName, TaskTypeName
 from .events import EventStream
@@ -27,7 +23,6 @@ if TYPE_CHECKING:
     import av
 
     from .._client import StreamingClient
-    from .._media.recording import Recorder, RecordingInfo
     from .created import CreatedSession
     from .enums import TaskMode, TaskType
     from .models import IceServer, NewSessionInfo, TaskInfo
@@ -35,10 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
-S = SessionState
 
-
-class Session:
+class Session(MediaSession[SessionState, EndReason]):
     """A streaming avatar session; use ``async with client.session(...) as s``.
 
     Args:
@@ -59,6 +52,8 @@ class Session:
         ice_gather_timeout: bound on waiting for STUN/TURN candidates (aioice waits 5 s for
             an unreachable server); None keeps aioice's default.
     """
+
+    _core: SessionCore
 
     def __init__(
         self,
@@ -95,17 +90,8 @@ class Session:
     def __repr__(self) -> str:
         return f"<Session id={self._core.sid()!r} state={self._core.life.state}>"
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        core = getattr(self, "_core", None)
-        if core is not None and core.life.state not in (S.NEW, S.CLOSED):
-            sid = core.sid()
-            _warn(
-                f"unclosed Session {sid} ({core.life.state}): use `async with "
-                "client.session()` or `await session.aclose()`; it may still be open and "
-                f"billed: stop it with `heygen-streaming sessions stop {sid}`",
-                ResourceWarning,
-                source=self,
-            )
+    def _stop_hint(self, sid: str) -> str:
+        return f"heygen-streaming sessions stop {sid}"
 
     # -- properties ------------------------------------------------------------------
 
@@ -129,99 +115,16 @@ class Session:
         return self._core.connector.info
 
     @property
-    def state(self) -> SessionState:
-        """The `SessionState` (compares equal to ``"new"``, ``"connected"``, ...)."""
-        return self._core.life.state
-
-    @property
-    def end_reason(self) -> EndReason | None:
-        """Why the session ended (`EndReason.CLOSED` for a normal close), None while alive."""
-        return self._core.life.end_reason
-
-    @property
     def closed_reason(self) -> str | None:
         """`end_reason` as a string (kept for compatibility)."""
         return self._core.life.end_reason
-
-    @property
-    def stop_error(self) -> SessionNotStopped | None:
-        """Set when cleanup could not confirm ``streaming.stop`` (the session may be billed)."""
-        return self._core.stop_error
 
     @property
     def connection_states(self) -> list[str]:
         """aiortc connection states seen so far, oldest first."""
         return self._core.connection_states
 
-    # -- connect and close -------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            await self.aclose()
-            return
-        try:
-            await self._core.close()
-        finally:
-            if self.stop_error is not None:
-                exc.add_note(str(self.stop_error))
-
-    async def connect(self) -> None:
-        """Create the session and wait for its first frame (``__aenter__`` calls this)."""
-        await self._core.connect()
-
-    async def aclose(self) -> None:
-        """Stop the session and release everything; idempotent.
-
-        Sends ``streaming.stop`` at once (shielded; sent again if cancelled, bounded by
-        ``stop_timeout``), concurrently with closing the peer connection (bounded); ends
-        every stream. Raises `SessionNotStopped` if the stop could not be confirmed.
-        """
-        await self._core.close()
-        if self.stop_error is not None:
-            raise self.stop_error
-
-    # `TrackedSession`: how the client's registry closes it.
-
-    @property
-    def close_bound(self) -> float:
-        """Seconds its close may take (``stop_timeout``; the peer closes meanwhile)."""
-        return self.stop_timeout
-
-    @property
-    def needs_close(self) -> bool:
-        """True once connecting, until closed and any late ``streaming.stop`` has ended."""
-        late = self._core.late_stop
-        return self._core.life.state not in (S.NEW, S.CLOSED) or (
-            late is not None and not late.done()
-        )
-
-    async def aclose_quietly(self) -> None:
-        """`aclose` that only logs a failed stop, then waits for a late ``streaming.stop``
-        (of a session created after its connect gave up); the client's cleanup uses it."""
-        await self._core.close()
-        if self._core.late_stop is not None:
-            await asyncio.shield(self._core.late_stop)
-
-    async def stop(self) -> None:
-        """Alias of `aclose`."""
-        await self.aclose()
-
     # -- commands ----------------------------------------------------------------------
-
-    async def wait_connected(self) -> None:
-        """Return once connected (at once if already); raise `SessionClosed` if it ended."""
-        life = self._core.life
-        await life.wait_for(lambda: life.state not in (S.NEW, S.CONNECTING))
-        self._core.check_usable()
 
     async def speak(
         self,
@@ -257,11 +160,6 @@ class Session:
         await self._client.keep_alive(self.session_id)
 
     # -- media -------------------------------------------------------------------------
-
-    def _check_streamable(self) -> None:
-        life = self._core.life
-        if life.state in (S.CLOSING, S.CLOSED):
-            raise SessionClosed("the session is closed", reason=life.end_reason or "closed")
 
     def video(
         self, capacity: int | None = None, *, max_bytes: int | None = None
@@ -304,41 +202,7 @@ class Session:
         self._check_streamable()
         return self._core.hub.event_stream(capacity)
 
-    # -- recording and stats -----------------------------------------------------------
-
-    def _recorder(self, path: str | os.PathLike[str]) -> Recorder:
-        self._core.check_usable()
-        return self._core.hub.recorder(path)
-
-    async def record(self, path: str | os.PathLike[str], duration: float) -> RecordingInfo:
-        """Record ``duration`` seconds to ``path`` (.mp4/.mkv/.mov: H.264+AAC, .webm: VP8+Opus).
-
-        If the session ends abnormally meanwhile, the file is finished with what was
-        recorded and `SessionClosed` is raised.
-        """
-        recorder = self._recorder(path)
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(duration):
-                    await self._core.life.wait_for(lambda: self._core.life.ended)
-        finally:
-            self._core.hub.forget(recorder)
-            info = await recorder.stop()
-        if self._core.life.end_reason not in (None, EndReason.CLOSED):
-            message = self._core.life.end_message
-            reason = self._core.life.end_reason or "closed"
-            raise SessionClosed(f"session ended during recording: {message}", reason=reason)
-        return info
-
-    @contextlib.asynccontextmanager
-    async def recording(self, path: str | os.PathLike[str]) -> AsyncIterator[Recorder]:
-        """``async with s.recording("out.mp4") as rec: ...``; ``rec.info`` after the block."""
-        recorder = self._recorder(path)
-        try:
-            yield recorder
-        finally:
-            self._core.hub.forget(recorder)
-            await recorder.stop()
+    # -- stats ---------------------------------------------------------------------------
 
     async def stats(self) -> SessionStats:
         """A snapshot of inbound RTP statistics per kind, plus the SDK's frame counters."""
