@@ -280,10 +280,11 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
             [m["raw"]["end_mb"] - m["raw"]["start_mb"]],
             "SDK ≤ 50 MB",
         )
+    v1_knee: int | None = None
     if results.get("scale"):
         steps = results["scale"]
         ok = [s for s in steps if "frames" in s and _delivered(s) >= 0.95]
-        knee = max((s["n"] for s in ok), default=0)
+        knee = v1_knee = max((s["n"] for s in ok), default=0)
         fps = nominal_fps()
         for s in steps:
             if "frames" in s:
@@ -309,7 +310,7 @@ def analyse(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "liveavatar" in results:
         from .liveavatar import rows as liveavatar_rows
 
-        rows.extend(liveavatar_rows(results["liveavatar"]))
+        rows.extend(liveavatar_rows(results["liveavatar"], v1_knee))
     if "liveavatar_sdk" in results:
         from .liveavatar_sdk import rows as liveavatar_sdk_rows
 

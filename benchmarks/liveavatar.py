@@ -135,7 +135,7 @@ def run_liveavatar(
     return out
 
 
-def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(results: dict[str, Any], v1_knee: int | None = None) -> list[dict[str, Any]]:
     """The table rows for `results` (see `_runner.analyse`)."""
     if "skipped" in results:
         return [{"metric": "LiveAvatar (skipped)", "unit": "—", "sdk": summary([]),
@@ -164,6 +164,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         else f"{s['n']}: error"
         for s in steps
     )
+    v1 = "v1's knee: --only scale" if v1_knee is None else f"v1's knee in this run: {v1_knee}"
     out.append(
         {
             "metric": "LiveAvatar scale knee: sessions at ≥ 95 % frames (low, official viewers)",
@@ -171,7 +172,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             "sdk": summary([float(knee)]),
             "baseline": summary([]),
             "ratio": None,
-            "goal": f"v1's knee: 20; tried {tried}",
+            "goal": f"{v1}; tried {tried}",
         }
     )
     return out
