@@ -6,14 +6,23 @@ Only public ``livekit.rtc`` names are used. The client's ``Room.connect`` keeps 
 the native runtime when the awaiting task is cancelled and would leave a connected room
 nobody disconnects, so the connect runs as its own task, and `close` leaves the room it
 makes once made (in the background: a session's close does not wait for a hung connect).
+
+At exit the client disposes its native runtime (its own ``atexit`` hook); callbacks its
+threads had already begun may still be waiting for the interpreter. A native thread that
+enters Python once the interpreter finalizes is ended by CPython (``pthread_exit``), and
+the client's runtime then aborts the process ("panic in a function that cannot unwind"):
+a program that closed everything would exit with SIGABRT. `_exit_grace`, registered before
+the client's hook exists (so it runs after it), lets those callbacks finish first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterable, Callable
 from importlib import import_module
 from typing import Any
@@ -52,6 +61,19 @@ FRAMES = "heygen_streaming._liveavatar.frames"
 LATE_CONNECT = 60.0
 """Seconds a connect given up may still take before its room is left in the background."""
 _REAPERS: set[asyncio.Task[None]] = set()
+EXIT_GRACE = 0.2
+"""Seconds a process that joined a room waits at exit, after the client's runtime was
+disposed, for the callbacks the runtime's threads had already begun."""
+_JOINED: list[bool] = []
+
+
+def _exit_grace() -> None:
+    """Release the interpreter for `EXIT_GRACE` seconds at exit if a room was made."""
+    if _JOINED:
+        time.sleep(EXIT_GRACE)
+
+
+atexit.register(_exit_grace)  # before the client's hook: atexit runs this one after it
 
 
 def describe_reason(reason: Any) -> str:
@@ -88,6 +110,7 @@ class Room:
         self._on_disconnected = on_disconnected
         self._redact = redact
         self.room = rtc.Room()
+        _JOINED[:] = [True]
         self._connect: asyncio.Task[None] | None = None
         self._pumps: set[asyncio.Task[None]] = set()
         self._mic: rtc.AudioSource | None = None
